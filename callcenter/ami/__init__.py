@@ -1,0 +1,20 @@
+"""Asterisk Manager Interface: framing, client, errors. No domain imports here."""
+
+from callcenter.ami.client import AMIClient
+from callcenter.ami.errors import (
+    AMIActionError,
+    AMIAuthenticationError,
+    AMIConnectionError,
+    AMIError,
+    AMIFrameTooLarge,
+    AMIInjectionError,
+    AMIProtocolError,
+    AMITimeoutError,
+)
+from callcenter.ami.protocol import AMIFramer, FrameError, Message, encode_action, parse_frame
+
+__all__ = [
+    "AMIActionError", "AMIAuthenticationError", "AMIClient", "AMIConnectionError", "AMIError",
+    "AMIFrameTooLarge", "AMIFramer", "AMIInjectionError", "AMIProtocolError", "AMITimeoutError",
+    "FrameError", "Message", "encode_action", "parse_frame",
+]

@@ -1,0 +1,188 @@
+"""Bytes in, messages out: the AMI wire format and nothing else.
+
+AMI is line based: ``Key: Value\\r\\n`` lines, a blank line ends a frame, and the
+manager greets with one banner line. Framing is done on bytes, and only complete
+frames are decoded, so a multi-byte UTF-8 character split across two TCP reads is
+never cut in half (the frame terminator is ASCII, and UTF-8 never uses ASCII bytes
+inside a multi-byte sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from callcenter.ami.errors import AMIFrameTooLarge, AMIInjectionError, AMIProtocolError
+
+TERMINATOR = b"\r\n\r\n"
+DEFAULT_MAX_FRAME_BYTES = 1 << 20  # far above any real event; a runaway peer is cut here
+
+
+class Message(dict[str, str]):
+    """One AMI frame: header name -> value.
+
+    A header that repeats (``Output:`` lines of a Command response, ``Variable:``)
+    keeps every value, joined with a newline, so nothing from the wire is lost.
+    """
+
+    __slots__ = ()
+
+    @property
+    def event(self) -> str | None:
+        return self.get("Event")
+
+    @property
+    def response(self) -> str | None:
+        return self.get("Response")
+
+    @property
+    def action_id(self) -> str | None:
+        return self.get("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    """A frame that could not be parsed; the stream goes on after it."""
+
+    error: AMIProtocolError
+    raw: bytes  # at most a short prefix, for the log
+
+
+def _parse_lines(text: str) -> Message:
+    """Slow path: repeated headers, empty values, or junk lines."""
+    msg = Message()
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(":")
+        if not sep or not key or key != key.strip():
+            raise AMIProtocolError(f"not an AMI header line: {line[:80]!r}")
+        if value.startswith(" "):
+            value = value[1:]
+        if key in msg:
+            msg[key] = msg[key] + "\n" + value
+        else:
+            msg[key] = value
+    return msg
+
+
+def parse_frame(text: str) -> Message:
+    """Parse one frame's text (without its terminating blank line)."""
+    lines = text.split("\r\n")
+    try:
+        # Fast path: every line is "Key: Value" and no key repeats.
+        msg = Message(line.split(": ", 1) for line in lines)  # type: ignore[misc]
+    except ValueError:
+        return _parse_lines(text)
+    if len(msg) != len(lines):
+        return _parse_lines(text)
+    return msg
+
+
+def _decode(frame: bytes) -> str:
+    try:
+        return frame.decode("utf-8")
+    except UnicodeDecodeError:
+        # A peer may send a caller name in another charset; keep the bytes visible
+        # rather than dropping the event.
+        return frame.decode("utf-8", "backslashreplace")
+
+
+class AMIFramer:
+    """Incremental framer: ``feed()`` bytes as they arrive, get complete messages back."""
+
+    def __init__(
+        self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, expect_banner: bool = True
+    ) -> None:
+        self._buf = bytearray()
+        self._max = max_frame_bytes
+        self._discarding = False
+        self.banner: str | None = None
+        self._expect_banner = expect_banner
+
+    def feed(self, data: bytes) -> list[Message | FrameError]:
+        buf = self._buf
+        buf += data
+        out: list[Message | FrameError] = []
+        if self._expect_banner:
+            nl = buf.find(b"\r\n")
+            if nl < 0:
+                if len(buf) > self._max:
+                    raise AMIProtocolError("no AMI banner line from the peer")
+                return out
+            self.banner = _decode(bytes(buf[:nl]))
+            del buf[: nl + 2]
+            self._expect_banner = False
+            if not self.banner.startswith("Asterisk Call Manager"):
+                out.append(
+                    FrameError(
+                        AMIProtocolError(f"unexpected banner {self.banner[:80]!r}"),
+                        self.banner.encode()[:80],
+                    )
+                )
+        if self._discarding:
+            end = buf.find(TERMINATOR)
+            if end < 0:
+                # Keep only a tail long enough to hold a split terminator.
+                del buf[:-3]
+                return out
+            del buf[: end + 4]
+            self._discarding = False
+        end = buf.rfind(TERMINATOR)
+        if end < 0:
+            if len(buf) > self._max:
+                out.append(
+                    FrameError(
+                        AMIFrameTooLarge(
+                            f"frame larger than {self._max} bytes without a terminator; "
+                            "skipped to the next frame"
+                        ),
+                        bytes(buf[:80]),
+                    )
+                )
+                del buf[:-3]
+                self._discarding = True
+            return out
+        chunk = bytes(buf[:end])
+        del buf[: end + 4]
+        try:
+            frames: Iterable[str] = chunk.decode("utf-8").split("\r\n\r\n")
+        except UnicodeDecodeError:
+            frames = (_decode(f) for f in chunk.split(TERMINATOR))
+        for text in frames:
+            if not text:
+                continue  # stray blank lines between frames are harmless
+            if len(text) > self._max:
+                out.append(
+                    FrameError(AMIFrameTooLarge("frame too large"), text[:80].encode())
+                )
+                continue
+            try:
+                out.append(parse_frame(text.lstrip("\r\n")))
+            except AMIProtocolError as exc:
+                out.append(FrameError(exc, text[:80].encode()))
+        return out
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._buf)
+
+
+HeaderValue = str | int | float | Sequence[str]
+
+
+def _check(text: str, what: str) -> str:
+    if "\r" in text or "\n" in text:
+        raise AMIInjectionError(f"{what} contains CR or LF, refused (AMI injection)")
+    return text
+
+
+def encode_action(action: str, headers: Mapping[str, HeaderValue], action_id: str) -> bytes:
+    """Serialise an action. Refuses any CR/LF that would let a value start a new header."""
+    lines = [f"Action: {_check(action, 'action name')}", f"ActionID: {_check(action_id, 'ActionID')}"]
+    for key, value in headers.items():
+        if not key or ":" in key or key != key.strip() or key.lower() in ("action", "actionid"):
+            raise AMIInjectionError(f"bad header name {key[:40]!r}")
+        _check(key, "header name")
+        values = [value] if isinstance(value, str | int | float) else list(value)
+        for v in values:
+            lines.append(f"{key}: {_check(str(v), f'value of {key}')}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")

@@ -1,0 +1,232 @@
+"""Render a private Asterisk configuration tree for the lab.
+
+Everything binds to loopback: AMI and PJSIP on 127.0.0.1, on ports the caller picks.
+Only PJSIP is loaded (chan_sip and the other channel drivers that would grab
+well-known ports are kept out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from callcenter.config import Config
+
+# Modules that would bind ports, need hardware or external services, or are not used.
+NOLOAD = (
+    "chan_sip.so", "chan_iax2.so", "chan_skinny.so", "chan_mgcp.so", "chan_unistim.so",
+    "chan_dahdi.so", "chan_motif.so", "chan_ooh323.so", "chan_alsa.so", "chan_oss.so",
+    "chan_console.so", "chan_mobile.so", "chan_phone.so", "chan_rtp.so",
+    "res_pjsip_transport_websocket.so", "res_http_websocket.so", "res_hep.so",
+    "res_hep_pjsip.so", "res_hep_rtcp.so", "res_snmp.so", "res_xmpp.so", "res_phoneprov.so",
+    "res_pjsip_phoneprov_provider.so", "res_calendar.so", "res_calendar_caldav.so",
+    "res_calendar_ews.so", "res_calendar_exchange.so", "res_calendar_icalendar.so",
+    "res_corosync.so", "res_statsd.so", "res_smdi.so", "res_odbc.so", "res_odbc_transaction.so",
+    "res_config_odbc.so", "res_config_pgsql.so", "res_config_ldap.so", "res_config_mysql.so",
+    "res_config_sqlite3.so", "res_pktccops.so", "res_fax.so", "res_fax_spandsp.so",
+    "res_stun_monitor.so", "res_ari.so", "res_stasis.so", "cdr_pgsql.so", "cdr_odbc.so",
+    "cdr_adaptive_odbc.so", "cdr_tds.so", "cdr_radius.so", "cel_pgsql.so", "cel_odbc.so",
+    "cel_tds.so", "cel_radius.so", "cdr_sqlite3_custom.so", "cel_sqlite3_custom.so",
+    "cdr_custom.so", "cel_custom.so", "cdr_syslog.so", "cdr_beanstalkd.so",
+    "cel_beanstalkd.so", "app_festival.so", "app_voicemail.so", "app_minivm.so",
+    "res_pjsip_stir_shaken.so", "res_stir_shaken.so", "res_geolocation.so", "pbx_lua.so",
+    "pbx_ael.so", "pbx_dundi.so", "res_config_curl.so", "func_odbc.so", "app_mysql.so",
+    "res_mwi_external.so", "res_mwi_external_ami.so", "res_ael_share.so", "res_prometheus.so",
+)
+
+
+@dataclass(frozen=True)
+class LabPorts:
+    sip: int
+    ami: int
+
+
+def _asterisk_conf(work: Path) -> str:
+    dirs = {
+        "astetcdir": work / "etc",
+        "astmoddir": Path("/usr/lib/asterisk/modules"),
+        "astvarlibdir": work / "lib",
+        "astdbdir": work / "lib",
+        "astkeydir": work / "lib",
+        "astdatadir": Path("/usr/share/asterisk"),
+        "astagidir": Path("/usr/share/asterisk/agi-bin"),
+        "astspooldir": work / "spool",
+        "astrundir": work / "run",
+        "astlogdir": work / "log",
+        "astsbindir": Path("/usr/sbin"),
+        "astcachedir": work / "cache",
+    }
+    lines = ["[directories]"] + [f"{k} => {v}" for k, v in dirs.items()]
+    lines += [
+        "[options]",
+        "verbose = 2",
+        "debug = 0",
+        "nocolor = yes",
+        "transmit_silence = yes",
+        "systemname = cclab",  # prefixes Uniqueids, so ids of two servers never collide
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _modules_conf() -> str:
+    return "[modules]\nautoload = yes\n" + "".join(f"noload => {m}\n" for m in NOLOAD)
+
+
+def _manager_conf(cfg: Config, ports: LabPorts, secret: str) -> str:
+    return f"""[general]
+enabled = yes
+webenabled = no
+bindaddr = 127.0.0.1
+port = {ports.ami}
+; allow events to queue up while the daemon is briefly busy instead of dropping it
+writetimeout = 5000
+displayconnects = no
+
+[{cfg.ami.username}]
+secret = {secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.0/255.0.0.0
+read = system,call,agent,user,dtmf,reporting,cdr,dialplan
+write = system,call,agent,user,originate,reporting
+writetimeout = 5000
+"""
+
+
+def _pjsip_conf(cfg: Config, ports: LabPorts) -> str:
+    out = [f"""[global]
+type = global
+user_agent = callcenter-lab
+endpoint_identifier_order = ip,username
+
+[transport-udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:{ports.sip}
+
+; Calls from the public network arrive through a trunk; in the lab the trunk is
+; whatever sends from {cfg.lab.trunk_address}.
+[trunk]
+type = endpoint
+transport = transport-udp
+context = from-trunk
+disallow = all
+allow = ulaw,alaw
+direct_media = no
+rtp_symmetric = yes
+trust_id_inbound = yes
+send_pai = no
+
+[trunk]
+type = identify
+endpoint = trunk
+match = {cfg.lab.trunk_address}
+"""]
+    for a in cfg.agents:
+        out.append(f"""[{a.id}]
+type = endpoint
+transport = transport-udp
+context = from-agents
+disallow = all
+allow = ulaw,alaw
+direct_media = no
+rtp_symmetric = yes
+aors = {a.id}
+callerid = "{a.name}" <{a.id}>
+""")
+        if a.contact:
+            out.append(f"[{a.id}]\ntype = aor\ncontact = {a.contact}\n")
+        else:
+            out.append(
+                f"[{a.id}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
+                f"[{a.id}]\ntype = auth\nauth_type = userpass\nusername = {a.id}\n"
+                f"password = {a.password}\n"
+            )
+            out[-2] = out[-2] + f"auth = {a.id}\n"
+    return "\n".join(out)
+
+
+def _queues_conf(cfg: Config) -> str:
+    out = ["""[general]
+persistentmembers = no
+autofill = yes
+shared_lastcall = yes
+monitor-type = MixMonitor
+"""]
+    for q in cfg.queues:
+        out.append(f"""[{q.name}]
+strategy = {q.strategy}
+timeout = {q.timeout}
+retry = {q.retry}
+maxlen = {q.maxlen}
+wrapuptime = {q.wrapuptime}
+ringinuse = no
+joinempty = yes
+leavewhenempty = no
+announce-holdtime = no
+announce-position = no
+; AgentCalled/AgentConnect/AgentComplete events carry the member's channel variables
+eventwhencalled = yes
+eventmemberstatus = yes
+reportholdtime = no
+setinterfacevar = yes
+setqueuevar = yes
+setqueueentryvar = yes
+""")
+        for a in cfg.agents:
+            if q.name in a.queues:
+                # Static members in the lab; the daemon adds/pauses dynamic ones for real sites.
+                out.append(f"member => PJSIP/{a.id},0,{a.name},PJSIP/{a.id}\n")
+    return "\n".join(out)
+
+
+def _extensions_conf(cfg: Config, dialplan_dir: Path) -> str:
+    routes = "\n".join(
+        f"exten => {q.number},1,Goto(callcenter-queue,{q.name},1)" for q in cfg.queues if q.number
+    )
+    return f"""[general]
+static = yes
+writeprotect = yes
+
+#include "{dialplan_dir / 'callcenter.conf'}"
+
+[from-trunk]
+{routes}
+exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
+
+[from-agents]
+exten => _X.,1,Dial(PJSIP/${{EXTEN}},30)
+"""
+
+
+def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_dir: Path) -> Path:
+    """Write the lab's configuration tree under ``work`` and return asterisk.conf's path."""
+    etc = work / "etc"
+    for sub in ("etc", "lib", "spool", "run", "log", "cache"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    files = {
+        "asterisk.conf": _asterisk_conf(work),
+        "modules.conf": _modules_conf(),
+        "logger.conf": "[general]\n[logfiles]\nmessages => notice,warning,error,verbose(2)\n",
+        "manager.conf": _manager_conf(cfg, ports, secret),
+        "pjsip.conf": _pjsip_conf(cfg, ports),
+        "queues.conf": _queues_conf(cfg),
+        "extensions.conf": _extensions_conf(cfg, dialplan_dir),
+        "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",
+        "musiconhold.conf": "[default]\nmode = files\ndirectory = moh\n",
+        "features.conf": "[general]\n",
+        "res_parking.conf": "[general]\n[default]\nparkext = 700\nparkpos = 701-720\n"
+        "context = parkedcalls\nparkingtime = 45\n",
+        "cdr.conf": "[general]\nenable = no\n",
+        "cel.conf": "[general]\nenable = no\n",
+        "http.conf": "[general]\nenabled = no\n",
+        "indications.conf": "[general]\ncountry = jp\n[jp]\ndescription = Japan\n"
+        "ringcadence = 1000,2000\ndial = 400\nbusy = 400/500,0/500\nring = 400+15/1000,0/2000\n"
+        "congestion = 400/500,0/500\ncallwaiting = 400+16/500,0/8000\n",
+    }
+    for name, text in files.items():
+        path = etc / name
+        path.write_text(text, encoding="utf-8")
+    (etc / "manager.conf").chmod(0o600)
+    (etc / "pjsip.conf").chmod(0o600)
+    return etc / "asterisk.conf"

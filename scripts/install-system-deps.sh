@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the system packages the lab and the tests need: Asterisk 16 (from Debian's previous
+# release security suite, pinned low so it never replaces a package of this release), sipp,
+# baresip and PostgreSQL. Idempotent: a second run only checks.
+#
+# No archive host is written here: the extra apt source is built from the URIs already in
+# this machine's own Debian source file.
+set -euo pipefail
+
+need=(asterisk sipp baresip pg_ctlcluster)
+missing=0
+for cmd in "${need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing=1
+done
+if [ "$missing" = 0 ] && [ "${FORCE:-0}" != 1 ]; then
+  echo "install-system-deps: all present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+src=/etc/apt/sources.list.d/debian.sources
+extra=/etc/apt/sources.list.d/callcenter-bullseye-security.sources
+if [ ! -f "$extra" ]; then
+  # The security archive's URI is the one whose stanza names a "-security" suite.
+  uri=$(awk '
+    /^URIs:/ { u = $2 }
+    /^Suites:/ { if ($0 ~ /-security/) { print u; exit } }
+    /^$/ { u = "" }
+  ' "$src")
+  if [ -z "$uri" ]; then
+    echo "install-system-deps: no security archive URI found in $src" >&2
+    exit 1
+  fi
+  $SUDO tee "$extra" >/dev/null <<SRC
+Types: deb
+URIs: $uri
+Suites: bullseye-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  # Low priority: only packages asked for by name (and their missing dependencies) come from it.
+  $SUDO tee /etc/apt/preferences.d/callcenter-bullseye-security >/dev/null <<'PIN'
+Package: *
+Pin: release n=bullseye-security
+Pin-Priority: 100
+PIN
+fi
+
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  asterisk asterisk-modules asterisk-config \
+  sip-tester baresip-core \
+  postgresql postgresql-client >/dev/null
+# The packaged Asterisk and PostgreSQL services are not used: the lab and the tests start
+# private instances. Stop them so they hold no ports.
+$SUDO service asterisk stop >/dev/null 2>&1 || true
+$SUDO service postgresql stop >/dev/null 2>&1 || true
+echo "install-system-deps: installed $(asterisk -V 2>/dev/null || echo asterisk?)"
