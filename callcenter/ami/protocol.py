@@ -148,6 +148,9 @@ class AMIFramer:
         except UnicodeDecodeError:
             frames = (_decode(f) for f in chunk.split(TERMINATOR))
         for text in frames:
+            # An extra CRLF after a frame (Asterisk sends one after some events) leaves
+            # CR/LF at a frame's edges once the overlapping terminator is found.
+            text = text.strip("\r\n")
             if not text:
                 continue  # stray blank lines between frames are harmless
             if len(text) > self._max:
@@ -156,7 +159,7 @@ class AMIFramer:
                 )
                 continue
             try:
-                out.append(parse_frame(text.lstrip("\r\n")))
+                out.append(parse_frame(text))
             except AMIProtocolError as exc:
                 out.append(FrameError(exc, text[:80].encode()))
         return out

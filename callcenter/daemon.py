@@ -1,0 +1,137 @@
+"""The daemon: AMI client -> event log and live state. Owns start and stop order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+
+from callcenter.ami import AMIActionError, AMIClient, Message
+from callcenter.config import Config, ConfigError
+from callcenter.lab import Lab
+from callcenter.logging import register_secret
+from callcenter.store.db import make_engine, migrate
+from callcenter.store.eventlog import EventLog
+from callcenter.telephony.live import LiveState
+
+log = structlog.get_logger("callcenter.daemon")
+
+
+@dataclass(frozen=True)
+class AMITarget:
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+
+
+def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) -> AMITarget:
+    """Where to connect: the running lab (``ami.use_lab``) or the configured manager."""
+    if cfg.ami.use_lab:
+        st = Lab(cfg).running()
+        if st is None:
+            raise ConfigError(
+                ["ami.use_lab: the lab Asterisk is not running; start it with "
+                 "`callcenter lab up`, or set ami.use_lab = false and ami.host/port"]
+            )
+        return AMITarget("127.0.0.1", st.ami_port, st.ami_username, st.ami_secret)
+    secret = cfg.ami.resolved_secret(environ)
+    if not secret:
+        raise ConfigError(
+            [f"ami.secret: empty; set ${cfg.ami.secret_env} or ami.secret in the config file"]
+        )
+    return AMITarget(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret)
+
+
+class Daemon:
+    def __init__(self, cfg: Config, target: AMITarget, engine: Engine | None = None) -> None:
+        self.cfg = cfg
+        self.target = target
+        register_secret(target.secret)
+        self.engine = engine or make_engine(cfg.database_url())
+        db = cfg.database
+        self.eventlog = EventLog(
+            self.engine, cfg.server.id, batch_size=db.batch_size, flush_interval=db.flush_interval,
+            buffer_limit=db.buffer_limit, retry_min=db.retry_min, retry_max=db.retry_max,
+            spool_dir=cfg.path(db.spool_dir),
+        )
+        self.live = LiveState()
+        self._resync_backlog: list[Message] | None = None
+        self.client = AMIClient(
+            target.host, target.port, target.username, target.secret,
+            on_event=self._on_event, on_connect=self._resync,
+            connect_timeout=cfg.ami.connect_timeout, action_timeout=cfg.ami.action_timeout,
+            ping_interval=cfg.ami.ping_interval, reconnect_min=cfg.ami.reconnect_min,
+            reconnect_max=cfg.ami.reconnect_max, max_frame_bytes=cfg.ami.max_frame_bytes,
+        )
+        self.ready = asyncio.Event()
+
+    def _on_event(self, msg: Message, received: float) -> None:
+        self.eventlog.append(msg, received)
+        if self._resync_backlog is not None:
+            self._resync_backlog.append(msg)
+        self.live.apply(msg)
+
+    async def _resync(self, client: AMIClient) -> None:
+        # Events that arrive while the snapshot is taken are replayed on top of it; the
+        # live-state operations are set-like, so replaying one already seen is harmless.
+        self._resync_backlog = []
+        try:
+            queues, channels = await self._snapshot(client)
+            backlog = self._resync_backlog
+            self.live.reset_from_resync(queues, channels)
+            for ev in backlog:
+                if ev.get("ActionID") is None:
+                    self.live.apply(ev)
+        finally:
+            self._resync_backlog = None
+        log.info("ami.resynced", channels=len(self.live.channels), queues=len(self.live.queues),
+                 waiting=sum(len(q.entries) for q in self.live.queues.values()))
+        # Ready means connected *and* the live state reflects the server.
+        self.ready.set()
+
+    async def _snapshot(self, client: AMIClient) -> tuple[list[Message], list[Message]]:
+        # Asterisk accepts AMI logins while it is still loading modules: right after a
+        # restart QueueStatus may not exist yet. Retry until it does (or the connection
+        # drops, and the next connect starts a fresh resync).
+        for attempt in range(1, 121):
+            try:
+                queues = await client.action_list("QueueStatus")
+                channels = await client.action_list("CoreShowChannels")
+                return queues, channels
+            except AMIActionError as exc:
+                if "unknown command" not in exc.reason.lower():
+                    raise
+                log.info("ami.resync_waiting", attempt=attempt, reason=exc.reason[:60])
+                await asyncio.sleep(0.5)
+        raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then stop the AMI client and flush the event log."""
+        await asyncio.to_thread(migrate, self.engine)
+        writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
+        starter = asyncio.create_task(self.client.start(), name="ami-start")
+        stopper = asyncio.create_task(stop.wait(), name="stop-wait")
+        try:
+            done, _ = await asyncio.wait({starter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if starter in done:
+                starter.result()  # a refused login ends the daemon here, with its message
+                log.info("daemon.started", server=self.cfg.server.id, ami=self.client.address,
+                         database=self.engine.dialect.name)
+                await stopper
+        finally:
+            for task in (starter, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.client.close()
+            await self.eventlog.stop()
+            await writer
+            s = self.eventlog.stats
+            log.info("daemon.stopped", events=s.appended, written=s.written, spooled=s.spilled,
+                     pending=self.eventlog.pending)
+            self.engine.dispose()

@@ -1,0 +1,145 @@
+"""Fixtures for tests against the real lab Asterisk, sipp and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from callcenter.config import AgentConfig, Config, DatabaseConfig, LabConfig, QueueConfig
+from callcenter.daemon import AMITarget, Daemon
+from callcenter.lab import Lab, LabState
+from callcenter.store.db import make_engine
+from callcenter.store.models import AMIEvent
+from tests.support.postgres import PostgresServer
+from tests.support.sipp import Sipp, free_udp_port
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.nodeid:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def agent_ports() -> dict[str, int]:
+    return {"agent1": free_udp_port(), "agent2": free_udp_port()}
+
+
+@pytest.fixture(scope="session")
+def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Config:
+    base = tmp_path_factory.mktemp("lab")
+    return Config(
+        lab=LabConfig(workdir=str(base / "lab")),
+        database=DatabaseConfig(url=f"sqlite:///{base / 'cc.db'}", spool_dir=str(base / "spool")),
+        queues=(QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),),
+        # Desk phones at fixed addresses: each is a sipp UAS started by the test that needs it.
+        agents=tuple(
+            AgentConfig(id=aid, name=f"Agent {aid[-1]}", queues=("support",),
+                        contact=f"sip:{aid}@127.0.0.1:{port}")
+            for aid, port in agent_ports.items()
+        ),
+        base_dir=base,
+    )
+
+
+@pytest.fixture(scope="session")
+def lab(lab_config: Config) -> Iterator[Lab]:
+    lab = Lab(lab_config)
+    lab.up()
+    yield lab
+    lab.down()
+
+
+@pytest.fixture
+def lab_state(lab: Lab) -> LabState:
+    st = lab.running() or lab.up()  # a previous test may have killed it
+    return st
+
+
+@pytest.fixture
+def sipp(lab_state: LabState) -> Sipp:
+    return Sipp(lab_state.sip_port)
+
+
+def target_of(st: LabState) -> AMITarget:
+    return AMITarget("127.0.0.1", st.ami_port, st.ami_username, st.ami_secret)
+
+
+@pytest.fixture
+def daemon_factory(
+    lab_config: Config, lab_state: LabState, tmp_path: Path
+) -> Iterator[Callable[..., Daemon]]:
+    """Build daemons on the lab, each with its own database (SQLite file unless given)."""
+
+    def make(url: str | None = None, **db: object) -> Daemon:
+        cfg = Config(
+            lab=lab_config.lab,
+            database=DatabaseConfig(
+                url=url or f"sqlite:///{tmp_path / 'events.db'}",
+                spool_dir=str(tmp_path / "spool"), flush_interval=0.05, retry_min=0.1,
+                retry_max=0.5, **db,  # type: ignore[arg-type]
+            ),
+            ami=lab_config.ami.__class__(use_lab=True, reconnect_min=0.2, reconnect_max=1.0,
+                                         ping_interval=2.0, action_timeout=3.0),
+            queues=lab_config.queues, agents=lab_config.agents, base_dir=tmp_path,
+        )
+        return Daemon(cfg, target_of(lab_state))
+
+    yield make
+
+
+class RunningDaemon:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.daemon.run(self.stop))
+        await asyncio.wait_for(self.daemon.ready.wait(), 10)
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def running(daemon_factory: Callable[..., Daemon]) -> AsyncIterator[RunningDaemon]:
+    rd = RunningDaemon(daemon_factory())
+    await rd.start()
+    yield rd
+    await rd.shutdown()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    pg = PostgresServer()
+    pg.start()
+    yield pg
+    pg.destroy()
+
+
+def count_events(engine: Engine, **where: str) -> int:
+    stmt = select(func.count()).select_from(AMIEvent)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(AMIEvent, key) == value)
+    with engine.connect() as conn:
+        return int(conn.scalar(stmt) or 0)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+__all__ = ["RunningDaemon", "count_events", "make_engine", "target_of", "wait_for"]
