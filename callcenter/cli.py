@@ -17,8 +17,11 @@ from callcenter.logging import setup_logging
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="PATH",
-                   help="TOML config file (default: $CALLCENTER_CONFIG, else the embedded defaults)")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML config file (default: $CALLCENTER_CONFIG, else the embedded defaults)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check_config(cfg: Config, path: str | None) -> int:
-    print(f"ok: {path or 'embedded defaults'}: {len(cfg.queues)} queue(s), "
-          f"{len(cfg.agents)} agent(s), database {cfg.database.url.split(':', 1)[0]}")
+    print(
+        f"ok: {path or 'embedded defaults'}: {len(cfg.queues)} queue(s), "
+        f"{len(cfg.agents)} agent(s), database {cfg.database.url.split(':', 1)[0]}"
+    )
     return 0
 
 
@@ -48,17 +53,21 @@ def cmd_lab(cfg: Config, action: str) -> int:
     try:
         if action == "up":
             st = lab.up()
-            print(f"lab up: pid {st.pid}, SIP udp 127.0.0.1:{st.sip_port}, "
-                  f"AMI 127.0.0.1:{st.ami_port}, folder {st.workdir}")
+            print(
+                f"lab up: pid {st.pid}, SIP udp 127.0.0.1:{st.sip_port}, "
+                f"AMI 127.0.0.1:{st.ami_port}, folder {st.workdir}"
+            )
         elif action == "down":
             print("lab down" if lab.down() else "lab was not running")
         else:
-            st = lab.running()
-            if st is None:
+            current = lab.running()
+            if current is None:
                 print("lab: not running")
                 return 3
-            print(f"lab: running, pid {st.pid}, SIP udp 127.0.0.1:{st.sip_port}, "
-                  f"AMI 127.0.0.1:{st.ami_port}")
+            print(
+                f"lab: running, pid {current.pid}, SIP udp 127.0.0.1:{current.sip_port}, "
+                f"AMI 127.0.0.1:{current.ami_port}"
+            )
     except LabError as exc:
         print(f"callcenter lab {action}: {exc}", file=sys.stderr)
         return 1

@@ -42,7 +42,7 @@ class AMIConfig:
     port: int = 5038
     username: str = "callcenter"
     secret: str = field(default="", repr=False)
-    secret_env: str = "CALLCENTER_AMI_SECRET"
+    secret_env: str = "CALLCENTER_AMI_SECRET"  # noqa: S105 (a variable name, not a secret)
     connect_timeout: float = 5.0
     action_timeout: float = 10.0
     ping_interval: float = 15.0
@@ -109,12 +109,11 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     log: LogConfig = LogConfig()
     lab: LabConfig = LabConfig()
-    queues: tuple[QueueConfig, ...] = (
-        QueueConfig(name="support", number="1000"),
-    )
+    queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
+    # The lab's demo softphones; their passwords only ever open the loopback lab.
     agents: tuple[AgentConfig, ...] = (
-        AgentConfig(id="agent1", name="Agent One", password="lab-agent1", queues=("support",)),
-        AgentConfig(id="agent2", name="Agent Two", password="lab-agent2", queues=("support",)),
+        AgentConfig(id="agent1", name="Agent One", password="lab-agent1", queues=("support",)),  # noqa: S106
+        AgentConfig(id="agent2", name="Agent Two", password="lab-agent2", queues=("support",)),  # noqa: S106
     )
     base_dir: Path = Path()  # relative paths in the file are taken from here
 
@@ -126,11 +125,20 @@ class Config:
         url = self.database.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(self.path(url[len(prefix):]))
+            return prefix + str(self.path(url[len(prefix) :]))
         return url
 
 
-QUEUE_STRATEGIES = {"ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear", "wrandom", "rrordered"}
+QUEUE_STRATEGIES = {
+    "ringall",
+    "leastrecent",
+    "fewestcalls",
+    "random",
+    "rrmemory",
+    "linear",
+    "wrandom",
+    "rrordered",
+}
 
 _SECTIONS: dict[str, type] = {
     "server": ServerConfig,
@@ -204,15 +212,23 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
     if not NAME_RE.match(cfg.server.id):
         problems.append(f"server.id: {cfg.server.id!r} must be letters, digits, '-' or '_'")
     port("ami.port", cfg.ami.port)
-    for k in ("connect_timeout", "action_timeout", "ping_interval", "reconnect_min", "reconnect_max"):
+    for k in (
+        "connect_timeout",
+        "action_timeout",
+        "ping_interval",
+        "reconnect_min",
+        "reconnect_max",
+    ):
         positive(f"ami.{k}", getattr(cfg.ami, k))
     if cfg.ami.reconnect_max < cfg.ami.reconnect_min:
         problems.append("ami.reconnect_max: must not be below ami.reconnect_min")
     if cfg.ami.max_frame_bytes < 4096:
         problems.append("ami.max_frame_bytes: must be at least 4096")
     if not cfg.database.url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-        problems.append("database.url: must start with sqlite:// or postgresql:// "
-                        f"(got {cfg.database.url.split(':', 1)[0]}://...)")
+        problems.append(
+            "database.url: must start with sqlite:// or postgresql:// "
+            f"(got {cfg.database.url.split(':', 1)[0]}://...)"
+        )
     for k in ("batch_size", "flush_interval", "buffer_limit", "retry_min", "retry_max"):
         positive(f"database.{k}", getattr(cfg.database, k))
     port("lab.sip_port", cfg.lab.sip_port, allow_zero=True)
@@ -242,10 +258,14 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
             if qname not in seen:
                 problems.append(f"agents[{i}].queues: agent {a.id!r} names unknown queue {qname!r}")
         if not a.contact and not a.password:
-            problems.append(f"agents[{i}].password: agent {a.id!r} registers, so it needs a password")
+            problems.append(
+                f"agents[{i}].password: agent {a.id!r} registers, so it needs a password"
+            )
 
 
-def parse_config(data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config") -> Config:
+def parse_config(
+    data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config"
+) -> Config:
     problems: list[str] = []
     kwargs: dict[str, Any] = {"base_dir": base_dir}
     for key, value in data.items():
@@ -262,7 +282,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path = Path(), source: st
             items = [_build(cls, v, f"{key}[{i}]", problems) for i, v in enumerate(value)]
             kwargs[key] = tuple(x for x in items if x is not None)
         else:
-            problems.append(f"{key}: unknown section (known: {', '.join([*_SECTIONS, 'queues', 'agents'])})")
+            problems.append(
+                f"{key}: unknown section (known: {', '.join([*_SECTIONS, 'queues', 'agents'])})"
+            )
     if problems:
         raise ConfigError(problems, source)
     cfg = Config(**kwargs)

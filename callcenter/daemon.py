@@ -35,8 +35,10 @@ def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) ->
         st = Lab(cfg).running()
         if st is None:
             raise ConfigError(
-                ["ami.use_lab: the lab Asterisk is not running; start it with "
-                 "`callcenter lab up`, or set ami.use_lab = false and ami.host/port"]
+                [
+                    "ami.use_lab: the lab Asterisk is not running; start it with "
+                    "`callcenter lab up`, or set ami.use_lab = false and ami.host/port"
+                ]
             )
         return AMITarget("127.0.0.1", st.ami_port, st.ami_username, st.ami_secret)
     secret = cfg.ami.resolved_secret(environ)
@@ -55,18 +57,30 @@ class Daemon:
         self.engine = engine or make_engine(cfg.database_url())
         db = cfg.database
         self.eventlog = EventLog(
-            self.engine, cfg.server.id, batch_size=db.batch_size, flush_interval=db.flush_interval,
-            buffer_limit=db.buffer_limit, retry_min=db.retry_min, retry_max=db.retry_max,
+            self.engine,
+            cfg.server.id,
+            batch_size=db.batch_size,
+            flush_interval=db.flush_interval,
+            buffer_limit=db.buffer_limit,
+            retry_min=db.retry_min,
+            retry_max=db.retry_max,
             spool_dir=cfg.path(db.spool_dir),
         )
         self.live = LiveState()
         self._resync_backlog: list[Message] | None = None
         self.client = AMIClient(
-            target.host, target.port, target.username, target.secret,
-            on_event=self._on_event, on_connect=self._resync,
-            connect_timeout=cfg.ami.connect_timeout, action_timeout=cfg.ami.action_timeout,
-            ping_interval=cfg.ami.ping_interval, reconnect_min=cfg.ami.reconnect_min,
-            reconnect_max=cfg.ami.reconnect_max, max_frame_bytes=cfg.ami.max_frame_bytes,
+            target.host,
+            target.port,
+            target.username,
+            target.secret,
+            on_event=self._on_event,
+            on_connect=self._resync,
+            connect_timeout=cfg.ami.connect_timeout,
+            action_timeout=cfg.ami.action_timeout,
+            ping_interval=cfg.ami.ping_interval,
+            reconnect_min=cfg.ami.reconnect_min,
+            reconnect_max=cfg.ami.reconnect_max,
+            max_frame_bytes=cfg.ami.max_frame_bytes,
         )
         self.ready = asyncio.Event()
 
@@ -89,8 +103,12 @@ class Daemon:
                     self.live.apply(ev)
         finally:
             self._resync_backlog = None
-        log.info("ami.resynced", channels=len(self.live.channels), queues=len(self.live.queues),
-                 waiting=sum(len(q.entries) for q in self.live.queues.values()))
+        log.info(
+            "ami.resynced",
+            channels=len(self.live.channels),
+            queues=len(self.live.queues),
+            waiting=sum(len(q.entries) for q in self.live.queues.values()),
+        )
         # Ready means connected *and* the live state reflects the server.
         self.ready.set()
 
@@ -120,8 +138,12 @@ class Daemon:
             done, _ = await asyncio.wait({starter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message
-                log.info("daemon.started", server=self.cfg.server.id, ami=self.client.address,
-                         database=self.engine.dialect.name)
+                log.info(
+                    "daemon.started",
+                    server=self.cfg.server.id,
+                    ami=self.client.address,
+                    database=self.engine.dialect.name,
+                )
                 await stopper
         finally:
             for task in (starter, stopper):
@@ -132,6 +154,11 @@ class Daemon:
             await self.eventlog.stop()
             await writer
             s = self.eventlog.stats
-            log.info("daemon.stopped", events=s.appended, written=s.written, spooled=s.spilled,
-                     pending=self.eventlog.pending)
+            log.info(
+                "daemon.stopped",
+                events=s.appended,
+                written=s.written,
+                spooled=s.spilled,
+                pending=self.eventlog.pending,
+            )
             self.engine.dispose()

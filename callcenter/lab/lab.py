@@ -128,14 +128,21 @@ class Lab:
         # lab outlives the `callcenter lab up` command that started it.
         self._proc = subprocess.Popen(
             [ASTERISK, "-C", str(conf), "-f", "-n", "-g"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=self.work,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.work,
         )
         log.close()
         st = LabState(
-            pid=self._proc.pid, sip_port=ports.sip, ami_port=ports.ami,
-            ami_username=self.cfg.ami.username, ami_secret=secret,
-            config_file=str(conf), workdir=str(self.work),
+            pid=self._proc.pid,
+            sip_port=ports.sip,
+            ami_port=ports.ami,
+            ami_username=self.cfg.ami.username,
+            ami_secret=secret,
+            config_file=str(conf),
+            workdir=str(self.work),
         )
         self.state_path.write_text(json.dumps(asdict(st)))
         self.state_path.chmod(0o600)
@@ -147,8 +154,13 @@ class Lab:
         while time.monotonic() < deadline:
             if not _alive(st.pid):
                 raise LabError(f"Asterisk exited during start-up; see {self.work}/log/console.log")
-            if self.cli("core waitfullybooted", timeout=5, check=False).startswith("Asterisk has fully booted"):
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", st.ami_port), 1):
+            if self.cli("core waitfullybooted", timeout=5, check=False).startswith(
+                "Asterisk has fully booted"
+            ):
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", st.ami_port), 1),
+                ):
                     return
             time.sleep(0.2)
         raise LabError(f"Asterisk did not finish booting in {timeout:.0f}s")
@@ -159,7 +171,9 @@ class Lab:
         if st is None:
             raise LabError("no lab state to restart from")
         self.down()
-        return self._start(Path(st.config_file), LabPorts(st.sip_port, st.ami_port), st.ami_secret, timeout)
+        return self._start(
+            Path(st.config_file), LabPorts(st.sip_port, st.ami_port), st.ami_secret, timeout
+        )
 
     def kill(self) -> None:
         """Kill Asterisk abruptly (SIGKILL), as a crash would."""
@@ -197,14 +211,18 @@ class Lab:
         try:
             res = subprocess.run(
                 [ASTERISK, "-C", st.config_file, "-rx", command],
-                capture_output=True, timeout=timeout, check=False,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             if check:
                 raise LabError(f"asterisk -rx {command!r} timed out") from None
             return ""
         if check and res.returncode != 0:
-            raise LabError(f"asterisk -rx {command!r} failed: {res.stderr.decode(errors='replace')}")
+            raise LabError(
+                f"asterisk -rx {command!r} failed: {res.stderr.decode(errors='replace')}"
+            )
         return res.stdout.decode("utf-8", errors="replace")
 
     def destroy(self) -> None:

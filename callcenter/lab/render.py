@@ -14,25 +14,87 @@ from callcenter.config import Config
 
 # Modules that would bind ports, need hardware or external services, or are not used.
 NOLOAD = (
-    "chan_sip.so", "chan_iax2.so", "chan_skinny.so", "chan_mgcp.so", "chan_unistim.so",
-    "chan_dahdi.so", "chan_motif.so", "chan_ooh323.so", "chan_alsa.so", "chan_oss.so",
-    "chan_console.so", "chan_mobile.so", "chan_phone.so", "chan_rtp.so",
-    "res_pjsip_transport_websocket.so", "res_http_websocket.so", "res_hep.so",
-    "res_hep_pjsip.so", "res_hep_rtcp.so", "res_snmp.so", "res_xmpp.so", "res_phoneprov.so",
-    "res_pjsip_phoneprov_provider.so", "res_calendar.so", "res_calendar_caldav.so",
-    "res_calendar_ews.so", "res_calendar_exchange.so", "res_calendar_icalendar.so",
-    "res_corosync.so", "res_statsd.so", "res_smdi.so", "res_odbc.so", "res_odbc_transaction.so",
-    "res_config_odbc.so", "res_config_pgsql.so", "res_config_ldap.so", "res_config_mysql.so",
-    "res_config_sqlite3.so", "res_pktccops.so", "res_fax.so", "res_fax_spandsp.so",
-    "res_stun_monitor.so", "res_ari.so", "res_stasis.so", "cdr_pgsql.so", "cdr_odbc.so",
-    "cdr_adaptive_odbc.so", "cdr_tds.so", "cdr_radius.so", "cel_pgsql.so", "cel_odbc.so",
-    "cel_tds.so", "cel_radius.so", "cdr_sqlite3_custom.so", "cel_sqlite3_custom.so",
-    "cdr_custom.so", "cel_custom.so", "cdr_syslog.so", "cdr_beanstalkd.so",
-    "cel_beanstalkd.so", "app_festival.so", "app_voicemail.so", "app_minivm.so",
-    "res_pjsip_stir_shaken.so", "res_stir_shaken.so", "res_geolocation.so", "pbx_lua.so",
-    "pbx_ael.so", "pbx_dundi.so", "res_config_curl.so", "func_odbc.so", "app_mysql.so",
-    "res_mwi_external.so", "res_mwi_external_ami.so", "res_ael_share.so", "res_prometheus.so",
+    "chan_sip.so",
+    "chan_iax2.so",
+    "chan_skinny.so",
+    "chan_mgcp.so",
+    "chan_unistim.so",
+    "chan_dahdi.so",
+    "chan_motif.so",
+    "chan_ooh323.so",
+    "chan_alsa.so",
+    "chan_oss.so",
+    "chan_console.so",
+    "chan_mobile.so",
+    "chan_phone.so",
+    "chan_rtp.so",
+    "res_pjsip_transport_websocket.so",
+    "res_http_websocket.so",
+    "res_hep.so",
+    "res_hep_pjsip.so",
+    "res_hep_rtcp.so",
+    "res_snmp.so",
+    "res_xmpp.so",
+    "res_phoneprov.so",
+    "res_pjsip_phoneprov_provider.so",
+    "res_calendar.so",
+    "res_calendar_caldav.so",
+    "res_calendar_ews.so",
+    "res_calendar_exchange.so",
+    "res_calendar_icalendar.so",
+    "res_corosync.so",
+    "res_statsd.so",
+    "res_smdi.so",
+    "res_odbc.so",
+    "res_odbc_transaction.so",
+    "res_config_odbc.so",
+    "res_config_pgsql.so",
+    "res_config_ldap.so",
+    "res_config_mysql.so",
+    "res_config_sqlite3.so",
+    "res_pktccops.so",
+    "res_fax.so",
+    "res_fax_spandsp.so",
+    "res_stun_monitor.so",
+    "res_ari.so",
+    "res_stasis.so",
+    "cdr_pgsql.so",
+    "cdr_odbc.so",
+    "cdr_adaptive_odbc.so",
+    "cdr_tds.so",
+    "cdr_radius.so",
+    "cel_pgsql.so",
+    "cel_odbc.so",
+    "cel_tds.so",
+    "cel_radius.so",
+    "cdr_sqlite3_custom.so",
+    "cel_sqlite3_custom.so",
+    "cdr_custom.so",
+    "cel_custom.so",
+    "cdr_syslog.so",
+    "cdr_beanstalkd.so",
+    "cel_beanstalkd.so",
+    "app_festival.so",
+    "app_voicemail.so",
+    "app_minivm.so",
+    "res_pjsip_stir_shaken.so",
+    "res_stir_shaken.so",
+    "res_geolocation.so",
+    "pbx_lua.so",
+    "pbx_ael.so",
+    "pbx_dundi.so",
+    "res_config_curl.so",
+    "func_odbc.so",
+    "app_mysql.so",
+    "res_mwi_external.so",
+    "res_mwi_external_ami.so",
+    "res_ael_share.so",
+    "res_prometheus.so",
 )
+
+
+MANAGER_READ = "system,call,agent,user"
+MANAGER_WRITE = "system,call,agent,reporting"
 
 
 @dataclass(frozen=True)
@@ -87,14 +149,20 @@ displayconnects = no
 secret = {secret}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
-read = system,call,agent,user,dtmf,reporting,cdr,dialplan
-write = system,call,agent,user,originate,reporting
+; The least the daemon needs (the README documents the same for an existing Asterisk):
+; read: system (FullyBooted), call (channels, bridges, transfers, parking),
+;       agent (queue and member events), user (the dialplan's UserEvents);
+; write: system (AstDB mode switch), call (park, transfer), agent (QueueAdd/Pause),
+;        reporting (QueueStatus, CoreShowChannels).
+read = {MANAGER_READ}
+write = {MANAGER_WRITE}
 writetimeout = 5000
 """
 
 
 def _pjsip_conf(cfg: Config, ports: LabPorts) -> str:
-    out = [f"""[global]
+    out = [
+        f"""[global]
 type = global
 user_agent = callcenter-lab
 endpoint_identifier_order = ip,username
@@ -121,7 +189,8 @@ send_pai = no
 type = identify
 endpoint = trunk
 match = {cfg.lab.trunk_address}
-"""]
+"""
+    ]
     for a in cfg.agents:
         out.append(f"""[{a.id}]
 type = endpoint
@@ -147,12 +216,14 @@ callerid = "{a.name}" <{a.id}>
 
 
 def _queues_conf(cfg: Config) -> str:
-    out = ["""[general]
+    out = [
+        """[general]
 persistentmembers = no
 autofill = yes
 shared_lastcall = yes
 monitor-type = MixMonitor
-"""]
+"""
+    ]
     for q in cfg.queues:
         out.append(f"""[{q.name}]
 strategy = {q.strategy}
@@ -188,7 +259,7 @@ def _extensions_conf(cfg: Config, dialplan_dir: Path) -> str:
 static = yes
 writeprotect = yes
 
-#include "{dialplan_dir / 'callcenter.conf'}"
+#include "{dialplan_dir / "callcenter.conf"}"
 
 [from-trunk]
 {routes}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Insert, insert
+from sqlalchemy import Engine, Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,10 +34,12 @@ from callcenter.store.models import AMIEvent
 log = structlog.get_logger("callcenter.eventlog")
 
 Row = dict[str, Any]
-TABLE = AMIEvent.__table__
+TABLE: Table = AMIEvent.__table__  # type: ignore[assignment]
 
 
-def event_row(headers: Mapping[str, str], received: float, server_id: str, run_id: str, seq: int) -> Row:
+def event_row(
+    headers: Mapping[str, str], received: float, server_id: str, run_id: str, seq: int
+) -> Row:
     """One table row for one event (headers kept whole, as received)."""
     return {
         "server_id": server_id,
@@ -126,8 +128,13 @@ class EventLog:
     def append(self, headers: Mapping[str, str], received: float | None = None) -> None:
         self._seq += 1
         self._buf.append(
-            event_row(headers, time.time() if received is None else received,
-                      self.server_id, self.run_id, self._seq)
+            event_row(
+                headers,
+                time.time() if received is None else received,
+                self.server_id,
+                self.run_id,
+                self._seq,
+            )
         )
         self.stats.appended += 1
         if len(self._buf) >= self.buffer_limit:
@@ -156,8 +163,12 @@ class EventLog:
         tmp.rename(path)
         self._buf.clear()
         self.stats.spilled += len(rows)
-        log.error("eventlog.buffer_full", spilled=len(rows), spool=str(path),
-                  note="database not keeping up; events kept on disk and replayed later")
+        log.error(
+            "eventlog.buffer_full",
+            spilled=len(rows),
+            spool=str(path),
+            note="database not keeping up; events kept on disk and replayed later",
+        )
 
     # -- writer side -------------------------------------------------------------------
 
@@ -177,9 +188,14 @@ class EventLog:
                 self.healthy = False
                 delay = min(self.retry_max, self.retry_min * 2**attempt)
                 attempt += 1
-                log.warning("eventlog.write_failed", rows=len(rows), attempt=attempt,
-                            retry_in=round(delay, 2), error=type(exc).__name__,
-                            buffered=len(self._buf))
+                log.warning(
+                    "eventlog.write_failed",
+                    rows=len(rows),
+                    attempt=attempt,
+                    retry_in=round(delay, 2),
+                    error=type(exc).__name__,
+                    buffered=len(self._buf),
+                )
                 if self._stopping and attempt >= 3:
                     return False
                 await asyncio.sleep(delay)

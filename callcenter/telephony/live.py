@@ -8,8 +8,9 @@ replaces what was known, so channels that ended while the daemon was disconnecte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass
@@ -150,7 +151,7 @@ class LiveState:
         if q is not None:
             q.members.pop(ev.get("Interface", ""), None)
 
-    _handlers = {
+    _handlers: ClassVar[dict[str, Callable[[LiveState, Mapping[str, str]], None]]] = {
         "Newchannel": _add_channel,
         "Newstate": _newstate,
         "Hangup": _hangup,

@@ -36,11 +36,17 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
     return Config(
         lab=LabConfig(workdir=str(base / "lab")),
         database=DatabaseConfig(url=f"sqlite:///{base / 'cc.db'}", spool_dir=str(base / "spool")),
-        queues=(QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),),
+        queues=(
+            QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),
+        ),
         # Desk phones at fixed addresses: each is a sipp UAS started by the test that needs it.
         agents=tuple(
-            AgentConfig(id=aid, name=f"Agent {aid[-1]}", queues=("support",),
-                        contact=f"sip:{aid}@127.0.0.1:{port}")
+            AgentConfig(
+                id=aid,
+                name=f"Agent {aid[-1]}",
+                queues=("support",),
+                contact=f"sip:{aid}@127.0.0.1:{port}",
+            )
             for aid, port in agent_ports.items()
         ),
         base_dir=base,
@@ -73,7 +79,7 @@ def target_of(st: LabState) -> AMITarget:
 @pytest.fixture
 def daemon_factory(
     lab_config: Config, lab_state: LabState, tmp_path: Path
-) -> Iterator[Callable[..., Daemon]]:
+) -> Callable[..., Daemon]:
     """Build daemons on the lab, each with its own database (SQLite file unless given)."""
 
     def make(url: str | None = None, **db: object) -> Daemon:
@@ -81,16 +87,26 @@ def daemon_factory(
             lab=lab_config.lab,
             database=DatabaseConfig(
                 url=url or f"sqlite:///{tmp_path / 'events.db'}",
-                spool_dir=str(tmp_path / "spool"), flush_interval=0.05, retry_min=0.1,
-                retry_max=0.5, **db,  # type: ignore[arg-type]
+                spool_dir=str(tmp_path / "spool"),
+                flush_interval=0.05,
+                retry_min=0.1,
+                retry_max=0.5,
+                **db,  # type: ignore[arg-type]
             ),
-            ami=lab_config.ami.__class__(use_lab=True, reconnect_min=0.2, reconnect_max=1.0,
-                                         ping_interval=2.0, action_timeout=3.0),
-            queues=lab_config.queues, agents=lab_config.agents, base_dir=tmp_path,
+            ami=lab_config.ami.__class__(
+                use_lab=True,
+                reconnect_min=0.2,
+                reconnect_max=1.0,
+                ping_interval=2.0,
+                action_timeout=3.0,
+            ),
+            queues=lab_config.queues,
+            agents=lab_config.agents,
+            base_dir=tmp_path,
         )
         return Daemon(cfg, target_of(lab_state))
 
-    yield make
+    return make
 
 
 class RunningDaemon:

@@ -34,21 +34,38 @@ async def test_queue_call_answered_by_agent_is_logged_with_japanese_name(
         stop(agent)
 
     el = running.daemon.eventlog
+
     # Flushed within a few batches; the call's last events are the Hangups.
     def call_done() -> bool:
-        return any(e.get("Event") == "Hangup" and e.get("CallerIDNum") == CALLER[0]
-                   for e in _events_for(running))
+        return any(
+            e.get("Event") == "Hangup" and e.get("CallerIDNum") == CALLER[0]
+            for e in _events_for(running)
+        )
+
     await wait_for(call_done, 10, "the caller's Hangup in the event log")
 
-    first = next(e for e in _events_for(running)
-                 if e.get("Event") == "Newchannel" and e.get("CallerIDNum") == CALLER[0])
+    first = next(
+        e
+        for e in _events_for(running)
+        if e.get("Event") == "Newchannel" and e.get("CallerIDNum") == CALLER[0]
+    )
     call = _events_for(running, first["Linkedid"])
     names = [e["Event"] for e in call]
-    for expected in ("Newchannel", "UserEvent", "QueueCallerJoin", "AgentCalled",
-                     "AgentConnect", "QueueCallerLeave", "AgentComplete", "Hangup"):
+    for expected in (
+        "Newchannel",
+        "UserEvent",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentConnect",
+        "QueueCallerLeave",
+        "AgentComplete",
+        "Hangup",
+    ):
         assert expected in names, f"{expected} missing from {sorted(set(names))}"
     # Order that the call-metrics work relies on.
-    assert names.index("QueueCallerJoin") < names.index("AgentConnect") < names.index("AgentComplete")
+    assert (
+        names.index("QueueCallerJoin") < names.index("AgentConnect") < names.index("AgentComplete")
+    )
 
     # The Japanese caller name arrives whole wherever Asterisk reports it.
     join = next(e for e in call if e["Event"] == "QueueCallerJoin")

@@ -19,12 +19,15 @@ from tests.support.sipp import Sipp, finish, stop
     "buffer_limit",
     [
         pytest.param(200_000, id="held-in-memory"),
-        pytest.param(25, id="spilled-to-spool"),  # the bound is hit: events go to disk
+        pytest.param(5, id="spilled-to-spool"),  # the bound is hit: events go to disk
     ],
 )
 async def test_database_outage_loses_no_event(
-    daemon_factory: Callable[..., Daemon], postgres: PostgresServer, sipp: Sipp,
-    agent_ports: dict[str, int], buffer_limit: int,
+    daemon_factory: Callable[..., Daemon],
+    postgres: PostgresServer,
+    sipp: Sipp,
+    agent_ports: dict[str, int],
+    buffer_limit: int,
 ) -> None:
     rd = RunningDaemon(daemon_factory(postgres.url, buffer_limit=buffer_limit))
     await rd.start()
@@ -50,8 +53,11 @@ async def test_database_outage_loses_no_event(
             assert el.stats.spilled > 0
         during = el.stats.appended
         await asyncio.to_thread(postgres.start)
-        await wait_for(lambda: el.healthy and el.pending == 0 and not el._spool_files(), 20,
-                       "the backlog to be written after the outage")
+        await wait_for(
+            lambda: el.healthy and el.pending == 0 and not el._spool_files(),
+            20,
+            "the backlog to be written after the outage",
+        )
     finally:
         await rd.shutdown()
 

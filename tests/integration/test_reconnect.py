@@ -33,8 +33,9 @@ async def test_killed_asterisk_is_reconnected_and_resynced(
     assert len(d.live.channels) == 2
 
     st = await asyncio.to_thread(lab.restart)
-    await wait_for(lambda: d.client.connects == 2 and d.live.resyncs == 2, 20,
-                   "reconnect and resync")
+    await wait_for(
+        lambda: d.client.connects == 2 and d.live.resyncs == 2, 20, "reconnect and resync"
+    )
     # The resync replaced the stale view with the restarted server's state.
     assert d.live.channels == {}
     assert len(d.live.queues["support"].members) == 2
@@ -50,7 +51,10 @@ async def test_killed_asterisk_is_reconnected_and_resynced(
     finally:
         stop(agent)
         stop(agent1)
-    await wait_for(lambda: count_events(d.engine, event="AgentComplete") >= 1, 10,
-                   "the new call's AgentComplete in the log")
+    await wait_for(
+        lambda: count_events(d.engine, event="AgentComplete") >= 1,
+        10,
+        "the new call's AgentComplete in the log",
+    )
     assert count_events(d.engine, event="FullyBooted") >= 2  # one per connection
     assert d.live.channels == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -34,11 +35,23 @@ class PostgresServer:
             self._as = ["runuser", "-u", "postgres", "--"]
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._run(_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            _bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         with (self.data / "postgresql.conf").open("a") as f:
-            f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                    f"unix_socket_directories = '{self.dir}'\nfsync = off\n")
+            f.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
+            )
 
     @property
     def url(self) -> str:
@@ -48,8 +61,17 @@ class PostgresServer:
         subprocess.run([*self._as, *cmd], check=True, capture_output=True, cwd=self.dir)
 
     def start(self) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w",
-                  "-t", "30", "start")
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -65,8 +87,6 @@ class PostgresServer:
         raise RuntimeError("PostgreSQL did not come up")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -27,19 +27,47 @@ class Sipp:
     def _common(self, timeout_s: int) -> list[str]:
         return ["-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err"]
 
-    def agent(self, port: int, *, answer_ms: int, calls: int = 1, timeout_s: int = 60) -> subprocess.Popen[bytes]:
+    def agent(
+        self, port: int, *, answer_ms: int, calls: int = 1, timeout_s: int = 60
+    ) -> subprocess.Popen[bytes]:
         """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times."""
         work = Path(tempfile.mkdtemp(prefix="sipp-agent-"))
         return subprocess.Popen(
-            ["sipp", "-sf", str(SCENARIOS / "agent.xml"), "-i", "127.0.0.1", "-p", str(port),
-             "-mp", str(free_udp_port()), "-d", str(answer_ms), "-m", str(calls),
-             *self._common(timeout_s), "-error_file", str(work / "errors.log"),
-             f"127.0.0.1:{self.sip_port}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work,
+            [
+                "sipp",
+                "-sf",
+                str(SCENARIOS / "agent.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mp",
+                str(free_udp_port()),
+                "-d",
+                str(answer_ms),
+                "-m",
+                str(calls),
+                *self._common(timeout_s),
+                "-error_file",
+                str(work / "errors.log"),
+                f"127.0.0.1:{self.sip_port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=work,
         )
 
-    def caller(self, service: str, callers: list[tuple[str, str]], *, talk_ms: int,
-               rate: float = 10, limit: int = 10, timeout_s: int = 60) -> subprocess.Popen[bytes]:
+    def caller(
+        self,
+        service: str,
+        callers: list[tuple[str, str]],
+        *,
+        talk_ms: int,
+        rate: float = 10,
+        limit: int = 10,
+        timeout_s: int = 60,
+    ) -> subprocess.Popen[bytes]:
         """Place one call per (number, display name) to ``service``; each talks ``talk_ms``.
 
         sipp counts a call as successful only when it got its 200 OK (answered by the
@@ -47,15 +75,41 @@ class Sipp:
         """
         work = Path(tempfile.mkdtemp(prefix="sipp-caller-"))
         inj = work / "callers.csv"
-        inj.write_text("SEQUENTIAL\n" + "".join(f"{n};{name}\n" for n, name in callers),
-                       encoding="utf-8")
+        inj.write_text(
+            "SEQUENTIAL\n" + "".join(f"{n};{name}\n" for n, name in callers), encoding="utf-8"
+        )
         return subprocess.Popen(
-            ["sipp", "-sf", str(SCENARIOS / "caller.xml"), "-inf", str(inj),
-             "-i", self.trunk_address, "-p", str(free_udp_port()), "-mp", str(free_udp_port()),
-             "-s", service, "-d", str(talk_ms), "-m", str(len(callers)), "-r", str(rate),
-             "-l", str(limit), *self._common(timeout_s), "-error_file", str(work / "errors.log"),
-             f"127.0.0.1:{self.sip_port}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work,
+            [
+                "sipp",
+                "-sf",
+                str(SCENARIOS / "caller.xml"),
+                "-inf",
+                str(inj),
+                "-i",
+                self.trunk_address,
+                "-p",
+                str(free_udp_port()),
+                "-mp",
+                str(free_udp_port()),
+                "-s",
+                service,
+                "-d",
+                str(talk_ms),
+                "-m",
+                str(len(callers)),
+                "-r",
+                str(rate),
+                "-l",
+                str(limit),
+                *self._common(timeout_s),
+                "-error_file",
+                str(work / "errors.log"),
+                f"127.0.0.1:{self.sip_port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=work,
         )
 
 
@@ -66,8 +120,10 @@ def finish(proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        raise AssertionError(f"sipp {proc.args} did not finish in {timeout}s") from None
-    assert proc.returncode == 0, f"sipp exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"
+        raise AssertionError(f"sipp {proc.args!r} did not finish in {timeout}s") from None
+    assert proc.returncode == 0, (
+        f"sipp exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"
+    )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,99 @@
+"""Config: the example file is the defaults, and every bad value names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import Config, ConfigError, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "callcenter.example.toml"
+
+
+def test_example_file_equals_embedded_defaults() -> None:
+    assert load_config(EXAMPLE) == Config(base_dir=Path.cwd())
+
+
+def test_no_file_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CALLCENTER_CONFIG", raising=False)
+    cfg = load_config(None)
+    assert cfg.ami.use_lab is True
+    assert cfg.database.url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"ami": {"port": "5038"}}, "ami.port: must be an integer, got str '5038'"),
+        ({"ami": {"port": 70000}}, "ami.port: not a TCP/UDP port: 70000"),
+        ({"ami": {"use_lab": "yes"}}, "ami.use_lab: must be a boolean"),
+        ({"ami": {"ping_interval": 0}}, "ami.ping_interval: must be greater than 0"),
+        ({"ami": {"reconnect_min": 5, "reconnect_max": 1}}, "ami.reconnect_max: must not be below"),
+        ({"ami": {"colour": 1}}, "ami.colour: unknown key"),
+        ({"log": {"format": "xml"}}, "log.format: 'xml' is not one of console, json"),
+        (
+            {"database": {"url": "mysql://x"}},
+            "database.url: must start with sqlite:// or postgresql://",
+        ),
+        ({"database": {"batch_size": -1}}, "database.batch_size: must be greater than 0"),
+        ({"server": {"id": "has space"}}, "server.id: 'has space' must be letters"),
+        ({"lab": {"trunk_address": "10.0.0.1"}}, "lab.trunk_address: the lab only uses loopback"),
+        ({"queues": [{"strategy": "ringall"}]}, "queues[0].name: required"),
+        (
+            {"queues": [{"name": "q", "strategy": "best"}]},
+            "queues[0].strategy: 'best' is not one of",
+        ),
+        ({"queues": [{"name": "q"}, {"name": "q"}]}, "queues[1].name: queue 'q' is declared twice"),
+        ({"queues": [{"name": "q", "number": "12a"}]}, "queues[0].number: '12a' must be digits"),
+        ({"queues": {"name": "q"}}, "queues: must be an array of tables"),
+        (
+            {"agents": [{"id": "a1", "name": "A", "password": "p", "queues": ["sales"]}]},
+            "agents[0].queues: agent 'a1' names unknown queue 'sales'",
+        ),
+        ({"agents": [{"id": "a1", "name": "A"}]}, "agents[0].password: agent 'a1' registers"),
+        (
+            {"agents": [{"id": "a1", "name": "A", "password": "p", "queues": "support"}]},
+            "agents[0].queues: must be a list of strings",
+        ),
+        ({"bogus": {}}, "bogus: unknown section"),
+        ({"ami": 3}, "ami: must be a table"),
+    ],
+)
+def test_bad_values_name_the_key(data: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data)
+    assert any(p.startswith(expected) for p in exc.value.problems), exc.value.problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"ami": {"port": "x", "host": 3}, "log": {"level": "loud"}})
+    assert len(exc.value.problems) == 3
+
+
+def test_ints_are_accepted_for_floats() -> None:
+    assert parse_config({"ami": {"ping_interval": 5}}).ami.ping_interval == 5.0
+
+
+def test_secret_from_environment_wins_and_is_not_in_repr() -> None:
+    cfg = parse_config({"ami": {"secret": "from-file", "secret_env": "MY_SECRET"}})
+    assert cfg.ami.resolved_secret({"MY_SECRET": "from-env"}) == "from-env"
+    assert cfg.ami.resolved_secret({}) == "from-file"
+    assert "from-file" not in repr(cfg)
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[ami\nport = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_relative_sqlite_path_is_taken_from_base_dir(tmp_path: Path) -> None:
+    cfg = parse_config({"database": {"url": "sqlite:///var/x.db"}}, base_dir=tmp_path)
+    assert cfg.database_url() == f"sqlite:///{tmp_path}/var/x.db"
+    cfg = parse_config({"database": {"url": "sqlite:////abs/x.db"}}, base_dir=tmp_path)
+    assert cfg.database_url() == "sqlite:////abs/x.db"
