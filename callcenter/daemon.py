@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.config import Config, ConfigError
@@ -128,9 +129,29 @@ class Daemon:
                 await asyncio.sleep(0.5)
         raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
 
+    async def _migrate(self, stop: asyncio.Event) -> bool:
+        """Bring the schema up to date, waiting for a database that is not up yet."""
+        delay = self.cfg.database.retry_min
+        while True:
+            try:
+                await asyncio.to_thread(migrate, self.engine)
+                return True
+            except (SQLAlchemyError, OSError) as exc:
+                # The message names host and port, never a password (not part of it).
+                log.warning(
+                    "db.unavailable", error=str(exc).splitlines()[0][:200], retry_in=round(delay, 2)
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return False
+            delay = min(self.cfg.database.retry_max * 4, delay * 2)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then stop the AMI client and flush the event log."""
-        await asyncio.to_thread(migrate, self.engine)
+        if not await self._migrate(stop):
+            self.engine.dispose()
+            return
         writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
         starter = asyncio.create_task(self.client.start(), name="ami-start")
         stopper = asyncio.create_task(stop.wait(), name="stop-wait")

@@ -73,3 +73,33 @@ async def test_database_outage_loses_no_event(
     assert el.stats.appended >= during
     assert "AgentComplete" in names
     assert any(h["CallerIDName"] == "高橋 美咲" for h in hangups)
+
+
+async def test_daemon_started_before_its_database_waits_for_it(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    pg = PostgresServer()  # initialised, not started yet
+    try:
+        rd = RunningDaemon(daemon_factory(pg.url))
+        rd.task = asyncio.create_task(rd.daemon.run(rd.stop))
+        await asyncio.sleep(1.5)
+        assert not rd.daemon.ready.is_set()
+        assert not rd.task.done()
+        await asyncio.to_thread(pg.start)
+        await asyncio.wait_for(rd.daemon.ready.wait(), 20)
+        await wait_for(lambda: rd.daemon.eventlog.stats.written > 0, 10, "events written")
+        await rd.shutdown()
+    finally:
+        pg.destroy()
+
+
+async def test_stop_while_waiting_for_the_database(daemon_factory: Callable[..., Daemon]) -> None:
+    pg = PostgresServer()  # never started
+    try:
+        rd = RunningDaemon(daemon_factory(pg.url))
+        rd.task = asyncio.create_task(rd.daemon.run(rd.stop))
+        await asyncio.sleep(0.5)
+        await rd.shutdown()  # returns promptly, no traceback
+        assert rd.task.exception() is None
+    finally:
+        pg.destroy()
