@@ -14,7 +14,18 @@ from callcenter.ami.errors import (
 from callcenter.ami.protocol import AMIFramer, FrameError, Message, encode_action, parse_frame
 
 __all__ = [
-    "AMIActionError", "AMIAuthenticationError", "AMIClient", "AMIConnectionError", "AMIError",
-    "AMIFrameTooLarge", "AMIFramer", "AMIInjectionError", "AMIProtocolError", "AMITimeoutError",
-    "FrameError", "Message", "encode_action", "parse_frame",
+    "AMIActionError",
+    "AMIAuthenticationError",
+    "AMIClient",
+    "AMIConnectionError",
+    "AMIError",
+    "AMIFrameTooLarge",
+    "AMIFramer",
+    "AMIInjectionError",
+    "AMIProtocolError",
+    "AMITimeoutError",
+    "FrameError",
+    "Message",
+    "encode_action",
+    "parse_frame",
 ]

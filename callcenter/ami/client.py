@@ -52,9 +52,13 @@ class _Pending:
     events: list[Message] = field(default_factory=list)
 
 
-def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], float] = random.random) -> float:
+def backoff_delay(
+    attempt: int, low: float, high: float, rand: Callable[[], float] = random.random
+) -> float:
     """Exponential backoff with full jitter in its upper half: never below ``low``."""
-    ceiling = min(high, low * (2**attempt))
+    # The exponent is bounded: after hours of outage 2**attempt would overflow a float
+    # (and kill the supervisor), and far past the cap it no longer matters anyway.
+    ceiling = min(high, low * 2.0 ** min(attempt, 64))
     return max(low, ceiling * (0.5 + rand() / 2))
 
 
@@ -100,6 +104,7 @@ class AMIClient:
         self.banner: str | None = None
         self.connects = 0  # successful logins, for status and tests
         self.bad_frames = 0
+        self.handler_errors = 0
         self._on_connect_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:  # never the secret
@@ -131,6 +136,8 @@ class AMIClient:
                 with contextlib.suppress(asyncio.CancelledError, AMIError, OSError):
                     await task
         await self._drop_connection(AMIConnectionError("AMI client closed"))
+        # A start() still waiting for a manager that never came up must not hang.
+        self._resolve_first(AMIConnectionError(f"closed before {self.address} answered"))
 
     async def _supervise(self) -> None:
         attempt = 0
@@ -143,7 +150,9 @@ class AMIClient:
                     self._resolve_first(exc)
                     return
             except (OSError, AMIError, TimeoutError) as exc:
-                log.warning("ami.connect_failed", address=self.address, error=str(exc), attempt=attempt)
+                log.warning(
+                    "ami.connect_failed", address=self.address, error=str(exc), attempt=attempt
+                )
             else:
                 attempt = 0
                 self._ever_connected = True
@@ -170,16 +179,23 @@ class AMIClient:
                 asyncio.open_connection(self.host, self.port), self.connect_timeout
             )
         except TimeoutError:
-            raise AMIConnectionError(f"no answer from {self.address} in {self.connect_timeout}s") from None
+            raise AMIConnectionError(
+                f"no answer from {self.address} in {self.connect_timeout}s"
+            ) from None
         except OSError as exc:
-            raise AMIConnectionError(f"cannot connect to {self.address}: {exc.strerror or exc}") from None
+            raise AMIConnectionError(
+                f"cannot connect to {self.address}: {exc.strerror or exc}"
+            ) from None
         self._writer = writer
         framer = AMIFramer(max_frame_bytes=self.max_frame_bytes)
         self._framer = framer
         self._reader_task = asyncio.create_task(self._read_loop(reader, framer), name="ami-reader")
         try:
-            response = await self._send("Login", {"Username": self.username, "Secret": self._secret,
-                                                  "Events": "on"}, timeout=self.connect_timeout)
+            response = await self._send(
+                "Login",
+                {"Username": self.username, "Secret": self._secret, "Events": "on"},
+                timeout=self.connect_timeout,
+            )
         except AMIActionError:
             await self._drop_connection(AMIConnectionError("login refused"))
             raise AMIAuthenticationError(
@@ -195,6 +211,9 @@ class AMIClient:
         self.connected.set()
         log.info("ami.connected", address=self.address, banner=self.banner, connects=self.connects)
         if self.on_connect is not None:
+            previous = self._on_connect_task
+            if previous is not None and not previous.done():
+                previous.cancel()  # a resync of a connection that is gone
             self._on_connect_task = asyncio.create_task(self._run_on_connect(), name="ami-resync")
         return reader
 
@@ -205,15 +224,33 @@ class AMIClient:
         except AMIError as exc:
             # The connection dropped mid-resync: the next connect resyncs again.
             log.warning("ami.resync_failed", error=str(exc))
+        except Exception as exc:
+            # A bug in the hook: report it here, not as a lost task exception at exit.
+            log.error("ami.on_connect_failed", error=repr(exc), exc_info=exc)
 
     async def _serve(self, reader: asyncio.StreamReader) -> None:
+        reader_task = self._reader_task
         pinger = asyncio.create_task(self._ping_loop(), name="ami-pinger")
         try:
-            await asyncio.wait({self._reader_task, pinger}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader_task, pinger}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await pinger
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                # Never let it escape: that would end the supervisor, and reconnects.
+                log.error("ami.pinger_failed", error=repr(exc), exc_info=exc)
+            if reader_task.done() and not reader_task.cancelled():
+                failure = reader_task.exception()  # e.g. raised by on_event; else lost
+                if failure is not None:
+                    log.error(
+                        "ami.reader_failed",
+                        address=self.address,
+                        error=repr(failure),
+                        exc_info=failure,
+                    )
             await self._drop_connection(AMIConnectionError(f"connection to {self.address} lost"))
             if not self._closing:
                 log.warning("ami.disconnected", address=self.address)
@@ -253,7 +290,8 @@ class AMIClient:
     def _dispatch(self, msg: Message, received: float) -> None:
         action_id = msg.get("ActionID")
         pending = self._pending.get(action_id) if action_id is not None else None
-        if "Response" in msg:
+        # "Event" first: some events carry a Response header too (OriginateResponse).
+        if "Event" not in msg and "Response" in msg:
             if pending is None:
                 return
             if msg["Response"] == "Error":
@@ -271,7 +309,15 @@ class AMIClient:
             return
         # An event: log it always; also collect it when it belongs to an event list.
         if self.on_event is not None:
-            self.on_event(msg, received)
+            try:
+                self.on_event(msg, received)
+            except Exception as exc:
+                # A bug in a handler must not cost the connection and the rest of this
+                # read; the daemon stores each event before any other handling.
+                self.handler_errors += 1
+                log.error(
+                    "ami.on_event_failed", ami_event=msg.get("Event"), error=repr(exc), exc_info=exc
+                )
         if pending is not None and pending.as_list:
             pending.events.append(msg)
             if msg.get("EventList", "").lower() == "complete":
@@ -282,7 +328,11 @@ class AMIClient:
     # -- actions ---------------------------------------------------------------------
 
     async def _send(
-        self, action: str, headers: Mapping[str, HeaderValue] | None, *, as_list: bool = False,
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None,
+        *,
+        as_list: bool = False,
         timeout: float | None = None,
     ) -> Message | list[Message]:
         writer = self._writer
@@ -295,16 +345,23 @@ class AMIClient:
         try:
             writer.write(frame)
             await writer.drain()
-            return await asyncio.wait_for(fut, timeout or self.action_timeout)
+            return await asyncio.wait_for(fut, self._timeout(timeout))
         except TimeoutError:
-            raise AMITimeoutError(f"no response to {action} in {timeout or self.action_timeout}s") from None
+            raise AMITimeoutError(f"no response to {action} in {self._timeout(timeout)}s") from None
         except (ConnectionError, OSError) as exc:
             raise AMIConnectionError(f"{action}: connection lost: {exc}") from None
         finally:
             self._pending.pop(action_id, None)
 
+    def _timeout(self, timeout: float | None) -> float:
+        return self.action_timeout if timeout is None else timeout
+
     async def action(
-        self, action: str, headers: Mapping[str, HeaderValue] | None = None, *, timeout: float | None = None
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Message:
         """Send an action; return its response, or raise AMIActionError on ``Response: Error``."""
         result = await self._send(action, headers, timeout=timeout)
@@ -312,7 +369,11 @@ class AMIClient:
         return result
 
     async def action_list(
-        self, action: str, headers: Mapping[str, HeaderValue] | None = None, *, timeout: float | None = None
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> list[Message]:
         """Send an action answered by an event list; return the response and all its events."""
         result = await self._send(action, headers, as_list=True, timeout=timeout)
@@ -327,5 +388,7 @@ class AMIClient:
             except AMITimeoutError:
                 log.warning("ami.ping_timeout", address=self.address)
                 return  # ends _serve: the connection is treated as dead
+            except AMIActionError:
+                continue  # an answer, even "Response: Error", proves the connection alive
             except AMIConnectionError:
                 return

@@ -69,7 +69,7 @@ def parse_frame(text: str) -> Message:
     lines = text.split("\r\n")
     try:
         # Fast path: every line is "Key: Value" and no key repeats.
-        msg = Message(line.split(": ", 1) for line in lines)  # type: ignore[misc]
+        msg = Message(line.split(": ", 1) for line in lines)
     except ValueError:
         return _parse_lines(text)
     if len(msg) != len(lines):
@@ -86,6 +86,13 @@ def _decode(frame: bytes) -> str:
         return frame.decode("utf-8", "backslashreplace")
 
 
+def _parse_into(text: str, out: list[Message | FrameError]) -> None:
+    try:
+        out.append(parse_frame(text))
+    except AMIProtocolError as exc:
+        out.append(FrameError(exc, text[:80].encode()))
+
+
 class AMIFramer:
     """Incremental framer: ``feed()`` bytes as they arrive, get complete messages back."""
 
@@ -100,6 +107,10 @@ class AMIFramer:
 
     def feed(self, data: bytes) -> list[Message | FrameError]:
         buf = self._buf
+        # The pending bytes never hold a whole terminator (each feed consumes up to the
+        # last one), so only the new bytes and the 3 before them need scanning: feeding
+        # a large frame in small reads stays linear.
+        scan_from = max(0, len(buf) - 3)
         buf += data
         out: list[Message | FrameError] = []
         if self._expect_banner:
@@ -110,6 +121,7 @@ class AMIFramer:
                 return out
             self.banner = _decode(bytes(buf[:nl]))
             del buf[: nl + 2]
+            scan_from = 0
             self._expect_banner = False
             if not self.banner.startswith("Asterisk Call Manager"):
                 out.append(
@@ -119,16 +131,21 @@ class AMIFramer:
                     )
                 )
         if self._discarding:
-            end = buf.find(TERMINATOR)
+            end = buf.find(TERMINATOR, scan_from)
             if end < 0:
                 # Keep only a tail long enough to hold a split terminator.
                 del buf[:-3]
                 return out
             del buf[: end + 4]
+            scan_from = 0
             self._discarding = False
-        end = buf.rfind(TERMINATOR)
+        end = buf.rfind(TERMINATOR, scan_from)
         if end < 0:
-            if len(buf) > self._max:
+            # One unfinished frame, perhaps after stray blank lines and before the first
+            # bytes of its terminator: neither counts towards the frame's size, so where
+            # the reads are cut never decides whether a frame is too large.
+            limit = self._max + len(TERMINATOR) - 1
+            if len(buf) > limit and len(buf.lstrip(b"\r\n")) > limit:
                 out.append(
                     FrameError(
                         AMIFrameTooLarge(
@@ -143,6 +160,21 @@ class AMIFramer:
             return out
         chunk = bytes(buf[:end])
         del buf[: end + 4]
+        if len(chunk) > self._max:
+            # Some frame in it may be over the limit: measure each one, in bytes (not
+            # in decoded characters, which multi-byte text or escapes would skew).
+            for raw in chunk.split(TERMINATOR):
+                raw = raw.strip(b"\r\n")
+                if len(raw) > self._max:
+                    out.append(
+                        FrameError(
+                            AMIFrameTooLarge(f"frame of {len(raw)} bytes, larger than {self._max}"),
+                            raw[:80],
+                        )
+                    )
+                elif raw:
+                    _parse_into(_decode(raw), out)
+            return out
         try:
             frames: Iterable[str] = chunk.decode("utf-8").split("\r\n\r\n")
         except UnicodeDecodeError:
@@ -151,17 +183,8 @@ class AMIFramer:
             # An extra CRLF after a frame (Asterisk sends one after some events) leaves
             # CR/LF at a frame's edges once the overlapping terminator is found.
             text = text.strip("\r\n")
-            if not text:
-                continue  # stray blank lines between frames are harmless
-            if len(text) > self._max:
-                out.append(
-                    FrameError(AMIFrameTooLarge("frame too large"), text[:80].encode())
-                )
-                continue
-            try:
-                out.append(parse_frame(text))
-            except AMIProtocolError as exc:
-                out.append(FrameError(exc, text[:80].encode()))
+            if text:  # stray blank lines between frames are harmless
+                _parse_into(text, out)
         return out
 
     @property
@@ -180,7 +203,10 @@ def _check(text: str, what: str) -> str:
 
 def encode_action(action: str, headers: Mapping[str, HeaderValue], action_id: str) -> bytes:
     """Serialise an action. Refuses any CR/LF that would let a value start a new header."""
-    lines = [f"Action: {_check(action, 'action name')}", f"ActionID: {_check(action_id, 'ActionID')}"]
+    lines = [
+        f"Action: {_check(action, 'action name')}",
+        f"ActionID: {_check(action_id, 'ActionID')}",
+    ]
     for key, value in headers.items():
         if not key or ":" in key or key != key.strip() or key.lower() in ("action", "actionid"):
             raise AMIInjectionError(f"bad header name {key[:40]!r}")
