@@ -24,39 +24,30 @@ class Sipp:
     sip_port: int
     trunk_address: str = "127.0.0.2"
 
-    def _common(self, timeout_s: int) -> list[str]:
-        return ["-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err"]
+    def _start(
+        self, scenario: str, work: Path, timeout_s: int, args: list[str]
+    ) -> subprocess.Popen[bytes]:
+        cmd = [
+            "sipp", "-sf", str(SCENARIOS / scenario), *args,
+            "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err",
+            "-error_file", str(work / "errors.log"), f"127.0.0.1:{self.sip_port}",
+        ]  # fmt: skip
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=work,
+        )
 
     def agent(
         self, port: int, *, answer_ms: int, calls: int = 1, timeout_s: int = 60
     ) -> subprocess.Popen[bytes]:
         """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times."""
         work = Path(tempfile.mkdtemp(prefix="sipp-agent-"))
-        return subprocess.Popen(
-            [
-                "sipp",
-                "-sf",
-                str(SCENARIOS / "agent.xml"),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-mp",
-                str(free_udp_port()),
-                "-d",
-                str(answer_ms),
-                "-m",
-                str(calls),
-                *self._common(timeout_s),
-                "-error_file",
-                str(work / "errors.log"),
-                f"127.0.0.1:{self.sip_port}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=work,
-        )
+        args = ["-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port()),
+                "-d", str(answer_ms), "-m", str(calls)]  # fmt: skip
+        return self._start("agent.xml", work, timeout_s, args)
 
     def caller(
         self,
@@ -78,39 +69,10 @@ class Sipp:
         inj.write_text(
             "SEQUENTIAL\n" + "".join(f"{n};{name}\n" for n, name in callers), encoding="utf-8"
         )
-        return subprocess.Popen(
-            [
-                "sipp",
-                "-sf",
-                str(SCENARIOS / "caller.xml"),
-                "-inf",
-                str(inj),
-                "-i",
-                self.trunk_address,
-                "-p",
-                str(free_udp_port()),
-                "-mp",
-                str(free_udp_port()),
-                "-s",
-                service,
-                "-d",
-                str(talk_ms),
-                "-m",
-                str(len(callers)),
-                "-r",
-                str(rate),
-                "-l",
-                str(limit),
-                *self._common(timeout_s),
-                "-error_file",
-                str(work / "errors.log"),
-                f"127.0.0.1:{self.sip_port}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=work,
-        )
+        args = ["-inf", str(inj), "-i", self.trunk_address, "-p", str(free_udp_port()),
+                "-mp", str(free_udp_port()), "-s", service, "-d", str(talk_ms),
+                "-m", str(len(callers)), "-r", str(rate), "-l", str(limit)]  # fmt: skip
+        return self._start("caller.xml", work, timeout_s, args)
 
 
 def finish(proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
