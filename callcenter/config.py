@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_ENV = "CALLCENTER_CONFIG"
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -73,6 +74,20 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    timezone: str = "Asia/Tokyo"  # days, hours and service hours are taken in this zone
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    short_abandon_seconds: float = 5.0  # hang-ups sooner than this after arrival: one-ring
+    service_level_seconds: float = 20.0  # "answered within N seconds"
+    abandonment_rate_target: float = 0.10  # met when the rate is below this
+    busy_rate_target: float = 0.05  # met when the rate is below this
+    service_level_target: float = 0.80  # met when the level is at or above this
+
+
+@dataclass(frozen=True)
 class LabConfig:
     workdir: str = "var/lab"
     sip_port: int = 0  # 0: a free port chosen at start
@@ -108,6 +123,8 @@ class Config:
     ami: AMIConfig = AMIConfig()
     database: DatabaseConfig = DatabaseConfig()
     log: LogConfig = LogConfig()
+    service: ServiceConfig = ServiceConfig()
+    metrics: MetricsConfig = MetricsConfig()
     lab: LabConfig = LabConfig()
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     # The lab's demo softphones; their passwords only ever open the loopback lab.
@@ -145,6 +162,8 @@ _SECTIONS: dict[str, type] = {
     "ami": AMIConfig,
     "database": DatabaseConfig,
     "log": LogConfig,
+    "service": ServiceConfig,
+    "metrics": MetricsConfig,
     "lab": LabConfig,
 }
 _CHOICES: dict[str, set[str]] = {
@@ -231,6 +250,16 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
         )
     for k in ("batch_size", "flush_interval", "buffer_limit", "retry_min", "retry_max"):
         positive(f"database.{k}", getattr(cfg.database, k))
+    try:
+        ZoneInfo(cfg.service.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"service.timezone: unknown time zone {cfg.service.timezone!r}")
+    if cfg.metrics.short_abandon_seconds < 0:
+        problems.append("metrics.short_abandon_seconds: must not be negative")
+    positive("metrics.service_level_seconds", cfg.metrics.service_level_seconds)
+    for k in ("abandonment_rate_target", "busy_rate_target", "service_level_target"):
+        if not 0 <= getattr(cfg.metrics, k) <= 1:
+            problems.append(f"metrics.{k}: a fraction between 0 and 1 (e.g. 0.10 for 10%)")
     port("lab.sip_port", cfg.lab.sip_port, allow_zero=True)
     port("lab.ami_port", cfg.lab.ami_port, allow_zero=True)
     if not cfg.lab.trunk_address.startswith("127."):

@@ -1,0 +1,279 @@
+"""The call tracker: AMI events in, one finished CallRecord per inbound call out.
+
+Pure logic, no I/O. Calls are keyed by Linkedid; the caller's channel is the one whose
+Uniqueid equals the Linkedid, and its Hangup ends the call. The dialplan reports what
+matters with ``UserEvent(CallCenter, Stage: ...)``; queue, transfer, parking and hold
+events fill in the rest. ``resync`` reconciles the open calls with a snapshot taken
+after a (re)connect, so calls that ended or began during a gap are completed correctly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar
+
+from callcenter.telephony.calls import CallRecord, Outcome, Transfer, classify
+
+Event = Mapping[str, str]
+
+ROUTED_STAGES = {
+    "transfer_out": Outcome.TRANSFERRED_OUT.value,
+    "voicemail": Outcome.VOICEMAIL.value,
+    "callback": Outcome.CALLBACK.value,
+}
+
+
+def event_time(ev: Event, received: float) -> float:
+    """Asterisk's own time of the event when it sends one (timestampevents=yes)."""
+    ts = ev.get("Timestamp")
+    if ts:
+        try:
+            return float(ts)
+        except ValueError:
+            pass
+    return received
+
+
+def _name(value: str | None) -> str:
+    return "" if value in (None, "<unknown>") else str(value)
+
+
+def _hms(value: str | None) -> float:
+    try:
+        h, m, s = (value or "0:0:0").split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    except ValueError:
+        return 0.0
+
+
+class CallTracker:
+    def __init__(
+        self,
+        server_id: str,
+        *,
+        short_abandon_seconds: float = 5.0,
+        inbound_contexts: Iterable[str] = ("from-trunk",),
+        dialplan_context_prefix: str = "callcenter",
+    ) -> None:
+        self.server_id = server_id
+        self.short_abandon_seconds = short_abandon_seconds
+        self.inbound_contexts = frozenset(inbound_contexts)
+        self.dialplan_context_prefix = dialplan_context_prefix
+        self.calls: dict[str, CallRecord] = {}
+        self._holds: dict[str, tuple[str, float]] = {}  # channel uniqueid -> (linkedid, start)
+        self._parks: dict[str, tuple[str, float]] = {}  # parkee uniqueid -> (linkedid, start)
+
+    # -- events --------------------------------------------------------------------------
+
+    def feed(self, ev: Event, received: float) -> CallRecord | None:
+        """Apply one event; return the call it finished, if any."""
+        handler = self._handlers.get(ev.get("Event", ""))
+        if handler is None:
+            return None
+        return handler(self, ev, event_time(ev, received))
+
+    def _call(self, ev: Event, *keys: str) -> CallRecord | None:
+        for key in keys or ("Linkedid",):
+            call = self.calls.get(ev.get(key, ""))
+            if call is not None:
+                return call
+        return None
+
+    def _newchannel(self, ev: Event, t: float) -> None:
+        uid = ev.get("Uniqueid", "")
+        if uid and uid == ev.get("Linkedid") and ev.get("Context") in self.inbound_contexts:
+            self.calls.setdefault(
+                uid,
+                CallRecord(
+                    server_id=self.server_id,
+                    linkedid=uid,
+                    arrived_at=t,
+                    caller_num=_name(ev.get("CallerIDNum")),
+                    caller_name=_name(ev.get("CallerIDName")),
+                    dnis=ev.get("Exten", ""),
+                ),
+            )
+
+    def _user_event(self, ev: Event, t: float) -> None:
+        if ev.get("UserEvent") != "CallCenter":
+            return
+        call = self._call(ev)
+        if call is None:
+            return
+        stage = ev.get("Stage", "")
+        queue = ev.get("Queue") or None
+        if stage in ("entered", "queued", "busy") and queue:
+            call.queue = queue
+        if stage == "entered" and ev.get("Dnis"):
+            call.dnis = ev["Dnis"]
+        elif stage == "ivr":
+            call.ivr_path.append(f"{ev.get('Menu', '')}:{ev.get('Choice', '')}")
+        elif stage == "busy":
+            if call.busy_at is None:
+                call.busy_at = t
+        elif stage == "after_hours":
+            call.after_hours = True
+        elif call.answered_at is not None:
+            return  # routing after an answer does not change what happened to the call
+        elif stage in ROUTED_STAGES:
+            call.routed = ROUTED_STAGES[stage]
+        elif stage == "ended":
+            call.system_end = ev.get("Reason") or "ended"
+
+    def _queue_join(self, ev: Event, t: float) -> None:
+        call = self._call(ev)
+        if call is not None:
+            call.queue = call.queue or ev.get("Queue")
+            if call.queued_at is None:
+                call.queued_at = t
+
+    def _agent_connect(self, ev: Event, t: float) -> None:
+        call = self._call(ev)
+        if call is not None and call.answered_at is None:
+            call.answered_at = t
+            call.agent = ev.get("MemberName") or ev.get("Interface")
+            call.agent_interface = ev.get("Interface")
+            call.queue = call.queue or ev.get("Queue")
+
+    def _hold(self, ev: Event, t: float) -> None:
+        call = self._call(ev)
+        if call is not None:
+            self._holds.setdefault(ev.get("Uniqueid", ""), (call.linkedid, t))
+
+    def _unhold(self, ev: Event, t: float) -> None:
+        started = self._holds.pop(ev.get("Uniqueid", ""), None)
+        if started is not None and started[0] in self.calls:
+            self.calls[started[0]].hold_seconds += max(0.0, t - started[1])
+
+    def _parked(self, ev: Event, t: float) -> None:
+        call = self._call(ev, "ParkeeLinkedid")
+        if call is not None:
+            call.parks += 1
+            self._parks[ev.get("ParkeeUniqueid", "")] = (call.linkedid, t)
+
+    def _unparked(self, ev: Event, t: float) -> None:
+        started = self._parks.pop(ev.get("ParkeeUniqueid", ""), None)
+        if started is not None and started[0] in self.calls:
+            self.calls[started[0]].park_seconds += max(0.0, t - started[1])
+
+    def _blind_transfer(self, ev: Event, t: float) -> None:
+        call = self._call(ev, "TransfereeLinkedid", "TransfererLinkedid")
+        if call is not None and ev.get("Result", "Success") == "Success":
+            call.transfers.append(
+                Transfer("blind", t, ev.get("Extension", ""), ev.get("TransfererChannel", ""))
+            )
+
+    def _attended_transfer(self, ev: Event, t: float) -> None:
+        call = self._call(
+            ev, "TransfereeLinkedid", "OrigTransfererLinkedid", "SecondTransfererLinkedid"
+        )
+        if call is not None and ev.get("Result", "Success") == "Success":
+            target = (
+                ev.get("TransferTargetCallerIDNum")
+                or ev.get("SecondTransfererConnectedLineNum")
+                or ev.get("SecondTransfererExten", "")
+            )
+            call.transfers.append(
+                Transfer("attended", t, _name(target), ev.get("OrigTransfererChannel", ""))
+            )
+
+    def _hangup(self, ev: Event, t: float) -> CallRecord | None:
+        uid = ev.get("Uniqueid", "")
+        self._holds.pop(uid, None)
+        call = self.calls.get(uid)
+        if call is None:
+            return None  # an agent's or other leg's channel: the call goes on
+        return self._finish(call, t)
+
+    def _finish(self, call: CallRecord, t: float) -> CallRecord:
+        call.ended_at = t
+        for key, (linkedid, start) in list(self._parks.items()):
+            if linkedid == call.linkedid:
+                call.park_seconds += max(0.0, t - start)
+                del self._parks[key]
+        for key, (linkedid, start) in list(self._holds.items()):
+            if linkedid == call.linkedid:
+                call.hold_seconds += max(0.0, t - start)
+                del self._holds[key]
+        call.outcome, call.abandon_stage = classify(call, self.short_abandon_seconds)
+        del self.calls[call.linkedid]
+        return call
+
+    _handlers: ClassVar[dict[str, Callable[[CallTracker, Event, float], CallRecord | None]]] = {
+        "Newchannel": _newchannel,
+        "UserEvent": _user_event,
+        "QueueCallerJoin": _queue_join,
+        "AgentConnect": _agent_connect,
+        "Hold": _hold,
+        "Unhold": _unhold,
+        "ParkedCall": _parked,
+        "UnParkedCall": _unparked,
+        "ParkedCallTimeOut": _unparked,
+        "ParkedCallGiveUp": _unparked,
+        "BlindTransfer": _blind_transfer,
+        "AttendedTransfer": _attended_transfer,
+        "Hangup": _hangup,
+    }
+
+    # -- resync --------------------------------------------------------------------------
+
+    def resync(
+        self,
+        channels: Iterable[Event],
+        queue_status: Iterable[Event],
+        *,
+        now: float,
+        pbx_restarted: bool,
+    ) -> list[CallRecord]:
+        """Reconcile with a snapshot taken right after a (re)connect.
+
+        Open calls whose caller channel is gone ended during the gap: if Asterisk
+        restarted they died with it (``failed`` unless answered), otherwise nobody saw
+        how they ended (``unknown`` unless answered). Caller channels not known yet
+        started during the gap and are opened from the snapshot, with estimated times.
+        """
+        snapshot = [c for c in channels if c.get("Event") == "CoreShowChannel"]
+        entries = {e.get("Uniqueid", ""): e for e in queue_status if e.get("Event") == "QueueEntry"}
+        present = {c.get("Uniqueid", "") for c in snapshot}
+        finished: list[CallRecord] = []
+        for linkedid, call in list(self.calls.items()):
+            if linkedid in present:
+                continue
+            call.estimated = True
+            if pbx_restarted:
+                call.system_end = call.system_end or "pbx_restart"
+            else:
+                call.disconnected_end = True
+            finished.append(self._finish(call, now))
+        legs: dict[str, list[Event]] = {}
+        for c in snapshot:
+            legs.setdefault(c.get("Linkedid", ""), []).append(c)
+        for c in snapshot:
+            uid = c.get("Uniqueid", "")
+            context = c.get("Context", "")
+            is_caller = uid == c.get("Linkedid") and (
+                context in self.inbound_contexts or context.startswith(self.dialplan_context_prefix)
+            )
+            if not is_caller or uid in self.calls:
+                continue
+            call = CallRecord(
+                server_id=self.server_id,
+                linkedid=uid,
+                arrived_at=now - _hms(c.get("Duration")),
+                caller_num=_name(c.get("CallerIDNum")),
+                caller_name=_name(c.get("CallerIDName")),
+                dnis=c.get("Exten", ""),
+                estimated=True,
+            )
+            entry = entries.get(uid)
+            if entry is not None:
+                call.queue = entry.get("Queue")
+                call.queued_at = now - float(entry.get("Wait", "0") or 0)
+            others = [o for o in legs.get(uid, []) if o.get("Uniqueid") != uid]
+            if c.get("BridgeId") and others:
+                # Bridged with another leg of its own call: an agent has it.
+                call.answered_at = now - min(_hms(o.get("Duration")) for o in others)
+                call.agent = _name(c.get("ConnectedLineName")) or None
+                call.queue = call.queue or (c.get("ApplicationData", "").split(",")[0] or None)
+            self.calls[uid] = call
+        return finished
