@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
@@ -15,9 +17,12 @@ from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.config import Config, ConfigError
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
+from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
+from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
+from callcenter.telephony.tracker import CallTracker
 
 log = structlog.get_logger("callcenter.daemon")
 
@@ -68,6 +73,14 @@ class Daemon:
             spool_dir=cfg.path(db.spool_dir),
         )
         self.live = LiveState()
+        self.tracker = CallTracker(
+            cfg.server.id, short_abandon_seconds=cfg.metrics.short_abandon_seconds
+        )
+        self.tz = ZoneInfo(cfg.service.timezone)
+        self.finished_calls: list[CallRecord] = []  # every call finished since start
+        self._unwritten: list[CallRecord] = []
+        self._calls_written = asyncio.Event()
+        self._pbx_started: str | None = None
         self._resync_backlog: list[Message] | None = None
         self.client = AMIClient(
             target.host,
@@ -86,22 +99,46 @@ class Daemon:
         self.ready = asyncio.Event()
 
     def _on_event(self, msg: Message, received: float) -> None:
-        self.eventlog.append(msg, received)
+        self.eventlog.append(msg, received)  # first: whatever happens next, it is stored
         if self._resync_backlog is not None:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
+        finished = self.tracker.feed(msg, received)
+        if finished is not None:
+            self._call_finished(finished)
+
+    def _call_finished(self, call: CallRecord) -> None:
+        self.finished_calls.append(call)
+        self._unwritten.append(call)
+        log.info(
+            "call.finished",
+            linkedid=call.linkedid,
+            outcome=call.outcome,
+            queue=call.queue,
+            agent=call.agent,
+            wait=call.wait_seconds,
+        )
 
     async def _resync(self, client: AMIClient) -> None:
         # Events that arrive while the snapshot is taken are replayed on top of it; the
         # live-state operations are set-like, so replaying one already seen is harmless.
         self._resync_backlog = []
         try:
-            queues, channels = await self._snapshot(client)
+            queues, channels, started = await self._snapshot(client)
             backlog = self._resync_backlog
             self.live.reset_from_resync(queues, channels)
             for ev in backlog:
                 if ev.get("ActionID") is None:
                     self.live.apply(ev)
+            restarted = self._pbx_started is not None and started != self._pbx_started
+            self._pbx_started = started
+            for call in self.tracker.resync(
+                self._reconcile(channels, backlog),
+                queues,
+                now=time.time(),
+                pbx_restarted=restarted,
+            ):
+                self._call_finished(call)
         finally:
             self._resync_backlog = None
         log.info(
@@ -113,21 +150,69 @@ class Daemon:
         # Ready means connected *and* the live state reflects the server.
         self.ready.set()
 
-    async def _snapshot(self, client: AMIClient) -> tuple[list[Message], list[Message]]:
+    @staticmethod
+    def _reconcile(channels: list[Message], backlog: list[Message]) -> list[Mapping[str, str]]:
+        """The snapshot as of now: the tracker has already seen the events since it began.
+
+        A channel that hung up after it was listed is dropped; one that appeared meanwhile
+        is added as present (its call is open already, so it is not opened twice).
+        """
+        hung_up = {e.get("Uniqueid") for e in backlog if e.get("Event") == "Hangup"}
+        current: list[Mapping[str, str]] = [c for c in channels if c.get("Uniqueid") not in hung_up]
+        current += [
+            {"Event": "CoreShowChannel", "Uniqueid": e.get("Uniqueid", ""), "Linkedid": ""}
+            for e in backlog
+            if e.get("Event") == "Newchannel" and e.get("Uniqueid") not in hung_up
+        ]
+        return current
+
+    async def _snapshot(self, client: AMIClient) -> tuple[list[Message], list[Message], str]:
         # Asterisk accepts AMI logins while it is still loading modules: right after a
         # restart QueueStatus may not exist yet. Retry until it does (or the connection
         # drops, and the next connect starts a fresh resync).
         for attempt in range(1, 121):
             try:
+                status = await client.action("CoreStatus")
                 queues = await client.action_list("QueueStatus")
                 channels = await client.action_list("CoreShowChannels")
-                return queues, channels
+                # Asterisk's start time tells a reconnect from a restart of the PBX.
+                started = f"{status.get('CoreStartupDate')} {status.get('CoreStartupTime')}"
+                return queues, channels, started
             except AMIActionError as exc:
                 if "unknown command" not in exc.reason.lower():
                     raise
                 log.info("ami.resync_waiting", attempt=attempt, reason=exc.reason[:60])
                 await asyncio.sleep(0.5)
         raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
+
+    async def _write_calls(self, stop: asyncio.Event) -> None:
+        """Store finished calls; on a database error keep them and try again."""
+        delay = self.cfg.database.retry_min
+        while True:
+            batch, self._unwritten = self._unwritten, []
+            if batch:
+                try:
+                    rows = [call_row(c, self.tz) for c in batch]
+                    await asyncio.to_thread(write_calls, self.engine, rows)
+                    delay = self.cfg.database.retry_min
+                    self._calls_written.set()
+                except (SQLAlchemyError, OSError) as exc:
+                    self._unwritten[:0] = batch
+                    log.warning(
+                        "calls.write_failed",
+                        calls=len(batch),
+                        error=type(exc).__name__,
+                        retry_in=round(delay, 2),
+                    )
+                    if stop.is_set():
+                        return
+                    await asyncio.sleep(delay)
+                    delay = min(self.cfg.database.retry_max, delay * 2)
+                    continue
+            if stop.is_set() and not self._unwritten:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.cfg.database.flush_interval)
 
     async def _migrate(self, stop: asyncio.Event) -> bool:
         """Bring the schema up to date, waiting for a database that is not up yet."""
@@ -153,6 +238,8 @@ class Daemon:
             self.engine.dispose()
             return
         writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
+        calls_stop = asyncio.Event()
+        calls_writer = asyncio.create_task(self._write_calls(calls_stop), name="calls-writer")
         starter = asyncio.create_task(self.client.start(), name="ami-start")
         stopper = asyncio.create_task(stop.wait(), name="stop-wait")
         try:
@@ -172,6 +259,11 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.client.close()
+            calls_stop.set()  # no call can finish any more: write the last ones
+            await calls_writer
+            if self._unwritten:
+                # Not lost: the event log holds their events, and replaying it rebuilds them.
+                log.error("calls.unwritten", calls=len(self._unwritten))
             await self.eventlog.stop()
             await writer
             s = self.eventlog.stats

@@ -144,6 +144,8 @@ port = {ports.ami}
 ; allow events to queue up while the daemon is briefly busy instead of dropping it
 writetimeout = 5000
 displayconnects = no
+; every event carries Asterisk's own time: call times do not depend on delivery delays
+timestampevents = yes
 
 [{cfg.ami.username}]
 secret = {secret}
@@ -253,7 +255,10 @@ setqueueentryvar = yes
 
 def _extensions_conf(cfg: Config, dialplan_dir: Path) -> str:
     routes = "\n".join(
-        f"exten => {q.number},1,Goto(callcenter-queue,{q.name},1)" for q in cfg.queues if q.number
+        f"exten => {q.number},1,Set(__CC_DNIS=${{EXTEN}})\n"
+        f" same => n,Goto(callcenter-queue,{q.name},1)"
+        for q in cfg.queues
+        if q.number
     )
     return f"""[general]
 static = yes

@@ -57,8 +57,15 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
 def lab(lab_config: Config) -> Iterator[Lab]:
     lab = Lab(lab_config)
     lab.up()
+    set_mode(lab, "open")
     yield lab
     lab.down()
+
+
+def set_mode(lab: Lab, mode: str) -> None:
+    """Pin the service mode as the daemon's scheduler will: the tests run at any hour."""
+    lab.cli(f"database put callcenter mode {mode}")
+    lab.cli(f"database put callcenter mode_until {int(time.time()) + 86400}")
 
 
 @pytest.fixture
@@ -82,7 +89,7 @@ def daemon_factory(
 ) -> Callable[..., Daemon]:
     """Build daemons on the lab, each with its own database (SQLite file unless given)."""
 
-    def make(url: str | None = None, **db: object) -> Daemon:
+    def make(url: str | None = None, target: AMITarget | None = None, **db: object) -> Daemon:
         cfg = Config(
             lab=lab_config.lab,
             database=DatabaseConfig(
@@ -104,7 +111,7 @@ def daemon_factory(
             agents=lab_config.agents,
             base_dir=tmp_path,
         )
-        return Daemon(cfg, target_of(lab_state))
+        return Daemon(cfg, target or target_of(lab_state))
 
     return make
 
@@ -158,4 +165,4 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["RunningDaemon", "count_events", "make_engine", "target_of", "wait_for"]
+__all__ = ["RunningDaemon", "count_events", "make_engine", "set_mode", "target_of", "wait_for"]
