@@ -12,6 +12,8 @@ missing=0
 for cmd in "${need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing=1
 done
+# The service time zone (Asterisk's GotoIfTime and Python's zoneinfo read it).
+[ -e /usr/share/zoneinfo/Asia/Tokyo ] || missing=1
 if [ "$missing" = 0 ] && [ "${FORCE:-0}" != 1 ]; then
   echo "install-system-deps: all present"
   exit 0
@@ -53,7 +55,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   asterisk asterisk-modules asterisk-config \
   sip-tester baresip-core \
-  postgresql postgresql-client >/dev/null
+  postgresql postgresql-client tzdata >/dev/null
 # The packaged Asterisk and PostgreSQL services are not used: the lab and the tests start
 # private instances. Stop them so they hold no ports.
 $SUDO service asterisk stop >/dev/null 2>&1 || true
