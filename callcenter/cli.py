@@ -35,7 +35,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", help="a private Asterisk on loopback")
     p.add_argument("action", choices=["up", "down", "status"])
     _add_config(p)
+    p = sub.add_parser(
+        "metrics",
+        help="call figures (docs/metrics.md) over local days [from, to)",
+        description="Call figures (docs/metrics.md) over the calls that arrived on local days "
+        "[--from, --to) in the service time zone, from the configured database.",
+    )
+    p.add_argument("--from", dest="day_from", metavar="YYYY-MM-DD", type=_day, help="first day")
+    p.add_argument(
+        "--to", dest="day_to", metavar="YYYY-MM-DD", type=_day, help="day after the last day"
+    )
+    p.add_argument("--today", action="store_true", help="today, in the service time zone")
+    p.add_argument("--queue", metavar="NAME", help="only calls of this queue")
+    p.add_argument("--server", metavar="ID", help="only calls stored by this server id")
+    # The same names as callcenter.metrics.GROUPINGS (not imported: it loads SQLAlchemy).
+    p.add_argument("--by", choices=["queue", "agent", "hour", "day", "month"])
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_config(p)
     return parser
+
+
+def _day(text: str) -> str:
+    from callcenter.metrics import check_day
+
+    try:
+        return check_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_check_config(cfg: Config, path: str | None) -> int:
@@ -74,6 +100,60 @@ def cmd_lab(cfg: Config, action: str) -> int:
     return 0
 
 
+def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
+    import json
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from callcenter.metrics import combine, query_figures, query_figures_by
+    from callcenter.metrics.report import figures_text, grouped_json, grouped_text
+    from callcenter.store.db import make_engine, migrate
+
+    def usage(problem: str) -> int:
+        print(f"callcenter metrics: {problem}", file=sys.stderr)
+        return 2
+
+    if args.today:
+        if args.day_from or args.day_to:
+            return usage("--today cannot go with --from or --to")
+        today = datetime.now(ZoneInfo(cfg.service.timezone)).date()
+        day_from, day_to = today.isoformat(), (today + timedelta(days=1)).isoformat()
+    elif args.day_from is None or args.day_to is None:
+        return usage("give --from and --to (YYYY-MM-DD), or --today")
+    else:
+        day_from, day_to = args.day_from, args.day_to
+    if day_from >= day_to:
+        return usage(f"--from {day_from} must be before --to {day_to} (the period is [from, to))")
+    where = {"queue": args.queue, "server_id": args.server}
+    engine = make_engine(cfg.database_url())
+    try:
+        migrate(engine)  # an empty or older database still answers (with zeros)
+        if args.by is None:
+            figures = query_figures(engine, cfg.metrics, day_from, day_to, **where)
+        else:
+            groups = query_figures_by(engine, cfg.metrics, args.by, day_from, day_to, **where)
+            # Every call is in exactly one group, so the groups add up to the total.
+            figures = combine(groups.values(), cfg.metrics)
+    except SQLAlchemyError as exc:
+        print(f"callcenter metrics: database: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.json:
+        doc = figures.to_dict() if args.by is None else grouped_json(args.by, groups, figures)
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    last = (date.fromisoformat(day_to) - timedelta(days=1)).isoformat()
+    scope = "".join(f", {k} {v}" for k, v in (("queue", args.queue), ("server", args.server)) if v)
+    print(f"Calls {day_from} to {last} ({cfg.service.timezone}){scope}")
+    print()
+    lines = figures_text(figures) if args.by is None else grouped_text(args.by, groups, figures)
+    print("\n".join(lines))
+    return 0
+
+
 async def _run_daemon(cfg: Config) -> int:
     from callcenter.daemon import Daemon, resolve_ami_target
 
@@ -106,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check_config(cfg, args.config)
     if args.command == "lab":
         return cmd_lab(cfg, args.action)
+    if args.command == "metrics":
+        return cmd_metrics(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

@@ -62,6 +62,9 @@ class CallTracker:
         self.calls: dict[str, CallRecord] = {}
         self._holds: dict[str, tuple[str, float]] = {}  # channel uniqueid -> (linkedid, start)
         self._parks: dict[str, tuple[str, float]] = {}  # parkee uniqueid -> (linkedid, start)
+        # First channels of calls that are not inbound (an agent's phone calling out, or
+        # calling the queue): a resync must not take them for inbound calls it missed.
+        self._not_inbound: set[str] = set()
 
     # -- events --------------------------------------------------------------------------
 
@@ -81,7 +84,11 @@ class CallTracker:
 
     def _newchannel(self, ev: Event, t: float) -> None:
         uid = ev.get("Uniqueid", "")
-        if uid and uid == ev.get("Linkedid") and ev.get("Context") in self.inbound_contexts:
+        if not uid or uid != ev.get("Linkedid"):
+            return
+        if ev.get("Context") not in self.inbound_contexts:
+            self._not_inbound.add(uid)
+        else:
             self.calls.setdefault(
                 uid,
                 CallRecord(
@@ -102,7 +109,8 @@ class CallTracker:
             return
         stage = ev.get("Stage", "")
         queue = ev.get("Queue") or None
-        if stage in ("entered", "queued", "busy") and queue:
+        if stage in ("entered", "queued", "busy") and queue and call.answered_at is None:
+            # The queue that answers keeps the call: its SLA, not a later transfer's.
             call.queue = queue
         if stage == "entered" and ev.get("Dnis"):
             call.dnis = ev["Dnis"]
@@ -179,7 +187,10 @@ class CallTracker:
 
     def _hangup(self, ev: Event, t: float) -> CallRecord | None:
         uid = ev.get("Uniqueid", "")
-        self._holds.pop(uid, None)
+        # A channel that hangs up on hold (the agent's, after an attended transfer; or the
+        # caller's own) ends that hold: its time counts, no Unhold will come.
+        self._unhold(ev, t)
+        self._not_inbound.discard(uid)
         call = self.calls.get(uid)
         if call is None:
             return None  # an agent's or other leg's channel: the call goes on
@@ -229,12 +240,15 @@ class CallTracker:
 
         Open calls whose caller channel is gone ended during the gap: if Asterisk
         restarted they died with it (``failed`` unless answered), otherwise nobody saw
-        how they ended (``unknown`` unless answered). Caller channels not known yet
-        started during the gap and are opened from the snapshot, with estimated times.
+        how they ended (``unknown`` unless answered). Open calls still up catch up on
+        what the snapshot shows (queued, or bridged with an agent). Caller channels not
+        known yet started during the gap and are opened from the snapshot, with
+        estimated times.
         """
         snapshot = [c for c in channels if c.get("Event") == "CoreShowChannel"]
         entries = {e.get("Uniqueid", ""): e for e in queue_status if e.get("Event") == "QueueEntry"}
         present = {c.get("Uniqueid", "") for c in snapshot}
+        self._not_inbound &= present
         finished: list[CallRecord] = []
         for linkedid, call in list(self.calls.items()):
             if linkedid in present:
@@ -251,10 +265,15 @@ class CallTracker:
         for c in snapshot:
             uid = c.get("Uniqueid", "")
             context = c.get("Context", "")
+            known = self.calls.get(uid)
+            if known is not None:
+                # Still up; what happened to it during the gap shows in the snapshot.
+                self._catch_up(known, c, entries.get(uid), legs.get(uid, []), now)
+                continue
             is_caller = uid == c.get("Linkedid") and (
                 context in self.inbound_contexts or context.startswith(self.dialplan_context_prefix)
             )
-            if not is_caller or uid in self.calls:
+            if not is_caller or uid in self._not_inbound:
                 continue
             call = CallRecord(
                 server_id=self.server_id,
@@ -262,18 +281,32 @@ class CallTracker:
                 arrived_at=now - _hms(c.get("Duration")),
                 caller_num=_name(c.get("CallerIDNum")),
                 caller_name=_name(c.get("CallerIDName")),
-                dnis=c.get("Exten", ""),
+                # Exten is the dialled number only while still in the inbound context.
+                dnis=c.get("Exten", "") if context in self.inbound_contexts else "",
                 estimated=True,
             )
-            entry = entries.get(uid)
-            if entry is not None:
-                call.queue = entry.get("Queue")
-                call.queued_at = now - float(entry.get("Wait", "0") or 0)
-            others = [o for o in legs.get(uid, []) if o.get("Uniqueid") != uid]
-            if c.get("BridgeId") and others:
-                # Bridged with another leg of its own call: an agent has it.
-                call.answered_at = now - min(_hms(o.get("Duration")) for o in others)
-                call.agent = _name(c.get("ConnectedLineName")) or None
-                call.queue = call.queue or (c.get("ApplicationData", "").split(",")[0] or None)
+            self._catch_up(call, c, entries.get(uid), legs.get(uid, []), now)
             self.calls[uid] = call
         return finished
+
+    @staticmethod
+    def _catch_up(
+        call: CallRecord,
+        caller: Event,
+        entry: Event | None,
+        legs: list[Event],
+        now: float,
+    ) -> None:
+        """Fill in, from a snapshot, what the events of a gap would have said."""
+        if entry is not None and call.queued_at is None:
+            call.queue = call.queue or entry.get("Queue")
+            call.queued_at = now - float(entry.get("Wait", "0") or 0)
+            call.estimated = True
+        others = [o for o in legs if o.get("Uniqueid") != call.linkedid]
+        unanswered = call.answered_at is None and call.routed is None and not call.after_hours
+        if unanswered and call.system_end is None and caller.get("BridgeId") and others:
+            # Bridged with another leg of its own call: an agent has it.
+            call.answered_at = now - min(_hms(o.get("Duration")) for o in others)
+            call.agent = _name(caller.get("ConnectedLineName")) or None
+            call.queue = call.queue or (caller.get("ApplicationData", "").split(",")[0] or None)
+            call.estimated = True
