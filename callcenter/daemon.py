@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -17,6 +18,7 @@ from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.config import Config, ConfigError
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
+from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
@@ -77,7 +79,9 @@ class Daemon:
             cfg.server.id, short_abandon_seconds=cfg.metrics.short_abandon_seconds
         )
         self.tz = ZoneInfo(cfg.service.timezone)
-        self.finished_calls: list[CallRecord] = []  # every call finished since start
+        self.finished_calls: list[CallRecord] = []  # calls finished since start (or midnight)
+        self._today = ""
+        self._today_base: dict[GroupKey, CallFigures] = {}  # stored before this run, by queue
         self._unwritten: list[CallRecord] = []
         self._calls_written = asyncio.Event()
         self._pbx_started: str | None = None
@@ -106,6 +110,42 @@ class Daemon:
         finished = self.tracker.feed(msg, received)
         if finished is not None:
             self._call_finished(finished)
+
+    def _local_day(self, ts: float) -> str:
+        return datetime.fromtimestamp(ts, self.tz).date().isoformat()
+
+    def _load_today(self) -> None:
+        """Today's calls stored before this run, by queue: the base of today's figures."""
+        today = datetime.now(self.tz).date()
+        self._today = today.isoformat()
+        self._today_base = query_figures_by(
+            self.engine,
+            self.cfg.metrics,
+            "queue",
+            self._today,
+            (today + timedelta(days=1)).isoformat(),
+            server_id=self.cfg.server.id,
+        )
+
+    def today_figures(self, queue: str | None = None) -> CallFigures:
+        """Today so far (service time zone): what is stored plus what finished since."""
+        today = datetime.now(self.tz).date().isoformat()
+        if today != self._today:  # past midnight: start the new day from nothing
+            self._today, self._today_base = today, {}
+            self.finished_calls = [
+                c for c in self.finished_calls if self._local_day(c.arrived_at) == today
+            ]
+        base = (
+            combine(self._today_base.values(), self.cfg.metrics)
+            if queue is None
+            else self._today_base.get(queue, CallFigures(self.cfg.metrics))
+        )
+        live = [
+            c
+            for c in self.finished_calls
+            if self._local_day(c.arrived_at) == today and (queue is None or c.queue == queue)
+        ]
+        return base + compute_figures(live, self.cfg.metrics)
 
     def _call_finished(self, call: CallRecord) -> None:
         self.finished_calls.append(call)
@@ -237,6 +277,7 @@ class Daemon:
         if not await self._migrate(stop):
             self.engine.dispose()
             return
+        await asyncio.to_thread(self._load_today)
         writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
         calls_stop = asyncio.Event()
         calls_writer = asyncio.create_task(self._write_calls(calls_stop), name="calls-writer")

@@ -18,7 +18,12 @@ on arrival):
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from callcenter.lab import Lab
 from callcenter.telephony.calls import AbandonStage, Outcome
@@ -43,8 +48,22 @@ EXPECTED = {
 }
 
 
+# The figures the contract defines, worked out by hand from the timetable:
+# 6 calls; after-hours (1) and one-ring (1) are outside both rates, so 4 count.
+FIGURES = {
+    "total_incoming": 4,
+    "answered": 3,
+    "abandoned": 1,
+    "short_abandoned": 1,
+    "busy": 1,  # C: heard the busy announcement, then answered
+    "after_hours": 1,
+    "abandonment_rate": 0.25,  # D / 4
+    "busy_rate": 0.25,  # C / 4
+}
+
+
 async def test_traffic_mix_outcomes_match_the_script(
-    running: RunningDaemon, sipp: Sipp, lab: Lab, agent_ports: dict[str, int]
+    running: RunningDaemon, sipp: Sipp, lab: Lab, agent_ports: dict[str, int], tmp_path: Path
 ) -> None:
     d = running.daemon
     agents = [
@@ -96,3 +115,27 @@ async def test_traffic_mix_outcomes_match_the_script(
     assert wait_c is not None
     assert 0.5 < wait_c < 6
     assert got["0300000009"].queue == "support"
+
+    # Live figures for today, straight from the daemon's state...
+    live = d.today_figures().to_dict()
+    assert {k: live[k] for k in FIGURES} == FIGURES
+    assert live["targets"]["abandonment_rate"]["met"] is False  # 25% is not under 10%
+    assert d.today_figures("support").to_dict()["answered"] == 3
+
+    # ...and the same from the stored calls, through the command auditors use.
+    await wait_for(lambda: not d._unwritten and d._calls_written.is_set(), 10, "calls stored")
+    conf = tmp_path / "metrics.toml"
+    conf.write_text(f'[database]\nurl = "{d.cfg.database_url()}"\n')
+    res = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "callcenter", "metrics", "--today", "--json", "--config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    stored = json.loads(res.stdout)
+    assert {k: stored[k] for k in FIGURES} == FIGURES
+    for key in ("service_level", "asa_seconds", "aht_seconds", "max_wait_seconds"):
+        assert stored[key] == pytest.approx(live[key])
