@@ -38,13 +38,15 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
         database=DatabaseConfig(url=f"sqlite:///{base / 'cc.db'}", spool_dir=str(base / "spool")),
         queues=(
             QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),
+            # One waiting caller at most: the next one finds it full.
+            QueueConfig(name="small", number="1001", timeout=10, retry=1, maxlen=1),
         ),
         # Desk phones at fixed addresses: each is a sipp UAS started by the test that needs it.
         agents=tuple(
             AgentConfig(
                 id=aid,
                 name=f"Agent {aid[-1]}",
-                queues=("support",),
+                queues=("support", "small") if aid == "agent2" else ("support",),
                 contact=f"sip:{aid}@127.0.0.1:{port}",
             )
             for aid, port in agent_ports.items()

@@ -37,12 +37,15 @@ async def test_queue_call_answered_by_agent_is_logged_with_japanese_name(
 
     # Flushed within a few batches; the call's last events are the Hangups.
     def call_done() -> bool:
-        return any(
-            e.get("Event") == "Hangup" and e.get("CallerIDNum") == CALLER[0]
+        # The queue reports AgentComplete around the caller's Hangup, in either order.
+        seen = {
+            e.get("Event")
             for e in _events_for(running)
-        )
+            if e.get("CallerIDNum") == CALLER[0] or e.get("Event") == "AgentComplete"
+        }
+        return {"Hangup", "AgentComplete"} <= seen
 
-    await wait_for(call_done, 10, "the caller's Hangup in the event log")
+    await wait_for(call_done, 10, "the caller's Hangup and AgentComplete in the event log")
 
     first = next(
         e
