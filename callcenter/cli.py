@@ -32,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p = sub.add_parser("check-config", help="validate the configuration")
     _add_config(p)
+    p = sub.add_parser("dialplan", help="the Asterisk files for the config")
+    p.add_argument("action", choices=["render"])
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default="var/dialplan",
+        help="folder to write into (default: var/dialplan)",
+    )
+    _add_config(p)
     p = sub.add_parser("lab", help="a private Asterisk on loopback")
     p.add_argument("action", choices=["up", "down", "status"])
     _add_config(p)
@@ -68,6 +77,29 @@ def cmd_check_config(cfg: Config, path: str | None) -> int:
     print(
         f"ok: {path or 'embedded defaults'}: {len(cfg.queues)} queue(s), "
         f"{len(cfg.agents)} agent(s), database {cfg.database.url.split(':', 1)[0]}"
+    )
+    return 0
+
+
+def cmd_dialplan_render(cfg: Config, out: str) -> int:
+    import shutil
+    from pathlib import Path
+
+    from callcenter.dialplan import render_files
+    from callcenter.lab.lab import repo_dialplan_dir
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = render_files(cfg)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    # The hand-written contract the generated files jump into.
+    shutil.copyfile(repo_dialplan_dir() / "callcenter.conf", folder / "callcenter.conf")
+    print(f"wrote {', '.join(['callcenter.conf', *files])} to {folder}")
+    print(
+        "include them: extensions.conf: #include callcenter.conf, #include "
+        "callcenter-routes.conf, and `include => callcenter-routes` in the trunk's context; "
+        "queues.conf: #include callcenter-queues.conf"
     )
     return 0
 
@@ -184,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         return cmd_check_config(cfg, args.config)
+    if args.command == "dialplan":
+        return cmd_dialplan_render(cfg, args.out)
     if args.command == "lab":
         return cmd_lab(cfg, args.action)
     if args.command == "metrics":

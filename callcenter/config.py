@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -76,6 +76,16 @@ class LogConfig:
 @dataclass(frozen=True)
 class ServiceConfig:
     timezone: str = "Asia/Tokyo"  # days, hours and service hours are taken in this zone
+    # Weekly opening hours: "DAYS HH:MM-HH:MM"; a day no entry names is closed.
+    hours: tuple[str, ...] = ("mon-fri 08:30-18:15",)
+    # Japanese national holidays (substitute holidays included) are always closed.
+    year_end_closure: tuple[str, ...] = ("12-29", "01-03")  # first, last closed "MM-DD"
+    closed_dates: tuple[str, ...] = ()  # extra closed days, "YYYY-MM-DD"
+    open_dates: tuple[str, ...] = ()  # "YYYY-MM-DD" or "YYYY-MM-DD HH:MM-HH:MM": open anyway
+    # The daemon writes AstDB callcenter/mode; false: someone else does (tests, a standby).
+    manage_mode: bool = True
+    # How long the daemon vouches for the mode it writes: past it, the dialplan's time rule.
+    mode_ttl_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,21 @@ class QueueConfig:
     number: str = ""  # the published number routed to this queue
 
 
+IVR_TARGET_KINDS = ("queue", "ivr", "after_hours", "hangup")
+IVR_DIGITS = frozenset("0123456789*#")
+
+
+@dataclass(frozen=True)
+class IvrConfig:
+    name: str
+    number: str = ""  # a published number that starts here; "" = reached from menus only
+    prompt: str = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
+    timeout: int = 5  # seconds to wait for a digit after the prompt
+    retries: int = 2  # wrong or missing choices allowed before the call is ended
+    # digit -> "queue:NAME" | "ivr:NAME" | "after_hours" | "hangup" (a TOML table)
+    options: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     id: str
@@ -127,6 +152,9 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     lab: LabConfig = LabConfig()
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
+    ivr: tuple[IvrConfig, ...] = (
+        IvrConfig(name="main", number="2000", options=(("1", "queue:support"),)),
+    )
     # The lab's demo softphones; their passwords only ever open the loopback lab.
     agents: tuple[AgentConfig, ...] = (
         AgentConfig(id="agent1", name="Agent One", password="lab-agent1", queues=("support",)),  # noqa: S106
@@ -254,6 +282,24 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
         ZoneInfo(cfg.service.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"service.timezone: unknown time zone {cfg.service.timezone!r}")
+    from callcenter.schedule import rules  # the calendar's own parsers
+
+    svc = cfg.service
+
+    def service_key(key: str, parse: Any) -> Any:
+        try:
+            return parse(getattr(svc, key))
+        except ValueError as exc:
+            problems.append(f"service.{key}: {exc}")
+            return None
+
+    service_key("hours", rules.parse_hours)
+    service_key("year_end_closure", rules.parse_year_end)
+    closed = service_key("closed_dates", rules.parse_closed_dates) or ()
+    for d in sorted(set(closed) & set(service_key("open_dates", rules.parse_open_dates) or ())):
+        problems.append(f"service.open_dates: {d} is also in service.closed_dates")
+    if not 10 <= svc.mode_ttl_seconds <= 86400:
+        problems.append("service.mode_ttl_seconds: between 10 and 86400 (a few minutes is best)")
     if cfg.metrics.short_abandon_seconds < 0:
         problems.append("metrics.short_abandon_seconds: must not be negative")
     positive("metrics.service_level_seconds", cfg.metrics.service_level_seconds)
@@ -292,6 +338,64 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
             )
 
 
+def _build_ivr(value: Any, problems: list[str]) -> tuple[IvrConfig, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append("ivr: must be an array of tables ([[ivr]])")
+        return ()
+    menus = []
+    for i, raw in enumerate(value):
+        raw = dict(raw)
+        options = raw.pop("options", {})
+        menu = _build(IvrConfig, raw, f"ivr[{i}]", problems)
+        if not isinstance(options, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in options.items()
+        ):
+            problems.append(f'ivr[{i}].options: a table of digit = "target" strings')
+            continue
+        if menu is not None:
+            menus.append(replace(menu, options=tuple(sorted(options.items()))))
+    return tuple(menus)
+
+
+def _check_ivr(cfg: Config, problems: list[str]) -> None:
+    queues = {q.name for q in cfg.queues}
+    menus = {m.name for m in cfg.ivr}
+    seen: set[str] = set()
+    for i, m in enumerate(cfg.ivr):
+        if not NAME_RE.match(m.name):
+            problems.append(f"ivr[{i}].name: {m.name!r} must be letters, digits, '-' or '_'")
+        if m.name in seen:
+            problems.append(f"ivr[{i}].name: menu {m.name!r} is declared twice")
+        seen.add(m.name)
+        if m.number and not m.number.isdigit():
+            problems.append(f"ivr[{i}].number: {m.number!r} must be digits")
+        if m.timeout <= 0 or m.retries < 0:
+            problems.append(f"ivr[{i}]: timeout must be > 0 and retries >= 0")
+        if not m.options:
+            problems.append(f"ivr[{i}].options: menu {m.name!r} offers no choice")
+        for digit, target in m.options:
+            key = f"ivr[{i}].options.{digit}"
+            if digit not in IVR_DIGITS:
+                problems.append(f"{key}: a choice is one key: 0-9, * or #")
+            kind, _, arg = target.partition(":")
+            if kind not in IVR_TARGET_KINDS:
+                problems.append(
+                    f"{key}: {target!r} is not one of queue:NAME, ivr:NAME, after_hours, hangup"
+                )
+            elif kind == "queue" and arg not in queues:
+                problems.append(f"{key}: menu {m.name!r} points at unknown queue {arg!r}")
+            elif kind == "ivr" and arg not in menus:
+                problems.append(f"{key}: menu {m.name!r} points at unknown menu {arg!r}")
+    numbers: dict[str, str] = {}
+    for label, number in [
+        *((f"queue {q.name!r}", q.number) for q in cfg.queues),
+        *((f"menu {m.name!r}", m.number) for m in cfg.ivr),
+    ]:
+        if number and number in numbers:
+            problems.append(f"number {number}: used by both {numbers[number]} and {label}")
+        numbers.setdefault(number, label)
+
+
 def parse_config(
     data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config"
 ) -> Config:
@@ -303,6 +407,8 @@ def parse_config(
                 problems.append(f"{key}: must be a table ([{key}])")
                 continue
             kwargs[key] = _build(_SECTIONS[key], value, key, problems)
+        elif key == "ivr":
+            kwargs[key] = _build_ivr(value, problems)
         elif key in ("queues", "agents"):
             cls = QueueConfig if key == "queues" else AgentConfig
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -312,12 +418,14 @@ def parse_config(
             kwargs[key] = tuple(x for x in items if x is not None)
         else:
             problems.append(
-                f"{key}: unknown section (known: {', '.join([*_SECTIONS, 'queues', 'agents'])})"
+                f"{key}: unknown section "
+                f"(known: {', '.join([*_SECTIONS, 'queues', 'ivr', 'agents'])})"
             )
     if problems:
         raise ConfigError(problems, source)
     cfg = Config(**kwargs)
     _check_values(cfg, problems)
+    _check_ivr(cfg, problems)
     if problems:
         raise ConfigError(problems, source)
     return cfg

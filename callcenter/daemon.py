@@ -14,11 +14,14 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.agents import AgentService
 from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.config import Config, ConfigError
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
+from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
@@ -100,6 +103,15 @@ class Daemon:
             reconnect_max=cfg.ami.reconnect_max,
             max_frame_bytes=cfg.ami.max_frame_bytes,
         )
+        # Agents log in/out of queues and pause through the daemon (QueueAdd/Remove/Pause).
+        self.agents = AgentService(self.client, self.live, cfg.agents, cfg.queues)
+        # The after-hours mode the dialplan reads (AstDB callcenter/mode and mode_until).
+        self.calendar = BusinessCalendar.from_config(cfg.service)
+        self.service_mode: ModeKeeper | None = (
+            ModeKeeper(self.client, self.calendar, ttl=cfg.service.mode_ttl_seconds)
+            if cfg.service.manage_mode
+            else None
+        )
         self.ready = asyncio.Event()
 
     def _on_event(self, msg: Message, received: float) -> None:
@@ -162,6 +174,8 @@ class Daemon:
     async def _resync(self, client: AMIClient) -> None:
         # Events that arrive while the snapshot is taken are replayed on top of it; the
         # live-state operations are set-like, so replaying one already seen is harmless.
+        if self.service_mode is not None:
+            await self.service_mode.resync()  # first: callers hear the right message at once
         self._resync_backlog = []
         try:
             queues, channels, started = await self._snapshot(client)
@@ -287,6 +301,8 @@ class Daemon:
             done, _ = await asyncio.wait({starter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message
+                if self.service_mode is not None:
+                    await self.service_mode.start()
                 log.info(
                     "daemon.started",
                     server=self.cfg.server.id,
@@ -299,6 +315,8 @@ class Daemon:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self.service_mode is not None:
+                await self.service_mode.stop()
             await self.client.close()
             calls_stop.set()  # no call can finish any more: write the last ones
             await calls_writer

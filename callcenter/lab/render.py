@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.config import Config
+from callcenter.dialplan.render import render_queues, render_routes
 
 # Modules that would bind ports, need hardware or external services, or are not used.
 NOLOAD = (
@@ -218,56 +219,28 @@ callerid = "{a.name}" <{a.id}>
 
 
 def _queues_conf(cfg: Config) -> str:
-    out = [
-        """[general]
-persistentmembers = no
-autofill = yes
-shared_lastcall = yes
-monitor-type = MixMonitor
-"""
-    ]
-    for q in cfg.queues:
-        out.append(f"""[{q.name}]
-strategy = {q.strategy}
-timeout = {q.timeout}
-retry = {q.retry}
-maxlen = {q.maxlen}
-wrapuptime = {q.wrapuptime}
-ringinuse = no
-joinempty = yes
-leavewhenempty = no
-announce-holdtime = no
-announce-position = no
-; AgentCalled/AgentConnect/AgentComplete events carry the member's channel variables
-eventwhencalled = yes
-eventmemberstatus = yes
-reportholdtime = no
-setinterfacevar = yes
-setqueuevar = yes
-setqueueentryvar = yes
-""")
-        for a in cfg.agents:
-            if q.name in a.queues:
-                # Static members in the lab; the daemon adds/pauses dynamic ones for real sites.
-                out.append(f"member => PJSIP/{a.id},0,{a.name},PJSIP/{a.id}\n")
-    return "\n".join(out)
-
-
-def _extensions_conf(cfg: Config, dialplan_dir: Path) -> str:
-    routes = "\n".join(
-        f"exten => {q.number},1,Set(__CC_DNIS=${{EXTEN}})\n"
-        f" same => n,Goto(callcenter-queue,{q.name},1)"
-        for q in cfg.queues
-        if q.number
+    general = (
+        "[general]\npersistentmembers = no\nautofill = yes\nshared_lastcall = yes\n"
+        "monitor-type = MixMonitor\n\n"
     )
+    return general + render_queues(cfg)
+
+
+def _extensions_conf(dialplan_dir: Path, etc: Path) -> str:
     return f"""[general]
 static = yes
 writeprotect = yes
 
 #include "{dialplan_dir / "callcenter.conf"}"
+#include "{etc / "callcenter-routes.conf"}"
 
+; The trunk: published numbers first, then anything else is unrouted.
+; (Asterisk matches a context's own patterns before its includes, hence two includes.)
 [from-trunk]
-{routes}
+include => callcenter-routes
+include => callcenter-unrouted
+
+[callcenter-unrouted]
 exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
 
 [from-agents]
@@ -287,13 +260,15 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "manager.conf": _manager_conf(cfg, ports, secret),
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),
-        "extensions.conf": _extensions_conf(cfg, dialplan_dir),
+        "extensions.conf": _extensions_conf(dialplan_dir, etc),
+        "callcenter-routes.conf": render_routes(cfg),
         "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",
         "musiconhold.conf": "[default]\nmode = files\ndirectory = moh\n",
         "features.conf": "[general]\n",
         "res_parking.conf": "[general]\n[default]\nparkext = 700\nparkpos = 701-720\n"
         "context = parkedcalls\nparkingtime = 45\n",
         "cdr.conf": "[general]\nenable = no\n",
+        "pjproject.conf": "; defaults\n",
         "cel.conf": "[general]\nenable = no\n",
         "http.conf": "[general]\nenabled = no\n",
         "indications.conf": "[general]\ncountry = jp\n[jp]\ndescription = Japan\n"

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from callcenter.config import AgentConfig, Config, DatabaseConfig, LabConfig, QueueConfig
+from callcenter.config import (
+    AgentConfig,
+    Config,
+    DatabaseConfig,
+    IvrConfig,
+    LabConfig,
+    QueueConfig,
+    ServiceConfig,
+)
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
 from callcenter.store.db import make_engine
@@ -40,6 +48,18 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
             QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),
             # One waiting caller at most: the next one finds it full.
             QueueConfig(name="small", number="1001", timeout=10, retry=1, maxlen=1),
+        ),
+        ivr=(
+            IvrConfig(
+                name="main",
+                number="2000",
+                timeout=2,
+                retries=2,
+                options=(("1", "queue:support"), ("2", "ivr:sub")),
+            ),
+            IvrConfig(
+                name="sub", timeout=2, retries=1, options=(("1", "queue:small"), ("9", "hangup"))
+            ),
         ),
         # Desk phones at fixed addresses: each is a sipp UAS started by the test that needs it.
         agents=tuple(
@@ -110,6 +130,9 @@ def daemon_factory(
                 action_timeout=3.0,
             ),
             queues=lab_config.queues,
+            ivr=lab_config.ivr,
+            # The tests pin the mode themselves (set_mode): they run on any day, holidays too.
+            service=ServiceConfig(manage_mode=False),
             agents=lab_config.agents,
             base_dir=tmp_path,
         )

@@ -56,7 +56,10 @@ def _write_run_config(tmp_path: Path, lab_state: LabState, **ami: object) -> Pat
     conf.write_text(
         f'[lab]\nworkdir = "{lab_state.workdir}"\n'
         f'[database]\nurl = "sqlite:///{tmp_path / "run.db"}"\nspool_dir = "{tmp_path / "spool"}"\n'
-        f'[log]\nformat = "json"\n[ami]\n{ami_lines}'
+        f'[log]\nformat = "json"\n'
+        # The shared lab's mode is pinned by the tests; this daemon must not change it.
+        f"[service]\nmanage_mode = false\n"
+        f"[ami]\n{ami_lines}"
     )
     return conf
 

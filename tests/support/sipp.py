@@ -9,6 +9,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "sipp"
+INFO_KEY = """<pause milliseconds="{delay}"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field1]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+  """
+
+
+def _info_key(key: str, index: int, delay_ms: int) -> str:
+    """One key press as a SIP INFO (application/dtmf-relay): each is its own request, so
+    repeated or successive keys are never mistaken for one long press."""
+    return INFO_KEY.format(delay=delay_ms, cseq=10 + index, key=key)
 
 
 def free_udp_port() -> int:
@@ -58,8 +84,13 @@ class Sipp:
         rate: float = 10,
         limit: int = 10,
         timeout_s: int = 60,
+        keys: str = "",
+        key_delay_ms: int = 1500,
     ) -> subprocess.Popen[bytes]:
         """Place one call per (number, display name) to ``service``; each talks ``talk_ms``.
+
+        With ``keys``, the caller presses them one by one after the answer, each
+        ``key_delay_ms`` after the previous, then stays ``talk_ms``.
 
         sipp counts a call as successful only when it got its 200 OK (answered by the
         dialplan or an agent) and its BYE was answered.
@@ -69,10 +100,16 @@ class Sipp:
         inj.write_text(
             "SEQUENTIAL\n" + "".join(f"{n};{name}\n" for n, name in callers), encoding="utf-8"
         )
+        scenario = "caller.xml"
+        if keys:
+            scenario = str(work / "caller_keys.xml")
+            steps = "".join(_info_key(k, i, key_delay_ms) for i, k in enumerate(keys))
+            template = (SCENARIOS / "caller_keys.xml").read_text(encoding="utf-8")
+            Path(scenario).write_text(template.replace("<!--KEYS-->", steps), encoding="utf-8")
         args = ["-inf", str(inj), "-i", self.trunk_address, "-p", str(free_udp_port()),
                 "-mp", str(free_udp_port()), "-s", service, "-d", str(talk_ms),
                 "-m", str(len(callers)), "-r", str(rate), "-l", str(limit)]  # fmt: skip
-        return self._start("caller.xml", work, timeout_s, args)
+        return self._start(scenario, work, timeout_s, args)
 
 
 def finish(proc: subprocess.Popen[bytes], timeout: float = 90) -> None:

@@ -57,6 +57,27 @@ def test_no_file_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             "agents[0].queues: must be a list of strings",
         ),
         ({"bogus": {}}, "bogus: unknown section"),
+        (
+            {"ivr": [{"name": "m", "options": {"1": "queue:sales"}}]},
+            "ivr[0].options.1: menu 'm' points at unknown queue 'sales'",
+        ),
+        (
+            {"ivr": [{"name": "m", "options": {"1": "ivr:nowhere"}}]},
+            "ivr[0].options.1: menu 'm' points at unknown menu 'nowhere'",
+        ),
+        (
+            {"ivr": [{"name": "m", "options": {"12": "hangup"}}]},
+            "ivr[0].options.12: a choice is one key",
+        ),
+        (
+            {"ivr": [{"name": "m", "options": {"1": "dance"}}]},
+            "ivr[0].options.1: 'dance' is not one of",
+        ),
+        ({"ivr": [{"name": "m", "options": {}}]}, "ivr[0].options: menu 'm' offers no choice"),
+        (
+            {"ivr": [{"name": "m", "number": "1000", "options": {"1": "hangup"}}]},
+            "number 1000: used by both queue 'support' and menu 'm'",
+        ),
         ({"ami": 3}, "ami: must be a table"),
     ],
 )

@@ -1,0 +1,281 @@
+"""The service mode the dialplan reads: AstDB ``callcenter/mode`` and ``callcenter/mode_until``.
+
+``decide`` (pure) says what the mode is at an instant, from the calendar and an optional
+supervisor's ``Override``. ``ModeKeeper`` writes it with AMI ``DBPut``:
+
+- on start-up, after every AMI reconnect (``resync``), and on an override;
+- at each exact boundary: an APScheduler ``DateTrigger`` armed at the decision's
+  ``valid_until`` and re-armed from there;
+- every ``ttl / 3`` seconds (a refresh), so a failed write is retried.
+
+``mode_until`` is the last epoch second the daemon vouches for the mode (the dialplan
+checks ``EPOCH <= mode_until``): the second before the next boundary, or ``now + ttl``
+if that comes first. So if the daemon dies, the dialplan's own time rule takes over
+within ``ttl``, and it never serves a mode past the boundary at which it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol, cast, get_args
+
+import structlog
+from apscheduler.job import Job  # type: ignore[import-untyped]
+from apscheduler.jobstores.base import JobLookupError  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+from callcenter.ami.errors import AMIError
+from callcenter.ami.protocol import HeaderValue, Message
+from callcenter.schedule.calendar import BusinessCalendar
+
+log = structlog.get_logger("callcenter.schedule")
+
+Mode = Literal["open", "closed"]
+Reason = Literal["hours", "holiday", "year_end", "closed_day", "override"]
+Clock = Callable[[], datetime]
+MODES: tuple[str, ...] = get_args(Mode)
+ASTDB_FAMILY = "callcenter"
+
+
+@dataclass(frozen=True)
+class Override:
+    """A supervisor's emergency close (or open) until ``until``."""
+
+    mode: Mode
+    until: datetime
+    note: str = ""  # who and why, for the log
+
+
+@dataclass(frozen=True)
+class ModeDecision:
+    mode: Mode
+    reason: Reason
+    valid_until: datetime  # the next instant the mode may change
+    note: str = ""  # the holiday's name, or the override's note
+
+
+def decide(
+    calendar: BusinessCalendar, at: datetime, override: Override | None = None
+) -> ModeDecision:
+    """The mode at ``at``: an override still running wins, else the calendar."""
+    if override is not None and at < override.until:
+        return ModeDecision(override.mode, "override", override.until, override.note)
+    change = calendar.next_change(at)
+    if calendar.is_open(at):
+        return ModeDecision("open", "hours", change)
+    day = at.astimezone(calendar.tz).date()
+    reason = calendar.day_off_reason(day) or "hours"
+    note = (calendar.holiday_name(day) or "") if reason == "holiday" else ""
+    return ModeDecision("closed", reason, change, note)
+
+
+class AMIActions(Protocol):
+    """The part of ``AMIClient`` the keeper uses."""
+
+    async def action(
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Message: ...
+
+
+class ModeKeeper:
+    def __init__(
+        self,
+        client: AMIActions,
+        calendar: BusinessCalendar,
+        *,
+        clock: Clock | None = None,
+        wall: Callable[[], float] | None = None,
+        ttl: float = 300.0,
+        refresh: float | None = None,
+        family: str = ASTDB_FAMILY,
+    ) -> None:
+        """``clock``: the service's time (default: now); ``ttl``: seconds ``mode_until`` runs
+        ahead at most; ``refresh``: seconds between rewrites (default ``ttl / 3``).
+
+        An injected clock (a test pretending it is a holiday) runs the calendar, while
+        the scheduler's timers and ``mode_until`` stay in real time, the same distance
+        ahead as in the clock's world. ``wall`` (tests) replaces the real epoch seconds
+        ``mode_until`` is computed from; the timers always use the real time.
+        """
+        if ttl <= 0:
+            raise ValueError("ttl: must be greater than 0")
+        self.client = client
+        self.calendar = calendar
+        self._clock: Clock = clock or (lambda: datetime.now(calendar.tz))
+        self._injected = clock is not None
+        self._wall = wall
+        self.ttl = ttl
+        self.refresh = refresh if refresh is not None else ttl / 3
+        self.family = family
+        self._override: Override | None = None
+        self._lock = asyncio.Lock()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._boundary_job: Job | None = None
+        self._armed_for: datetime | None = None
+        self._job_ids = itertools.count(1)
+        self._logged: ModeDecision | None = None
+        self._stopped = False
+        self.written: ModeDecision | None = None  # the last decision written in full
+        self.written_until: int | None = None  # and the mode_until written with it
+        self.write_failures = 0
+
+    # -- queries ---------------------------------------------------------------------
+
+    @property
+    def override_active(self) -> Override | None:
+        o = self._override
+        return o if o is not None and self._clock() < o.until else None
+
+    def current(self) -> ModeDecision:
+        """The mode right now (whether or not it has been written yet)."""
+        return decide(self.calendar, self._clock(), self.override_active)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> ModeDecision:
+        """Start the scheduler and write the mode now. Call it inside the running loop."""
+        if self._scheduler is None:
+            self._stopped = False
+            sched = AsyncIOScheduler(
+                timezone=UTC,
+                # Late is better than never: a boundary is run however late the loop is.
+                job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            )
+            sched.start()
+            sched.add_job(
+                self._job,
+                IntervalTrigger(seconds=self.refresh, timezone=UTC),
+                args=["refresh", None],
+                id="service-mode-refresh",
+            )
+            self._scheduler = sched
+        return await self._apply("start")
+
+    async def stop(self) -> None:
+        self._stopped = True
+        sched, self._scheduler = self._scheduler, None
+        self._boundary_job = self._armed_for = None
+        if sched is not None and sched.running:
+            sched.shutdown(wait=False)
+            await asyncio.sleep(0)  # the scheduler shuts down on the loop's next turn
+        async with self._lock:  # let a write in flight finish
+            pass
+
+    async def resync(self) -> None:
+        """Write the mode again (the daemon calls this after every AMI (re)connect)."""
+        if not self._stopped:
+            await self._job("reconnect", None)
+
+    # -- supervisor ------------------------------------------------------------------
+
+    async def override(
+        self, mode: str, until: datetime | None = None, note: str = ""
+    ) -> ModeDecision:
+        """Force ``mode`` until ``until`` (aware), or until the calendar's next boundary."""
+        if mode not in MODES:
+            raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+        now = self._clock()
+        if until is None:
+            until = self.calendar.next_change(now)
+        elif until.tzinfo is None or until.utcoffset() is None:
+            raise ValueError("until: an aware datetime is needed")
+        elif until <= now:
+            raise ValueError(f"until: {until.isoformat()} is not in the future")
+        self._override = Override(cast(Mode, mode), until.astimezone(self.calendar.tz), note)
+        log.info("service.override", mode=mode, until=until.isoformat(), note=note)
+        return await self._apply("override")
+
+    async def clear_override(self) -> ModeDecision:
+        if self._override is not None:
+            log.info("service.override_cleared", mode=self._override.mode)
+        self._override = None
+        return await self._apply("override_cleared")
+
+    # -- the work --------------------------------------------------------------------
+
+    async def _job(self, why: str, boundary: datetime | None) -> None:
+        """A scheduled run: never raises (APScheduler would only log it elsewhere)."""
+        try:
+            await self._apply(why, boundary)
+        except Exception as exc:
+            log.error("service.mode_failed", why=why, error=repr(exc), exc_info=exc)
+
+    async def _apply(self, why: str, boundary: datetime | None = None) -> ModeDecision:
+        async with self._lock:
+            now = self._clock()
+            if boundary is not None:
+                # A timer may fire a hair early by the clock: the boundary has been reached.
+                self._armed_for = None
+                now = max(now, boundary)
+            # Real epoch seconds minus the service clock's: 0 unless a clock is injected.
+            timer_offset = time.time() - now.timestamp() if self._injected else 0.0
+            pbx_offset = timer_offset if self._wall is None else self._wall() - now.timestamp()
+            if self._override is not None and now >= self._override.until:
+                log.info("service.override_ended", mode=self._override.mode)
+                self._override = None
+            decision = decide(self.calendar, now, self._override)
+            last = self._logged
+            if last is None or (last.mode, last.reason) != (decision.mode, decision.reason):
+                log.info(
+                    "service.mode",
+                    mode=decision.mode,
+                    reason=decision.reason,
+                    until=decision.valid_until.isoformat(),
+                    note=decision.note,
+                    why=why,
+                )
+                self._logged = decision
+            self._arm(decision.valid_until, timer_offset)
+            await self._write(decision, now, pbx_offset)
+            return decision
+
+    def _arm(self, target: datetime, offset: float) -> None:
+        sched = self._scheduler
+        if sched is None or self._armed_for == target:
+            return
+        if self._boundary_job is not None:
+            with contextlib.suppress(JobLookupError):
+                self._boundary_job.remove()
+        run_at = datetime.fromtimestamp(target.timestamp() + offset, UTC) if offset else target
+        # A fresh id each time: the job that is running now still holds its own.
+        self._boundary_job = sched.add_job(
+            self._job,
+            DateTrigger(run_date=run_at, timezone=UTC),
+            args=["boundary", target],
+            id=f"service-mode-boundary-{next(self._job_ids)}",
+        )
+        self._armed_for = target
+
+    async def _write(self, decision: ModeDecision, now: datetime, offset: float) -> bool:
+        wall_now = now.timestamp() + offset
+        boundary = decision.valid_until.timestamp() + offset
+        until = min(math.ceil(boundary) - 1, math.floor(wall_now + self.ttl))
+        # The mode first: until both are written, the new mode carries the old vouched
+        # time, or (on a first write) none, and the dialplan's time rule decides.
+        try:
+            for key, value in (("mode", decision.mode), ("mode_until", str(until))):
+                await self.client.action("DBPut", {"Family": self.family, "Key": key, "Val": value})
+        except (AMIError, OSError) as exc:
+            self.write_failures += 1
+            log.warning(
+                "service.mode_write_failed",
+                mode=decision.mode,
+                error=str(exc),
+                retry_in=round(self.refresh, 1),
+            )
+            return False
+        self.written, self.written_until = decision, until
+        return True

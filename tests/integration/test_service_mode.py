@@ -1,0 +1,156 @@
+"""The service mode on the real lab: what the keeper writes is what callers hear, and
+without the daemon's word (keys missing or stale) the dialplan's time rule decides.
+
+The session lab has the mode pinned open (conftest); every test here puts it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+
+from callcenter.ami import AMIClient
+from callcenter.config import ServiceConfig
+from callcenter.lab import Lab, LabState
+from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.mode import ModeKeeper
+from callcenter.telephony.calls import CallRecord, Outcome
+from tests.integration.conftest import RunningDaemon, set_mode, target_of, wait_for
+from tests.support.sipp import Sipp, finish
+from tests.support.tcpproxy import CuttableProxy
+from tests.unit.schedule.support import TZ, FakeClock, jst
+
+CAL = BusinessCalendar.from_config(ServiceConfig())
+NOT_AFTER_HOURS = {Outcome.ABANDONED, Outcome.SHORT_ABANDONED, Outcome.ANSWERED}
+
+
+def db_get(lab: Lab, key: str) -> str | None:
+    out = lab.cli(f"database get callcenter {key}", check=False)
+    for line in out.splitlines():
+        if line.startswith("Value:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+async def call(running: RunningDaemon, sipp: Sipp, number: str, name: str) -> CallRecord:
+    """A real call to the support number (the caller hangs up 1.5 s after the answer)."""
+    d = running.daemon
+    await asyncio.to_thread(finish, sipp.caller("1000", [(number, name)], talk_ms=1500), 30)
+    await wait_for(
+        lambda: any(c.caller_num == number for c in d.finished_calls), 10, f"call {number}"
+    )
+    return next(c for c in d.finished_calls if c.caller_num == number)
+
+
+def assert_heard(rec: CallRecord, mode: str) -> None:
+    if mode == "closed":
+        assert rec.outcome is Outcome.AFTER_HOURS, rec
+    else:
+        assert rec.outcome in NOT_AFTER_HOURS, rec
+        assert not rec.after_hours
+        assert rec.queued_at is not None, rec  # it joined the queue
+
+
+def time_rule(arrived_at: float) -> set[str]:
+    """What the dialplan's time rule says at the call's arrival: the weekly hours alone
+    (national holidays need the daemon). Both modes within 2 s of a boundary."""
+    at = datetime.fromtimestamp(arrived_at, TZ)
+    return {
+        "open" if CAL.in_weekly_hours(at + timedelta(seconds=s)) else "closed" for s in (-2, 0, 2)
+    }
+
+
+async def test_the_keeper_sets_what_callers_hear(
+    running: RunningDaemon, sipp: Sipp, lab: Lab
+) -> None:
+    clock = FakeClock(jst(2026, 9, 22, 10))  # 国民の休日, a Tuesday between two holidays
+    keeper = ModeKeeper(running.daemon.client, CAL, clock=clock, ttl=120)
+    try:
+        d = await keeper.start()
+        assert (d.mode, d.reason) == ("closed", "holiday")
+        assert db_get(lab, "mode") == "closed"
+        until = int(db_get(lab, "mode_until") or 0)
+        assert time.time() < until <= time.time() + 120  # vouched for ttl, in real time
+        assert_heard(await call(running, sipp, "0300000101", "祝日 太郎"), "closed")
+
+        clock.set(jst(2026, 9, 24, 10))  # the Thursday after: an ordinary weekday
+        await keeper.resync()
+        assert db_get(lab, "mode") == "open"
+        assert_heard(await call(running, sipp, "0300000102", "平日 花子"), "open")
+
+        # A supervisor's emergency close wins over the calendar until it is cleared.
+        o = await keeper.override("closed", note="試験")
+        assert (o.mode, o.reason) == ("closed", "override")
+        assert_heard(await call(running, sipp, "0300000103", "緊急 一郎"), "closed")
+        await keeper.clear_override()
+        assert db_get(lab, "mode") == "open"
+    finally:
+        await keeper.stop()
+        set_mode(lab, "open")
+
+
+async def test_without_the_keys_the_time_rule_decides(
+    running: RunningDaemon, sipp: Sipp, lab: Lab
+) -> None:
+    try:
+        lab.cli("database deltree callcenter")
+        assert db_get(lab, "mode") is None
+        rec = await call(running, sipp, "0300000111", "停止 次郎")
+        expected = time_rule(rec.arrived_at)
+        heard = "closed" if rec.outcome is Outcome.AFTER_HOURS else "open"
+        assert heard in expected, (rec, expected)
+        assert_heard(rec, heard)
+    finally:
+        set_mode(lab, "open")
+
+
+async def test_stale_keys_are_ignored(running: RunningDaemon, sipp: Sipp, lab: Lab) -> None:
+    # The keys say the opposite of the time rule, but vouch only up to 5 s ago.
+    now = datetime.now(TZ)
+    stale = "closed" if CAL.in_weekly_hours(now) else "open"
+    try:
+        lab.cli(f"database put callcenter mode {stale}")
+        lab.cli(f"database put callcenter mode_until {int(time.time()) - 5}")
+        rec = await call(running, sipp, "0300000121", "古鍵 三郎")
+        expected = time_rule(rec.arrived_at)
+        heard = "closed" if rec.outcome is Outcome.AFTER_HOURS else "open"
+        assert heard in expected, (rec, stale, expected)
+        assert_heard(rec, heard)
+        if len(expected) == 1:  # not at a boundary: the stale mode was not obeyed
+            assert heard != stale
+    finally:
+        set_mode(lab, "open")
+
+
+async def test_the_mode_is_rewritten_after_an_ami_reconnect(lab: Lab, lab_state: LabState) -> None:
+    # Wired as the daemon wires it: resync() from the client's on_connect hook.
+    proxy = CuttableProxy(lab_state.ami_port)
+    await proxy.start()
+    t = target_of(lab_state)
+    keeper: ModeKeeper | None = None
+
+    async def on_connect(_client: AMIClient) -> None:
+        if keeper is not None:
+            await keeper.resync()
+
+    client = AMIClient(
+        "127.0.0.1", proxy.port, t.username, t.secret,
+        on_connect=on_connect, reconnect_min=0.2, reconnect_max=0.5,
+    )  # fmt: skip
+    keeper = ModeKeeper(client, CAL, clock=FakeClock(jst(2026, 9, 22, 10)), ttl=120)
+    try:
+        await client.start()
+        await keeper.start()
+        assert db_get(lab, "mode") == "closed"
+        await proxy.cut()
+        set_mode(lab, "open")  # meanwhile the keys change (say, the PBX's AstDB was reset)
+        await proxy.restore()
+        await wait_for(lambda: client.connects >= 2, 10, "the reconnect")
+        await wait_for(lambda: db_get(lab, "mode") == "closed", 5, "the mode rewritten")
+        assert int(db_get(lab, "mode_until") or 0) > time.time()
+    finally:
+        await keeper.stop()
+        await client.close()
+        await proxy.close()
+        set_mode(lab, "open")
