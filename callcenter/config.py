@@ -116,9 +116,14 @@ class QueueConfig:
     maxlen: int = 0  # 0: unlimited waiting callers
     wrapuptime: int = 0
     number: str = ""  # the published number routed to this queue
+    # After the busy announcement: "" keeps the caller waiting; "voicemail" or "callback"
+    # offers that (press 1 within busy_offer_seconds), and otherwise the caller waits on.
+    busy_offer: str = ""
+    busy_offer_prompt: str = "vm-leavemsg"  # sound file(s) that make the offer
+    busy_offer_seconds: int = 3
 
 
-IVR_TARGET_KINDS = ("queue", "ivr", "after_hours", "hangup")
+IVR_TARGET_KINDS = ("queue", "ivr", "group", "after_hours", "hangup")
 IVR_DIGITS = frozenset("0123456789*#")
 
 
@@ -129,8 +134,26 @@ class IvrConfig:
     prompt: str = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
     timeout: int = 5  # seconds to wait for a digit after the prompt
     retries: int = 2  # wrong or missing choices allowed before the call is ended
-    # digit -> "queue:NAME" | "ivr:NAME" | "after_hours" | "hangup" (a TOML table)
+    # digit -> "queue:NAME" | "ivr:NAME" | "group:NAME" | "after_hours" | "hangup" (a TOML table)
     options: tuple[tuple[str, str], ...] = ()
+
+
+GROUP_STRATEGIES = ("ringall", "hunt")
+# Where an unanswered group call goes; never "after_hours": that would take an
+# unanswered call out of the abandonment and busy rates.
+GROUP_OVERFLOW_KINDS = ("queue", "ivr", "group", "hangup")
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A group number (グループ代表番号): one number that rings a set of agents' phones."""
+
+    name: str
+    number: str = ""  # a published number that rings the group; "" = reached from menus only
+    members: tuple[str, ...] = ()  # agent ids; hunt rings them in this order
+    strategy: str = "ringall"  # ringall: all at once | hunt: one after another
+    timeout: int = 20  # seconds: the whole ring (ringall), or each member's ring (hunt)
+    overflow: str = "hangup"  # nobody answered: "queue:NAME" | "ivr:NAME" | "group:NAME" | "hangup"
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,16 @@ class Config:
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     ivr: tuple[IvrConfig, ...] = (
         IvrConfig(name="main", number="2000", options=(("1", "queue:support"),)),
+    )
+    groups: tuple[GroupConfig, ...] = (
+        GroupConfig(
+            name="desk",
+            number="3000",
+            members=("agent1", "agent2"),
+            strategy="ringall",
+            timeout=20,
+            overflow="queue:support",
+        ),
     )
     # The lab's demo softphones; their passwords only ever open the loopback lab.
     agents: tuple[AgentConfig, ...] = (
@@ -198,6 +231,7 @@ _CHOICES: dict[str, set[str]] = {
     "log.format": {"console", "json"},
     "log.level": {"debug", "info", "warning", "error"},
     "queues.strategy": QUEUE_STRATEGIES,
+    "groups.strategy": set(GROUP_STRATEGIES),
 }
 
 
@@ -322,6 +356,13 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
         for k in ("timeout", "retry", "maxlen", "wrapuptime"):
             if getattr(q, k) < 0:
                 problems.append(f"queues[{i}].{k}: must not be negative")
+        if q.busy_offer not in ("", "voicemail", "callback"):
+            problems.append(
+                f"queues[{i}].busy_offer: {q.busy_offer!r} is not one of "
+                '"", "voicemail", "callback"'
+            )
+        if not 1 <= q.busy_offer_seconds <= 30:
+            problems.append(f"queues[{i}].busy_offer_seconds: between 1 and 30")
     agent_ids: set[str] = set()
     for i, a in enumerate(cfg.agents):
         if not NAME_RE.match(a.id):
@@ -360,6 +401,7 @@ def _build_ivr(value: Any, problems: list[str]) -> tuple[IvrConfig, ...]:
 def _check_ivr(cfg: Config, problems: list[str]) -> None:
     queues = {q.name for q in cfg.queues}
     menus = {m.name for m in cfg.ivr}
+    groups = {g.name for g in cfg.groups}
     seen: set[str] = set()
     for i, m in enumerate(cfg.ivr):
         if not NAME_RE.match(m.name):
@@ -380,12 +422,15 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
             kind, _, arg = target.partition(":")
             if kind not in IVR_TARGET_KINDS:
                 problems.append(
-                    f"{key}: {target!r} is not one of queue:NAME, ivr:NAME, after_hours, hangup"
+                    f"{key}: {target!r} is not one of "
+                    "queue:NAME, ivr:NAME, group:NAME, after_hours, hangup"
                 )
             elif kind == "queue" and arg not in queues:
                 problems.append(f"{key}: menu {m.name!r} points at unknown queue {arg!r}")
             elif kind == "ivr" and arg not in menus:
                 problems.append(f"{key}: menu {m.name!r} points at unknown menu {arg!r}")
+            elif kind == "group" and arg not in groups:
+                problems.append(f"{key}: menu {m.name!r} points at unknown group {arg!r}")
     numbers: dict[str, str] = {}
     for label, number in [
         *((f"queue {q.name!r}", q.number) for q in cfg.queues),
@@ -394,6 +439,68 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
         if number and number in numbers:
             problems.append(f"number {number}: used by both {numbers[number]} and {label}")
         numbers.setdefault(number, label)
+
+
+def _check_groups(cfg: Config, problems: list[str]) -> None:
+    targets = {
+        "queue": {q.name for q in cfg.queues},
+        "ivr": {m.name for m in cfg.ivr},
+        "group": {g.name for g in cfg.groups},
+    }
+    agents = {a.id for a in cfg.agents}
+    seen: set[str] = set()
+    next_group: dict[str, str] = {}  # group -> the group it overflows to
+    for i, g in enumerate(cfg.groups):
+        key = f"groups[{i}]"
+        if not NAME_RE.match(g.name):
+            problems.append(f"{key}.name: {g.name!r} must be letters, digits, '-' or '_'")
+        if g.name in seen:
+            problems.append(f"{key}.name: group {g.name!r} is declared twice")
+        seen.add(g.name)
+        if g.number and not g.number.isdigit():
+            problems.append(f"{key}.number: {g.number!r} must be digits")
+        if g.timeout <= 0:
+            problems.append(f"{key}.timeout: must be greater than 0, got {g.timeout}")
+        if not g.members:
+            problems.append(f"{key}.members: group {g.name!r} has no members")
+        for member in sorted(set(g.members) - agents):
+            problems.append(f"{key}.members: group {g.name!r} names unknown agent {member!r}")
+        for member in sorted({m for m in g.members if g.members.count(m) > 1}):
+            problems.append(f"{key}.members: group {g.name!r} names agent {member!r} twice")
+        kind, _, arg = g.overflow.partition(":")
+        if kind not in GROUP_OVERFLOW_KINDS or (kind == "hangup") != (arg == ""):
+            problems.append(
+                f"{key}.overflow: {g.overflow!r} is not one of "
+                "queue:NAME, ivr:NAME, group:NAME, hangup"
+            )
+        elif kind == "group" and arg == g.name:
+            problems.append(f"{key}.overflow: group {g.name!r} overflows to itself")
+        elif kind != "hangup" and arg not in targets[kind]:
+            what = {"queue": "queue", "ivr": "menu", "group": "group"}[kind]
+            problems.append(f"{key}.overflow: group {g.name!r} overflows to unknown {what} {arg!r}")
+        elif kind == "group":
+            next_group[g.name] = arg
+    # group -> group -> ... back to the first: nobody would ever stop ringing.
+    reported: set[str] = set()
+    for i, g in enumerate(cfg.groups):
+        path = [g.name]
+        while path[-1] in next_group and next_group[path[-1]] not in path:
+            path.append(next_group[path[-1]])
+        if next_group.get(path[-1]) == g.name and len(path) > 1 and g.name not in reported:
+            reported.update(path)
+            loop = " -> ".join(repr(n) for n in [*path, g.name])
+            problems.append(f"groups[{i}].overflow: groups overflow in a loop: {loop}")
+    numbers: dict[str, str] = {}
+    for label, number in [
+        *((f"queue {q.name!r}", q.number) for q in cfg.queues),
+        *((f"menu {m.name!r}", m.number) for m in cfg.ivr),
+    ]:
+        numbers.setdefault(number, label)
+    for g in cfg.groups:
+        label = f"group {g.name!r}"
+        if g.number and g.number in numbers:
+            problems.append(f"number {g.number}: used by both {numbers[g.number]} and {label}")
+        numbers.setdefault(g.number, label)
 
 
 def parse_config(
@@ -409,8 +516,8 @@ def parse_config(
             kwargs[key] = _build(_SECTIONS[key], value, key, problems)
         elif key == "ivr":
             kwargs[key] = _build_ivr(value, problems)
-        elif key in ("queues", "agents"):
-            cls = QueueConfig if key == "queues" else AgentConfig
+        elif key in ("queues", "agents", "groups"):
+            cls = {"queues": QueueConfig, "agents": AgentConfig, "groups": GroupConfig}[key]
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 problems.append(f"{key}: must be an array of tables ([[{key}]])")
                 continue
@@ -419,13 +526,14 @@ def parse_config(
         else:
             problems.append(
                 f"{key}: unknown section "
-                f"(known: {', '.join([*_SECTIONS, 'queues', 'ivr', 'agents'])})"
+                f"(known: {', '.join([*_SECTIONS, 'queues', 'ivr', 'groups', 'agents'])})"
             )
     if problems:
         raise ConfigError(problems, source)
     cfg = Config(**kwargs)
     _check_values(cfg, problems)
     _check_ivr(cfg, problems)
+    _check_groups(cfg, problems)
     if problems:
         raise ConfigError(problems, source)
     return cfg

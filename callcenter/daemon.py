@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents import AgentService
 from callcenter.ami import AMIActionError, AMIClient, Message
+from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
@@ -79,7 +80,9 @@ class Daemon:
         )
         self.live = LiveState()
         self.tracker = CallTracker(
-            cfg.server.id, short_abandon_seconds=cfg.metrics.short_abandon_seconds
+            cfg.server.id,
+            short_abandon_seconds=cfg.metrics.short_abandon_seconds,
+            agent_names={a.id: a.name for a in cfg.agents},
         )
         self.tz = ZoneInfo(cfg.service.timezone)
         self.finished_calls: list[CallRecord] = []  # calls finished since start (or midnight)
@@ -105,6 +108,8 @@ class Daemon:
         )
         # Agents log in/out of queues and pause through the daemon (QueueAdd/Remove/Pause).
         self.agents = AgentService(self.client, self.live, cfg.agents, cfg.queues)
+        # Agents park, pick up and transfer calls (Park, Originate, BlindTransfer, Atxfer).
+        self.calls = CallControl(self.client, self.live, cfg.agents)
         # The after-hours mode the dialplan reads (AstDB callcenter/mode and mode_until).
         self.calendar = BusinessCalendar.from_config(cfg.service)
         self.service_mode: ModeKeeper | None = (
@@ -179,8 +184,11 @@ class Daemon:
         self._resync_backlog = []
         try:
             queues, channels, started = await self._snapshot(client)
+            parked = await self._parked_snapshot(client)
             backlog = self._resync_backlog
             self.live.reset_from_resync(queues, channels)
+            if parked is not None:
+                self.live.resync_parked(parked)
             for ev in backlog:
                 if ev.get("ActionID") is None:
                     self.live.apply(ev)
@@ -267,6 +275,14 @@ class Daemon:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.cfg.database.flush_interval)
+
+    async def _parked_snapshot(self, client: AMIClient) -> list[Message] | None:
+        # Not in _snapshot's retry loop: without res_parking this would wait a minute.
+        try:
+            return await client.action_list("ParkedCalls")
+        except AMIActionError as exc:
+            log.warning("ami.parked_calls_unavailable", reason=exc.reason[:80])
+            return None
 
     async def _migrate(self, stop: asyncio.Event) -> bool:
         """Bring the schema up to date, waiting for a database that is not up yet."""

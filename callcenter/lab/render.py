@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.config import Config
-from callcenter.dialplan.render import render_queues, render_routes
+from callcenter.dialplan.render import render_files, render_queues
 
 # Modules that would bind ports, need hardware or external services, or are not used.
 NOLOAD = (
@@ -95,7 +95,7 @@ NOLOAD = (
 
 
 MANAGER_READ = "system,call,agent,user"
-MANAGER_WRITE = "system,call,agent,reporting"
+MANAGER_WRITE = "system,call,agent,reporting,originate"
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ permit = 127.0.0.0/255.0.0.0
 ; read: system (FullyBooted), call (channels, bridges, transfers, parking),
 ;       agent (queue and member events), user (the dialplan's UserEvents);
 ; write: system (AstDB mode switch), call (park, transfer), agent (QueueAdd/Pause),
-;        reporting (QueueStatus, CoreShowChannels).
+;        reporting (QueueStatus, CoreShowChannels), originate (pick a parked call up).
 read = {MANAGER_READ}
 write = {MANAGER_WRITE}
 writetimeout = 5000
@@ -165,7 +165,15 @@ writetimeout = 5000
 
 def _pjsip_conf(cfg: Config, ports: LabPorts) -> str:
     out = [
-        f"""[global]
+        f"""; Loopback only: SIP transactions may time out fast, so a phone that is not
+; running fails in about 3 s instead of 32 s (its INVITE retransmissions would
+; otherwise reach whatever listens on that port next).
+[system]
+type = system
+timer_t1 = 100
+timer_b = 3200
+
+[global]
 type = global
 user_agent = callcenter-lab
 endpoint_identifier_order = ip,username
@@ -244,6 +252,8 @@ include => callcenter-unrouted
 exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
 
 [from-agents]
+; A parked call is picked up from any phone by dialling its slot.
+exten => _7XX,1,ParkedCall(default,${{EXTEN}})
 exten => _X.,1,Dial(PJSIP/${{EXTEN}},30)
 """
 
@@ -261,10 +271,11 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),
         "extensions.conf": _extensions_conf(dialplan_dir, etc),
-        "callcenter-routes.conf": render_routes(cfg),
+        "callcenter-routes.conf": render_files(cfg)["callcenter-routes.conf"],
         "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",
         "musiconhold.conf": "[default]\nmode = files\ndirectory = moh\n",
-        "features.conf": "[general]\n",
+        # *2: the attended-transfer code the daemon's Atxfer action plays for the agent.
+        "features.conf": "[general]\ntransferdigittimeout = 3\n[featuremap]\natxfer => *2\n",
         "res_parking.conf": "[general]\n[default]\nparkext = 700\nparkpos = 701-720\n"
         "context = parkedcalls\nparkingtime = 45\n",
         "cdr.conf": "[general]\nenable = no\n",

@@ -1,13 +1,17 @@
-"""Live view of the PBX: active channels and queues.
+"""Live view of the PBX: active channels, queues and parked calls.
 
 Pure logic: ``apply(event)`` for every AMI event, and ``reset_from_resync`` with the
 event lists of QueueStatus and CoreShowChannels after each (re)connect. The resync
 replaces what was known, so channels that ended while the daemon was disconnected
 (no Hangup ever arrived) disappear, and channels that started meanwhile appear.
+Parked calls follow res_parking's events (ParkedCall, UnParkedCall, ParkedCallTimeOut,
+ParkedCallGiveUp, ParkedCallSwap) and are replaced by ``resync_parked`` with the event
+list of the ParkedCalls action.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -52,6 +56,34 @@ class Queue:
     entries: dict[str, QueueEntry] = field(default_factory=dict)
 
 
+@dataclass
+class ParkedCall:
+    """A call waiting in a parking slot (res_parking's ParkedCall event, Parkee*/Parker*)."""
+
+    slot: str  # ParkingSpace, e.g. "701": dial it in the lot's context to pick the call up
+    lot: str  # Parkinglot, e.g. "default"
+    channel: str  # the parked (caller's) channel
+    uniqueid: str
+    linkedid: str
+    caller_num: str
+    caller_name: str
+    parked_at: float  # epoch seconds
+    timeout: int  # seconds in the slot before it rings the parker back (0: never)
+    parker_dial: str = ""  # where a timeout rings back, e.g. "PJSIP/agent1"
+    parker_channel: str = ""  # the channel that parked it, when one did (empty for AMI Park)
+
+
+def _caller_id(value: str | None) -> str:
+    return "" if value in (None, "<unknown>") else str(value)
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
 def _int(value: str | None, default: int = 0) -> int:
     try:
         return int(value or default)
@@ -63,6 +95,10 @@ class LiveState:
     def __init__(self) -> None:
         self.channels: dict[str, Channel] = {}
         self.queues: dict[str, Queue] = {}
+        self.parked: dict[str, ParkedCall] = {}  # by the parked channel's Uniqueid
+        # Channels that took a call out of a slot (UnParkedCall's Retriever), to the parked
+        # channel they now talk to: an originated pick-up has a Linkedid of its own.
+        self.retrieved: dict[str, str] = {}
         self.resyncs = 0
 
     # -- resync --------------------------------------------------------------------------
@@ -86,6 +122,35 @@ class LiveState:
             elif name == "QueueEntry":
                 self._add_entry(ev)
         self.resyncs += 1
+
+    def resync_parked(self, events: Iterable[Mapping[str, str]], now: float | None = None) -> None:
+        """Replace the parked calls with the ParkedCalls action's event list.
+
+        The list's ParkedCall events carry ParkingDuration (whole seconds parked so far) and
+        no Timestamp: a call parked since before is known by its time, a new one is parked
+        at ``now`` minus that. Call it after ``reset_from_resync`` (it keeps pick-ups only
+        of channels still up).
+        """
+        now = time.time() if now is None else now
+        known, self.parked = self.parked, {}
+        self.retrieved = {
+            r: p for r, p in self.retrieved.items() if r in self.channels and p in self.channels
+        }
+        for ev in events:
+            if ev.get("Event") != "ParkedCall":
+                continue
+            old = known.get(ev.get("ParkeeUniqueid", ""))
+            if old is not None and old.slot == ev.get("ParkingSpace"):
+                self._add_parked(ev, old.parked_at)  # still there: keep the exact time
+            else:
+                self._add_parked(ev, now - _int(ev.get("ParkingDuration")))
+
+    def parked_in(self, slot: str, lot: str | None = None) -> ParkedCall | None:
+        """The call parked in ``slot`` (of ``lot``, or of any lot), if any."""
+        for p in self.parked.values():
+            if p.slot == slot and (lot is None or p.lot == lot):
+                return p
+        return None
 
     # -- events --------------------------------------------------------------------------
 
@@ -119,7 +184,55 @@ class LiveState:
             ch.state = ev.get("ChannelStateDesc", ch.state)
 
     def _hangup(self, ev: Mapping[str, str]) -> None:
-        self.channels.pop(ev.get("Uniqueid", ""), None)
+        uid = ev.get("Uniqueid", "")
+        self.channels.pop(uid, None)
+        self.parked.pop(uid, None)  # a parked channel that hung up has left its slot
+        self.retrieved.pop(uid, None)
+        for retriever in [r for r, p in self.retrieved.items() if p == uid]:
+            del self.retrieved[retriever]
+
+    def _add_parked(self, ev: Mapping[str, str], parked_at: float) -> None:
+        uid = ev.get("ParkeeUniqueid", "")
+        if not uid:
+            return
+        self.parked[uid] = ParkedCall(
+            slot=ev.get("ParkingSpace", ""),
+            lot=ev.get("Parkinglot", ""),
+            channel=ev.get("ParkeeChannel", ""),
+            uniqueid=uid,
+            linkedid=ev.get("ParkeeLinkedid", uid),
+            caller_num=_caller_id(ev.get("ParkeeCallerIDNum")),
+            caller_name=_caller_id(ev.get("ParkeeCallerIDName")),
+            parked_at=parked_at,
+            timeout=_int(ev.get("ParkingTimeout")),
+            parker_dial=ev.get("ParkerDialString", ""),
+            parker_channel=ev.get("ParkerChannel", ""),
+        )
+
+    def _parked_call(self, ev: Mapping[str, str]) -> None:
+        known = self.parked.get(ev.get("ParkeeUniqueid", ""))
+        if known is not None and known.slot == ev.get("ParkingSpace"):
+            # Seen already (e.g. again in a ParkedCalls list): keep the exact park time.
+            parked_at = known.parked_at
+        else:
+            now = _float(ev.get("Timestamp"), time.time())  # list events carry no Timestamp
+            parked_at = now - _int(ev.get("ParkingDuration"))
+        self._add_parked(ev, parked_at)
+
+    def _parked_swap(self, ev: Mapping[str, str]) -> None:
+        # Another channel took the parked one's place (e.g. a Local channel optimised
+        # away): the slot and its time stay, the channel changes.
+        old = next((p for p in self.parked.values() if p.slot == ev.get("ParkingSpace")), None)
+        if old is not None:
+            del self.parked[old.uniqueid]
+        self._add_parked(ev, old.parked_at if old is not None else time.time())
+
+    def _unparked(self, ev: Mapping[str, str]) -> None:
+        parkee = ev.get("ParkeeUniqueid", "")
+        self.parked.pop(parkee, None)
+        retriever = ev.get("RetrieverUniqueid")
+        if ev.get("Event") == "UnParkedCall" and retriever and parkee:
+            self.retrieved[retriever] = parkee
 
     def _add_entry(self, ev: Mapping[str, str]) -> None:
         uid = ev.get("Uniqueid", "")
@@ -162,4 +275,9 @@ class LiveState:
         "QueueMemberStatus": _set_member,
         "QueueMemberPause": _set_member,
         "QueueMemberRemoved": _remove_member,
+        "ParkedCall": _parked_call,
+        "ParkedCallSwap": _parked_swap,
+        "UnParkedCall": _unparked,
+        "ParkedCallTimeOut": _unparked,
+        "ParkedCallGiveUp": _unparked,
     }

@@ -54,8 +54,12 @@ class CallTracker:
         short_abandon_seconds: float = 5.0,
         inbound_contexts: Iterable[str] = ("from-trunk",),
         dialplan_context_prefix: str = "callcenter",
+        agent_names: Mapping[str, str] | None = None,
     ) -> None:
         self.server_id = server_id
+        # Endpoint id -> the agent's name, so a group answer (reported by endpoint) and a
+        # queue answer (reported by member name) count for the same person.
+        self.agent_names = dict(agent_names or {})
         self.short_abandon_seconds = short_abandon_seconds
         self.inbound_contexts = frozenset(inbound_contexts)
         self.dialplan_context_prefix = dialplan_context_prefix
@@ -121,6 +125,12 @@ class CallTracker:
                 call.busy_at = t
         elif stage == "after_hours":
             call.after_hours = True
+        elif stage == "answered":
+            # A group member answered (reported from its own channel): no AgentConnect.
+            if call.answered_at is None and ev.get("Agent"):
+                call.answered_at = t
+                call.agent = self.agent_names.get(ev["Agent"], ev["Agent"])
+                call.agent_interface = f"PJSIP/{ev['Agent']}"
         elif call.answered_at is not None:
             return  # routing after an answer does not change what happened to the call
         elif stage in ROUTED_STAGES:
@@ -154,6 +164,8 @@ class CallTracker:
             self.calls[started[0]].hold_seconds += max(0.0, t - started[1])
 
     def _parked(self, ev: Event, t: float) -> None:
+        if ev.get("ParkeeUniqueid", "") in self._parks:
+            return  # listed again (a ParkedCalls resync): the same park, not a new one
         call = self._call(ev, "ParkeeLinkedid")
         if call is not None:
             call.parks += 1

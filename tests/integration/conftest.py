@@ -48,6 +48,21 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
             QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),
             # One waiting caller at most: the next one finds it full.
             QueueConfig(name="small", number="1001", timeout=10, retry=1, maxlen=1),
+            # No agents: every caller hears the busy announcement, then the offer.
+            QueueConfig(
+                name="vmq",
+                number="1002",
+                busy_offer="voicemail",
+                busy_offer_prompt="silence/1",
+                busy_offer_seconds=3,
+            ),
+            QueueConfig(
+                name="cbq",
+                number="1003",
+                busy_offer="callback",
+                busy_offer_prompt="silence/1",
+                busy_offer_seconds=3,
+            ),
         ),
         ivr=(
             IvrConfig(

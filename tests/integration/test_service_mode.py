@@ -53,12 +53,10 @@ def assert_heard(rec: CallRecord, mode: str) -> None:
 
 
 def time_rule(arrived_at: float) -> set[str]:
-    """What the dialplan's time rule says at the call's arrival: the weekly hours alone
-    (national holidays need the daemon). Both modes within 2 s of a boundary."""
+    """What the dialplan's fallback says at the call's arrival: the rendered calendar,
+    holidays included. Both modes within 2 s of a boundary."""
     at = datetime.fromtimestamp(arrived_at, TZ)
-    return {
-        "open" if CAL.in_weekly_hours(at + timedelta(seconds=s)) else "closed" for s in (-2, 0, 2)
-    }
+    return {"open" if CAL.is_open(at + timedelta(seconds=s)) else "closed" for s in (-2, 0, 2)}
 
 
 async def test_the_keeper_sets_what_callers_hear(
@@ -108,7 +106,7 @@ async def test_without_the_keys_the_time_rule_decides(
 async def test_stale_keys_are_ignored(running: RunningDaemon, sipp: Sipp, lab: Lab) -> None:
     # The keys say the opposite of the time rule, but vouch only up to 5 s ago.
     now = datetime.now(TZ)
-    stale = "closed" if CAL.in_weekly_hours(now) else "open"
+    stale = "closed" if CAL.is_open(now) else "open"
     try:
         lab.cli(f"database put callcenter mode {stale}")
         lab.cli(f"database put callcenter mode_until {int(time.time()) - 5}")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
-from callcenter.config import Config, IvrConfig, QueueConfig
+import pytest
+
+from callcenter.config import Config, ConfigError, IvrConfig, QueueConfig, parse_config
 from callcenter.dialplan import render_files, render_routes
+from callcenter.dialplan.render import render_mode_fallback
 
 CFG = Config(
     queues=(QueueConfig(name="support", number="1000"), QueueConfig(name="vendor")),
@@ -64,3 +68,63 @@ def test_cli_writes_the_files(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["callcenter-queues.conf", "callcenter-routes.conf", "callcenter.conf"]
     assert "[support]" in (tmp_path / "callcenter-queues.conf").read_text()
+
+
+def test_the_fallback_knows_the_calendar() -> None:
+    cfg = parse_config(
+        {"service": {"closed_dates": ["2026-06-15"], "hours": ["mon-fri 09:00-17:30"]}}
+    )
+    text = render_mode_fallback(cfg, 2026)
+    days = {
+        line.split(",")[0].split()[-1]: line
+        for line in text.splitlines()
+        if line.startswith("exten => 20")
+    }
+    assert "20261123" in days  # 勤労感謝の日
+    assert "20260922" in days  # 国民の休日 between two holidays
+    assert "20270322" in days  # a substitute holiday, next year
+    assert days["20261229"].endswith("NoOp(year_end)")
+    assert days["20260615"].endswith("NoOp(closed_day)")
+    assert "20261124" not in days  # an ordinary Tuesday
+    assert "20290101" not in days  # three years from 2026: up to 2028
+    # GotoIfTime's end minute is inclusive: closing at 17:30 means open until 17:29.
+    assert " same => n,GotoIfTime(09:00-17:29,mon-fri,*,*,Asia/Tokyo?open)" in text
+    assert render_mode_fallback(cfg, 2026) == text
+
+
+def test_render_files_is_stable_within_a_year() -> None:
+    assert render_files(CFG, date(2026, 2, 1)) == render_files(CFG, date(2026, 11, 30))
+    assert render_files(CFG, date(2026, 2, 1)) != render_files(CFG, date(2027, 2, 1))
+
+
+def test_queue_options_carry_the_busy_offer() -> None:
+    cfg = parse_config(
+        {
+            "queues": [
+                {
+                    "name": "support",
+                    "number": "1000",
+                    "busy_offer": "callback",
+                    "busy_offer_seconds": 4,
+                },
+                {"name": "quiet"},
+            ],
+            "agents": [],
+            "groups": [],
+            "ivr": [],
+        }
+    )
+    lines = render_files(cfg, date(2026, 1, 1))["callcenter-routes.conf"].splitlines()
+    i = lines.index("exten => support,1,Set(CC_OFFER=callback)")
+    assert lines[i + 2] == " same => n,Set(CC_OFFER_SECONDS=4)"
+    assert "exten => quiet,1,Set(CC_OFFER=)" in lines  # no offer: the caller waits
+
+
+def test_a_bad_busy_offer_is_named() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(
+            {"queues": [{"name": "q", "busy_offer": "fax"}], "agents": [], "ivr": [], "groups": []}
+        )
+    assert any(
+        p.startswith("queues[0].busy_offer: 'fax' is not one of") for p in exc.value.problems
+    )

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.config import ConfigError, ServiceConfig, parse_config
+from callcenter.config import Config, ConfigError, ServiceConfig, parse_config
+from callcenter.dialplan.render import render_mode_fallback
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.rules import Span, gotoiftime_rules, parse_hours
 
@@ -418,9 +419,10 @@ def test_gotoiftime_rules(hours: list[str], rules: list[str]) -> None:
 
 
 def test_the_dialplans_fallback_rule_matches_the_default_hours() -> None:
-    # The dialplan's time rule takes over when the daemon is down: it must say what the
-    # default [service] hours say (national holidays aside, which it cannot know).
+    # The rendered fallback takes over when the daemon is down: its weekly rule must say
+    # what the [service] hours say (holidays are listed apart, as YYYYMMDD extensions).
     svc = ServiceConfig()
     (rule,) = gotoiftime_rules(parse_hours(svc.hours), svc.timezone)
-    text = DIALPLAN.read_text(encoding="utf-8")
-    assert f"GotoIfTime({rule}?open)" in text, f"{DIALPLAN} has no GotoIfTime({rule}?open)"
+    text = render_mode_fallback(Config(), 2026)
+    assert f"GotoIfTime({rule}?open)" in text
+    assert "Gosub(callcenter-mode-fallback,s,1)" in DIALPLAN.read_text(encoding="utf-8")

@@ -280,7 +280,11 @@ async def test_an_override_ends_on_time_and_the_refresh_rewrites() -> None:
         # The refresh goes on rewriting (and renews mode_until) while nothing changes.
         n = len(ami.puts)
         await wait_until(lambda: len(ami.puts) >= n + 4, 3, "two refreshes")
-        assert set(ami.modes()[3:]) == {"open"}
+        # Refreshes during the override rewrite "closed" (how many depends on load); from
+        # the first reopening on, only "open" is written.
+        modes = ami.modes()
+        assert set(modes[modes.index("open", 1) :]) == {"open"}
+        assert modes.count("open") >= 3
     finally:
         await keeper.stop()
     n = len(ami.puts)
