@@ -86,6 +86,8 @@ class ServiceConfig:
     manage_mode: bool = True
     # How long the daemon vouches for the mode it writes: past it, the dialplan's time rule.
     mode_ttl_seconds: float = 300.0
+    # The after-hours message (時間外メッセージ): sound file(s), '&'-joined, no extension.
+    after_hours_prompt: str = "im-sorry&please-try-call-later"
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class QueueConfig:
     number: str = ""  # the published number routed to this queue
     # After the busy announcement: "" keeps the caller waiting; "voicemail" or "callback"
     # offers that (press 1 within busy_offer_seconds), and otherwise the caller waits on.
+    busy_prompt: str = "all-circuits-busy-now"  # the busy announcement of this queue
     busy_offer: str = ""
     busy_offer_prompt: str = "vm-leavemsg"  # sound file(s) that make the offer
     busy_offer_seconds: int = 3

@@ -140,12 +140,21 @@ def render_queue_options(cfg: Config) -> str:
     lines = ["[callcenter-queue-options]"]
     for q in cfg.queues:
         lines += [
-            f"exten => {q.name},1,Set(CC_OFFER={q.busy_offer})",
+            f"exten => {q.name},1,Set(CC_BUSY_PROMPT={q.busy_prompt})",
+            f" same => n,Set(CC_OFFER={q.busy_offer})",
             f" same => n,Set(CC_OFFER_PROMPT={q.busy_offer_prompt})",
             f" same => n,Set(CC_OFFER_SECONDS={q.busy_offer_seconds})",
             " same => n,Return()",
         ]
-    lines += ["exten => _[A-Za-z].,1,Set(CC_OFFER=)", " same => n,Return()"]
+    lines += [
+        "exten => _[A-Za-z].,1,Set(CC_BUSY_PROMPT=all-circuits-busy-now)",
+        " same => n,Set(CC_OFFER=)",
+        " same => n,Return()",
+        "",
+        "[callcenter-service-options]",
+        f"exten => s,1,Set(CC_AFTER_HOURS_PROMPT={cfg.service.after_hours_prompt})",
+        " same => n,Return()",
+    ]
     return "\n".join(lines) + "\n"
 
 

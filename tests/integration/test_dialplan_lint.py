@@ -13,7 +13,9 @@ def test_the_rendered_dialplan_loads_cleanly(lab: Lab, lab_config: Config) -> No
     complaints = [
         line
         for line in messages.splitlines()
+        # Load-time messages only: a call's own messages carry its id ("[C-...]").
         if ("WARNING" in line or "ERROR" in line)
+        and "][C-" not in line
         and any(f" {src}.c:" in line for src in ("pbx_config", "pbx", "app_queue", "res_parking"))
     ]
     assert complaints == []

@@ -115,9 +115,21 @@ def test_queue_options_carry_the_busy_offer() -> None:
         }
     )
     lines = render_files(cfg, date(2026, 1, 1))["callcenter-routes.conf"].splitlines()
-    i = lines.index("exten => support,1,Set(CC_OFFER=callback)")
-    assert lines[i + 2] == " same => n,Set(CC_OFFER_SECONDS=4)"
-    assert "exten => quiet,1,Set(CC_OFFER=)" in lines  # no offer: the caller waits
+    i = lines.index("exten => support,1,Set(CC_BUSY_PROMPT=all-circuits-busy-now)")
+    assert lines[i + 1] == " same => n,Set(CC_OFFER=callback)"
+    assert lines[i + 3] == " same => n,Set(CC_OFFER_SECONDS=4)"
+    j = lines.index("exten => quiet,1,Set(CC_BUSY_PROMPT=all-circuits-busy-now)")
+    assert lines[j + 1] == " same => n,Set(CC_OFFER=)"  # no offer: the caller waits
+
+
+def test_announcements_come_from_the_config() -> None:
+    cfg = parse_config(
+        {"queues": [{"name": "support", "busy_prompt": "custom/busy-ja"}],
+         "service": {"after_hours_prompt": "custom/closed-ja"}}
+    )  # fmt: skip
+    text = render_files(cfg, date(2026, 1, 1))["callcenter-routes.conf"]
+    assert "exten => support,1,Set(CC_BUSY_PROMPT=custom/busy-ja)" in text
+    assert "exten => s,1,Set(CC_AFTER_HOURS_PROMPT=custom/closed-ja)" in text
 
 
 def test_a_bad_busy_offer_is_named() -> None:
