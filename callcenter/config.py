@@ -284,6 +284,21 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, problems: list[str])
     return cls(**kwargs)
 
 
+def _check_names(
+    section: str, kind: str, entries: list[tuple[str, str]], problems: list[str]
+) -> None:
+    """Names (letters, digits, '-', '_'; each once) and published numbers (digits)."""
+    seen: set[str] = set()
+    for i, (name, number) in enumerate(entries):
+        if not NAME_RE.match(name):
+            problems.append(f"{section}[{i}].name: {name!r} must be letters, digits, '-' or '_'")
+        if name in seen:
+            problems.append(f"{section}[{i}].name: {kind} {name!r} is declared twice")
+        seen.add(name)
+        if number and not number.isdigit():
+            problems.append(f"{section}[{i}].number: {number!r} must be digits")
+
+
 def _check_values(cfg: Config, problems: list[str]) -> None:
     def positive(key: str, value: float) -> None:
         if value <= 0:
@@ -347,15 +362,9 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
     port("lab.ami_port", cfg.lab.ami_port, allow_zero=True)
     if not cfg.lab.trunk_address.startswith("127."):
         problems.append("lab.trunk_address: the lab only uses loopback addresses (127.x.x.x)")
-    seen: set[str] = set()
+    _check_names("queues", "queue", [(q.name, q.number) for q in cfg.queues], problems)
+    seen = {q.name for q in cfg.queues}
     for i, q in enumerate(cfg.queues):
-        if not NAME_RE.match(q.name):
-            problems.append(f"queues[{i}].name: {q.name!r} must be letters, digits, '-' or '_'")
-        if q.name in seen:
-            problems.append(f"queues[{i}].name: queue {q.name!r} is declared twice")
-        seen.add(q.name)
-        if q.number and not q.number.isdigit():
-            problems.append(f"queues[{i}].number: {q.number!r} must be digits")
         for k in ("timeout", "retry", "maxlen", "wrapuptime"):
             if getattr(q, k) < 0:
                 problems.append(f"queues[{i}].{k}: must not be negative")
@@ -405,15 +414,8 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
     queues = {q.name for q in cfg.queues}
     menus = {m.name for m in cfg.ivr}
     groups = {g.name for g in cfg.groups}
-    seen: set[str] = set()
+    _check_names("ivr", "menu", [(m.name, m.number) for m in cfg.ivr], problems)
     for i, m in enumerate(cfg.ivr):
-        if not NAME_RE.match(m.name):
-            problems.append(f"ivr[{i}].name: {m.name!r} must be letters, digits, '-' or '_'")
-        if m.name in seen:
-            problems.append(f"ivr[{i}].name: menu {m.name!r} is declared twice")
-        seen.add(m.name)
-        if m.number and not m.number.isdigit():
-            problems.append(f"ivr[{i}].number: {m.number!r} must be digits")
         if m.timeout <= 0 or m.retries < 0:
             problems.append(f"ivr[{i}]: timeout must be > 0 and retries >= 0")
         if not m.options:
@@ -451,17 +453,10 @@ def _check_groups(cfg: Config, problems: list[str]) -> None:
         "group": {g.name for g in cfg.groups},
     }
     agents = {a.id for a in cfg.agents}
-    seen: set[str] = set()
+    _check_names("groups", "group", [(g.name, g.number) for g in cfg.groups], problems)
     next_group: dict[str, str] = {}  # group -> the group it overflows to
     for i, g in enumerate(cfg.groups):
         key = f"groups[{i}]"
-        if not NAME_RE.match(g.name):
-            problems.append(f"{key}.name: {g.name!r} must be letters, digits, '-' or '_'")
-        if g.name in seen:
-            problems.append(f"{key}.name: group {g.name!r} is declared twice")
-        seen.add(g.name)
-        if g.number and not g.number.isdigit():
-            problems.append(f"{key}.number: {g.number!r} must be digits")
         if g.timeout <= 0:
             problems.append(f"{key}.timeout: must be greater than 0, got {g.timeout}")
         if not g.members:

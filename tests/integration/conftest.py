@@ -23,6 +23,7 @@ from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
 from callcenter.store.db import make_engine
 from callcenter.store.models import AMIEvent
+from callcenter.telephony.calls import CallRecord
 from tests.support.postgres import PostgresServer
 from tests.support.sipp import Sipp, free_udp_port
 
@@ -196,6 +197,16 @@ def count_events(engine: Engine, **where: str) -> int:
         return int(conn.scalar(stmt) or 0)
 
 
+async def finished_call(rd: RunningDaemon, number: str, timeout: float = 20) -> CallRecord:
+    """The finished record of the (first) call from ``number``, once the daemon has it."""
+
+    def done() -> bool:
+        return any(c.caller_num == number for c in rd.daemon.finished_calls)
+
+    await wait_for(done, timeout, f"call from {number} finished")
+    return next(c for c in rd.daemon.finished_calls if c.caller_num == number)
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,4 +216,12 @@ async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["RunningDaemon", "count_events", "make_engine", "set_mode", "target_of", "wait_for"]
+__all__ = [
+    "RunningDaemon",
+    "count_events",
+    "finished_call",
+    "make_engine",
+    "set_mode",
+    "target_of",
+    "wait_for",
+]

@@ -10,20 +10,12 @@ import asyncio
 from pathlib import Path
 
 from callcenter.lab import Lab
-from callcenter.telephony.calls import AbandonStage, CallRecord, Outcome
-from tests.integration.conftest import RunningDaemon, wait_for
+from callcenter.telephony.calls import AbandonStage, Outcome
+from tests.integration.conftest import RunningDaemon, finished_call
 from tests.support.sipp import Sipp, finish, stop
 
 # The busy announcement takes about 2.5 s; the key comes while the offer waits.
 KEY_AFTER_MS = 3500
-
-
-async def _finished(d: RunningDaemon, number: str) -> CallRecord:
-    def done() -> bool:
-        return any(c.caller_num == number for c in d.daemon.finished_calls)
-
-    await wait_for(done, 20, f"call from {number} finished")
-    return next(c for c in d.daemon.finished_calls if c.caller_num == number)
 
 
 async def test_voicemail_on_key_1_leaves_a_message(
@@ -33,7 +25,7 @@ async def test_voicemail_on_key_1_leaves_a_message(
         "1002", [("0344440001", "山田 太郎")], talk_ms=3000, keys="1", key_delay_ms=KEY_AFTER_MS
     )
     await asyncio.to_thread(finish, caller, 40)
-    call = await _finished(running, "0344440001")
+    call = await finished_call(running, "0344440001")
     assert call.outcome is Outcome.VOICEMAIL
     assert call.heard_busy
     assert call.queue == "vmq"
@@ -49,7 +41,7 @@ async def test_callback_on_key_1(running: RunningDaemon, sipp: Sipp) -> None:
         "1003", [("0344440002", "佐藤 花子")], talk_ms=20000, keys="1", key_delay_ms=KEY_AFTER_MS
     )
     try:
-        call = await _finished(running, "0344440002")
+        call = await finished_call(running, "0344440002")
     finally:
         stop(caller)
     assert call.outcome is Outcome.CALLBACK
@@ -59,7 +51,7 @@ async def test_callback_on_key_1(running: RunningDaemon, sipp: Sipp) -> None:
 async def test_no_key_keeps_the_caller_waiting(running: RunningDaemon, sipp: Sipp) -> None:
     caller = sipp.caller("1003", [("0344440003", "鈴木 一郎")], talk_ms=9000)
     await asyncio.to_thread(finish, caller, 40)
-    call = await _finished(running, "0344440003")
+    call = await finished_call(running, "0344440003")
     # Past the offer, into the queue, and gave up there: an abandon after the busy message.
     assert call.queued_at is not None
     assert (call.outcome, call.abandon_stage) == (Outcome.ABANDONED, AbandonStage.BUSY)

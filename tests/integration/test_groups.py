@@ -32,8 +32,8 @@ from callcenter.config import (
 )
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab, LabState
-from callcenter.telephony.calls import CallRecord, Outcome
-from tests.integration.conftest import RunningDaemon, target_of, wait_for
+from callcenter.telephony.calls import Outcome
+from tests.integration.conftest import RunningDaemon, finished_call, target_of, wait_for
 from tests.support.sipp import Sipp, finish, free_udp_port, stop
 
 
@@ -105,14 +105,6 @@ async def daemon(group_lab: GroupLab) -> AsyncIterator[RunningDaemon]:
     await rd.shutdown()
 
 
-async def _finished(d: RunningDaemon, number: str) -> CallRecord:
-    def done() -> bool:
-        return any(c.caller_num == number for c in d.daemon.finished_calls)
-
-    await wait_for(done, 20, f"call from {number} finished")
-    return next(c for c in d.daemon.finished_calls if c.caller_num == number)
-
-
 def test_the_group_dialplan_loads_cleanly(group_lab: GroupLab) -> None:
     messages = (Path(group_lab.lab.work) / "log" / "messages").read_text(errors="replace")
     assert [
@@ -139,7 +131,7 @@ async def test_ring_all_is_answered_by_whoever_answers_first(
     finally:
         stop(slow)
         stop(fast)
-    call = await _finished(daemon, "0333330001")
+    call = await finished_call(daemon, "0333330001")
     assert call.outcome is Outcome.ANSWERED
     assert (call.agent, call.agent_interface, call.dnis) == (
         "Group g2",
@@ -163,7 +155,7 @@ async def test_hunt_rings_the_next_member_when_the_first_does_not_answer(
     finally:
         stop(first)
         stop(second)
-    call = await _finished(daemon, "0333330002")
+    call = await finished_call(daemon, "0333330002")
     assert call.outcome is Outcome.ANSWERED
     assert call.agent == "Group g4"
     assert call.answered_at is not None
@@ -175,7 +167,7 @@ async def test_no_answer_overflows_to_the_queue(group_lab: GroupLab, daemon: Run
     # answered by the dialplan (busy announcement, then waiting) until the caller gives up.
     caller = group_lab.sipp.caller("3300", [("0333330003", "鈴木 一郎")], talk_ms=4000)
     await asyncio.to_thread(finish, caller, 30)
-    call = await _finished(daemon, "0333330003")
+    call = await finished_call(daemon, "0333330003")
     assert call.queue == "spill"
     assert call.queued_at is not None
     assert call.queued_at - call.arrived_at >= 2  # after the group rang its 2 s
@@ -192,7 +184,7 @@ async def test_a_menu_choice_rings_the_group(group_lab: GroupLab, daemon: Runnin
         await asyncio.to_thread(finish, caller, 30)
     finally:
         stop(phone)
-    call = await _finished(daemon, "0333330004")
+    call = await finished_call(daemon, "0333330004")
     assert call.ivr_path == ["menu:3"]
     assert (call.outcome, call.agent) == (Outcome.ANSWERED, "Group g5")
 
@@ -206,6 +198,6 @@ async def test_a_closed_desk_plays_the_after_hours_message(
         await asyncio.to_thread(finish, caller, 30)
     finally:
         group_lab.lab.cli("database put callcenter mode open")
-    call = await _finished(daemon, "0333330005")
+    call = await finished_call(daemon, "0333330005")
     assert call.outcome is Outcome.AFTER_HOURS
     assert call.agent is None

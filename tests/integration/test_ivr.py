@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
-from callcenter.telephony.calls import AbandonStage, CallRecord, Outcome
-from tests.integration.conftest import RunningDaemon, wait_for
+from callcenter.telephony.calls import AbandonStage, Outcome
+from tests.integration.conftest import RunningDaemon, finished_call
 from tests.support.sipp import Sipp, finish, stop
-
-
-async def _finished(d: RunningDaemon, number: str) -> CallRecord:
-    def done() -> bool:
-        return any(c.caller_num == number for c in d.daemon.finished_calls)
-
-    await wait_for(done, 20, f"call from {number} finished")
-    return next(c for c in d.daemon.finished_calls if c.caller_num == number)
 
 
 async def test_choice_routes_to_the_queue_and_is_kept_on_the_record(
@@ -31,7 +23,7 @@ async def test_choice_routes_to_the_queue_and_is_kept_on_the_record(
         await asyncio.to_thread(finish, caller, 40)
     finally:
         stop(agent)
-    call = await _finished(running, "0322220001")
+    call = await finished_call(running, "0322220001")
     assert call.outcome is Outcome.ANSWERED
     assert call.ivr_path == ["main:1"]
     assert (call.queue, call.agent, call.dnis) == ("support", "Agent 1", "2000")
@@ -44,7 +36,7 @@ async def test_nested_menu(running: RunningDaemon, sipp: Sipp, agent_ports: dict
         await asyncio.to_thread(finish, caller, 40)
     finally:
         stop(agent)
-    call = await _finished(running, "0322220002")
+    call = await finished_call(running, "0322220002")
     assert call.outcome is Outcome.ANSWERED
     assert call.ivr_path == ["main:2", "sub:1"]
     assert (call.queue, call.agent) == ("small", "Agent 2")
@@ -55,7 +47,7 @@ async def test_wrong_key_then_hang_up_is_an_abandon_in_the_ivr(
 ) -> None:
     caller = sipp.caller("2000", [("0322220003", "鈴木 一郎")], talk_ms=5000, keys="5")
     await asyncio.to_thread(finish, caller, 40)
-    call = await _finished(running, "0322220003")
+    call = await finished_call(running, "0322220003")
     assert call.ivr_path[0] == "main:invalid"
     assert (call.outcome, call.abandon_stage) == (Outcome.ABANDONED, AbandonStage.IVR)
     assert call.queue is None
@@ -68,7 +60,7 @@ async def test_no_choice_at_all_ends_the_call_after_the_retries(
     # unexpected BYE, which is the point, so its exit status is not checked.
     caller = sipp.caller("2000", [("0322220004", "高橋 美咲")], talk_ms=30000)
     try:
-        call = await _finished(running, "0322220004")
+        call = await finished_call(running, "0322220004")
     finally:
         stop(caller)
     assert call.ivr_path == ["main:timeout"] * 3
