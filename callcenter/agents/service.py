@@ -18,8 +18,7 @@ Asterisk 16's replies (app_queue.c) that have a domain meaning are matched by te
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
 import structlog
 
@@ -32,8 +31,7 @@ from callcenter.agents.errors import (
     UnknownQueueError,
 )
 from callcenter.agents.state import AgentState, DeviceStatus, Membership
-from callcenter.ami import AMIActionError, AMIError, Message
-from callcenter.ami.protocol import HeaderValue
+from callcenter.ami import AMIActionError, AMIActions, AMIError
 from callcenter.config import AgentConfig, QueueConfig
 from callcenter.telephony.live import LiveState
 
@@ -48,18 +46,6 @@ ALREADY_THERE = "Already there"
 NOT_THERE = "Not there"
 NOT_DYNAMIC = "Member not dynamic"
 NOT_FOUND = "Interface not found"
-
-
-class AMIActions(Protocol):
-    """What the service needs of the AMI client (``AMIClient`` is one)."""
-
-    async def action(
-        self,
-        action: str,
-        headers: Mapping[str, HeaderValue] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Message: ...
 
 
 def check_reason(reason: str) -> str:

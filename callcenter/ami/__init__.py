@@ -1,6 +1,6 @@
 """Asterisk Manager Interface: framing, client, errors. No domain imports here."""
 
-from callcenter.ami.client import AMIClient
+from callcenter.ami.client import AMIActions, AMIClient
 from callcenter.ami.errors import (
     AMIActionError,
     AMIAuthenticationError,
@@ -15,6 +15,7 @@ from callcenter.ami.protocol import AMIFramer, FrameError, Message, encode_actio
 
 __all__ = [
     "AMIActionError",
+    "AMIActions",
     "AMIAuthenticationError",
     "AMIClient",
     "AMIConnectionError",

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -60,6 +61,19 @@ def backoff_delay(
     # (and kill the supervisor), and far past the cap it no longer matters anyway.
     ceiling = min(high, low * 2.0 ** min(attempt, 64))
     return max(low, ceiling * (0.5 + rand() / 2))
+
+
+class AMIActions(Protocol):
+    """The one method the domain services need of the AMI client (``AMIClient`` is one;
+    tests pass a fake that records actions)."""
+
+    async def action(
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Message: ...
 
 
 class AMIClient:

@@ -36,14 +36,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from callcenter.ami import AMIError, Message
-from callcenter.ami.protocol import HeaderValue
+from callcenter.ami import AMIActions, AMIError, Message
 from callcenter.calls.errors import (
     AgentBusyError,
     InvalidDestinationError,
@@ -70,18 +68,6 @@ def _newest_first(channel: Channel) -> tuple[int, int]:
         return -int(epoch), -int(seq or 0)
     except ValueError:
         return 0, 0
-
-
-class AMIActions(Protocol):
-    """What the service needs of the AMI client (``AMIClient`` is one)."""
-
-    async def action(
-        self,
-        action: str,
-        headers: Mapping[str, HeaderValue] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Message: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,10 @@ import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol, cast, get_args
+from typing import Literal, cast, get_args
 
 import structlog
 from apscheduler.job import Job  # type: ignore[import-untyped]
@@ -33,8 +33,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
+from callcenter.ami.client import AMIActions
 from callcenter.ami.errors import AMIError
-from callcenter.ami.protocol import HeaderValue, Message
 from callcenter.schedule.calendar import BusinessCalendar
 
 log = structlog.get_logger("callcenter.schedule")
@@ -76,18 +76,6 @@ def decide(
     reason = calendar.day_off_reason(day) or "hours"
     note = (calendar.holiday_name(day) or "") if reason == "holiday" else ""
     return ModeDecision("closed", reason, change, note)
-
-
-class AMIActions(Protocol):
-    """The part of ``AMIClient`` the keeper uses."""
-
-    async def action(
-        self,
-        action: str,
-        headers: Mapping[str, HeaderValue] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Message: ...
 
 
 class ModeKeeper:
