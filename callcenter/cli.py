@@ -92,14 +92,19 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     files = render_files(cfg)
     for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        if name == "callcenter-pjsip.conf":
+            path.chmod(0o600)  # the agents' SIP passwords
     # The hand-written contract the generated files jump into.
     shutil.copyfile(repo_dialplan_dir() / "callcenter.conf", folder / "callcenter.conf")
     print(f"wrote {', '.join(['callcenter.conf', *files])} to {folder}")
     print(
-        "include them: extensions.conf: #include callcenter.conf, #include "
-        "callcenter-routes.conf, and `include => callcenter-routes` in the trunk's context; "
-        "queues.conf: #include callcenter-queues.conf"
+        "include them: extensions.conf: #include callcenter.conf and callcenter-routes.conf, "
+        "and `include => callcenter-routes` in the trunk's context; queues.conf: #include "
+        "callcenter-queues.conf; pjsip.conf: #include callcenter-pjsip.conf; "
+        "res_parking.conf: #include callcenter-parking.conf; features.conf: #include "
+        "callcenter-features.conf (in place of its [general] and [featuremap])"
     )
     return 0
 

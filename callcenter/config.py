@@ -126,7 +126,7 @@ class QueueConfig:
     busy_offer_seconds: int = 3
 
 
-IVR_TARGET_KINDS = ("queue", "ivr", "group", "after_hours", "hangup")
+IVR_TARGET_KINDS = ("queue", "ivr", "group", "transfer", "after_hours", "hangup")
 IVR_DIGITS = frozenset("0123456789*#")
 
 
@@ -137,7 +137,8 @@ class IvrConfig:
     prompt: str = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
     timeout: int = 5  # seconds to wait for a digit after the prompt
     retries: int = 2  # wrong or missing choices allowed before the call is ended
-    # digit -> "queue:NAME" | "ivr:NAME" | "group:NAME" | "after_hours" | "hangup" (a TOML table)
+    # digit -> "queue:NAME" | "ivr:NAME" | "group:NAME" | "transfer:NAME" | "after_hours"
+    # | "hangup" (a TOML table)
     options: tuple[tuple[str, str], ...] = ()
 
 
@@ -169,6 +170,48 @@ class AgentConfig:
 
 
 @dataclass(frozen=True)
+class ParkingLotConfig:
+    """A parking lot (パーク保留): dial ``extension`` (or transfer a caller to it) to park;
+    the caller waits in the first free slot until someone dials that slot."""
+
+    name: str
+    extension: str = "700"
+    slots: str = "701-720"  # first-last, digits of one length
+    timeout: int = 45  # seconds parked before the call rings the agent who parked it
+
+    @property
+    def context(self) -> str:
+        """The dialplan context res_parking fills with the lot's extension and slots."""
+        return f"callcenter-parked-{self.name}"
+
+    def slot_range(self) -> tuple[int, int]:
+        first, _, last = self.slots.partition("-")
+        return int(first), int(last)
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """DTMF codes an agent presses during a call (features.conf [featuremap])."""
+
+    parkcall: str = "#72"  # park the caller in the agent's lot (the first one)
+    atxfer: str = "*2"  # attended transfer (the daemon's attended transfer uses it too)
+    blindxfer: str = "#1"
+    transfer_digit_timeout: int = 3  # seconds to wait for the next digit of a number
+
+
+@dataclass(frozen=True)
+class TransferTargetConfig:
+    """Somewhere outside the desk a call is transferred to (e.g. the second-line vendor)."""
+
+    name: str
+    number: str = ""  # what agents dial, and what the daemon transfers to
+    label: str = ""  # shown to agents
+    contact: str = ""  # a SIP URI: rendered as a PJSIP endpoint of its own, or ...
+    dial: str = ""  # ... a Dial() string of the existing PBX (e.g. "PJSIP/0312345678@trunk")
+    timeout: int = 30  # seconds it rings
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     ami: AMIConfig = AMIConfig()
@@ -177,6 +220,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     metrics: MetricsConfig = MetricsConfig()
     lab: LabConfig = LabConfig()
+    features: FeaturesConfig = FeaturesConfig()
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     ivr: tuple[IvrConfig, ...] = (
         IvrConfig(name="main", number="2000", options=(("1", "queue:support"),)),
@@ -195,6 +239,15 @@ class Config:
     agents: tuple[AgentConfig, ...] = (
         AgentConfig(id="agent1", name="Agent One", password="lab-agent1", queues=("support",)),  # noqa: S106
         AgentConfig(id="agent2", name="Agent Two", password="lab-agent2", queues=("support",)),  # noqa: S106
+    )
+    parking: tuple[ParkingLotConfig, ...] = (ParkingLotConfig(name="default"),)
+    transfer_targets: tuple[TransferTargetConfig, ...] = (
+        TransferTargetConfig(
+            name="second-line",
+            number="8001",
+            label="二次サポート (ベンダー)",
+            contact="sip:second-line@127.0.0.1:5070",
+        ),
     )
     base_dir: Path = Path()  # relative paths in the file are taken from here
 
@@ -229,6 +282,14 @@ _SECTIONS: dict[str, type] = {
     "service": ServiceConfig,
     "metrics": MetricsConfig,
     "lab": LabConfig,
+    "features": FeaturesConfig,
+}
+_ARRAYS: dict[str, type] = {
+    "queues": QueueConfig,
+    "agents": AgentConfig,
+    "groups": GroupConfig,
+    "parking": ParkingLotConfig,
+    "transfer_targets": TransferTargetConfig,
 }
 _CHOICES: dict[str, set[str]] = {
     "log.format": {"console", "json"},
@@ -414,6 +475,7 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
     queues = {q.name for q in cfg.queues}
     menus = {m.name for m in cfg.ivr}
     groups = {g.name for g in cfg.groups}
+    targets = {t.name for t in cfg.transfer_targets}
     _check_names("ivr", "menu", [(m.name, m.number) for m in cfg.ivr], problems)
     for i, m in enumerate(cfg.ivr):
         if m.timeout <= 0 or m.retries < 0:
@@ -428,7 +490,7 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
             if kind not in IVR_TARGET_KINDS:
                 problems.append(
                     f"{key}: {target!r} is not one of "
-                    "queue:NAME, ivr:NAME, group:NAME, after_hours, hangup"
+                    "queue:NAME, ivr:NAME, group:NAME, transfer:NAME, after_hours, hangup"
                 )
             elif kind == "queue" and arg not in queues:
                 problems.append(f"{key}: menu {m.name!r} points at unknown queue {arg!r}")
@@ -436,6 +498,8 @@ def _check_ivr(cfg: Config, problems: list[str]) -> None:
                 problems.append(f"{key}: menu {m.name!r} points at unknown menu {arg!r}")
             elif kind == "group" and arg not in groups:
                 problems.append(f"{key}: menu {m.name!r} points at unknown group {arg!r}")
+            elif kind == "transfer" and arg not in targets:
+                problems.append(f"{key}: menu {m.name!r} points at unknown transfer target {arg!r}")
     numbers: dict[str, str] = {}
     for label, number in [
         *((f"queue {q.name!r}", q.number) for q in cfg.queues),
@@ -501,6 +565,93 @@ def _check_groups(cfg: Config, problems: list[str]) -> None:
         numbers.setdefault(g.number, label)
 
 
+_DTMF_CODE = re.compile(r"^[0-9*#]{1,8}$")
+_SIP_URI = re.compile(r"^sips?:[^\s<>\"';,]+$")
+# A Dial() string: technology/resource, nothing that would end the application's argument.
+_DIAL = re.compile(r"^[A-Za-z]+/[^\s,()|;\"]+$")
+
+
+def _check_pbx(cfg: Config, problems: list[str]) -> None:
+    """Parking lots, feature codes, transfer targets, and one owner per dialled number."""
+    numbers: dict[str, str] = {}
+
+    def claim(number: str, label: str) -> None:
+        if number in numbers:
+            problems.append(f"number {number}: used by both {numbers[number]} and {label}")
+        numbers.setdefault(number, label)
+
+    # Clashes among queues, menus and groups are reported by their own checks.
+    for label, number in [
+        *((f"queue {q.name!r}", q.number) for q in cfg.queues),
+        *((f"menu {m.name!r}", m.number) for m in cfg.ivr),
+        *((f"group {g.name!r}", g.number) for g in cfg.groups),
+    ]:
+        if number:
+            numbers.setdefault(number, label)
+
+    _check_names("parking", "parking lot", [(p.name, "") for p in cfg.parking], problems)
+    if not cfg.parking:
+        problems.append("parking: at least one parking lot (the agents park into the first)")
+    for i, lot in enumerate(cfg.parking):
+        key = f"parking[{i}]"
+        if not lot.extension.isdigit():
+            problems.append(f"{key}.extension: {lot.extension!r} must be digits")
+        first, dash, last = lot.slots.partition("-")
+        if not (dash and first.isdigit() and last.isdigit() and len(first) == len(last)):
+            problems.append(f"{key}.slots: {lot.slots!r} must be FIRST-LAST, digits of one length")
+        elif int(first) > int(last):
+            problems.append(f"{key}.slots: {lot.slots!r} ends before it starts")
+        elif int(last) - int(first) >= 1000:
+            problems.append(f"{key}.slots: {lot.slots!r} is more than 1000 slots")
+        else:
+            ext = lot.extension
+            if ext.isdigit() and len(ext) == len(first) and int(first) <= int(ext) <= int(last):
+                problems.append(f"{key}.extension: {ext} is one of its own slots")
+            for n in range(int(first), int(last) + 1):
+                number = str(n).zfill(len(first))
+                if number in numbers:
+                    problems.append(
+                        f"{key}.slots: slot {number} is also the number of {numbers[number]}"
+                    )
+                    break
+            for n in range(int(first), int(last) + 1):
+                numbers.setdefault(str(n).zfill(len(first)), f"parking lot {lot.name!r}")
+        if lot.extension.isdigit():
+            claim(lot.extension, f"parking lot {lot.name!r}")
+        if not 1 <= lot.timeout <= 7200:
+            problems.append(f"{key}.timeout: between 1 and 7200 seconds")
+    codes: dict[str, str] = {}
+    for name in ("parkcall", "atxfer", "blindxfer"):
+        code = getattr(cfg.features, name)
+        if not _DTMF_CODE.match(code):
+            problems.append(f"features.{name}: {code!r} must be 1-8 of 0-9, * and #")
+        elif code in codes:
+            problems.append(f"features.{name}: {code!r} is also features.{codes[code]}")
+        codes.setdefault(code, name)
+    if not 1 <= cfg.features.transfer_digit_timeout <= 30:
+        problems.append("features.transfer_digit_timeout: between 1 and 30 seconds")
+    _check_names(
+        "transfer_targets",
+        "transfer target",
+        [(t.name, t.number) for t in cfg.transfer_targets],
+        problems,
+    )
+    for i, t in enumerate(cfg.transfer_targets):
+        key = f"transfer_targets[{i}]"
+        if not t.number:
+            problems.append(f"{key}.number: required (agents and the daemon dial it)")
+        elif t.number.isdigit():
+            claim(t.number, f"transfer target {t.name!r}")
+        if bool(t.contact) == bool(t.dial):
+            problems.append(f"{key}: give one of contact (a SIP URI) or dial (a Dial() string)")
+        elif t.contact and not _SIP_URI.match(t.contact):
+            problems.append(f"{key}.contact: {t.contact!r} is not a SIP URI (sip:user@host:port)")
+        elif t.dial and not _DIAL.match(t.dial):
+            problems.append(f"{key}.dial: {t.dial!r} is not a Dial() string (TECH/resource)")
+        if not 1 <= t.timeout <= 300:
+            problems.append(f"{key}.timeout: between 1 and 300 seconds")
+
+
 def parse_config(
     data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config"
 ) -> Config:
@@ -514,8 +665,8 @@ def parse_config(
             kwargs[key] = _build(_SECTIONS[key], value, key, problems)
         elif key == "ivr":
             kwargs[key] = _build_ivr(value, problems)
-        elif key in ("queues", "agents", "groups"):
-            cls = {"queues": QueueConfig, "agents": AgentConfig, "groups": GroupConfig}[key]
+        elif key in _ARRAYS:
+            cls = _ARRAYS[key]
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 problems.append(f"{key}: must be an array of tables ([[{key}]])")
                 continue
@@ -523,8 +674,7 @@ def parse_config(
             kwargs[key] = tuple(x for x in items if x is not None)
         else:
             problems.append(
-                f"{key}: unknown section "
-                f"(known: {', '.join([*_SECTIONS, 'queues', 'ivr', 'groups', 'agents'])})"
+                f"{key}: unknown section (known: {', '.join([*_SECTIONS, *_ARRAYS, 'ivr'])})"
             )
     if problems:
         raise ConfigError(problems, source)
@@ -532,6 +682,7 @@ def parse_config(
     _check_values(cfg, problems)
     _check_ivr(cfg, problems)
     _check_groups(cfg, problems)
+    _check_pbx(cfg, problems)
     if problems:
         raise ConfigError(problems, source)
     return cfg

@@ -109,7 +109,15 @@ class Daemon:
         # Agents log in/out of queues and pause through the daemon (QueueAdd/Remove/Pause).
         self.agents = AgentService(self.client, self.live, cfg.agents, cfg.queues)
         # Agents park, pick up and transfer calls (Park, Originate, BlindTransfer, Atxfer).
-        self.calls = CallControl(self.client, self.live, cfg.agents)
+        lot = cfg.parking[0]
+        self.calls = CallControl(
+            self.client,
+            self.live,
+            cfg.agents,
+            parkinglot=lot.name,
+            pickup_context=lot.context,
+            targets=cfg.transfer_targets,
+        )
         # The after-hours mode the dialplan reads (AstDB callcenter/mode and mode_until).
         self.calendar = BusinessCalendar.from_config(cfg.service)
         self.service_mode: ModeKeeper | None = (

@@ -50,7 +50,7 @@ from callcenter.calls.errors import (
     UnknownAgentError,
     UnknownSlotError,
 )
-from callcenter.config import AgentConfig
+from callcenter.config import AgentConfig, TransferTargetConfig
 from callcenter.telephony.live import Channel, LiveState, ParkedCall
 
 log = structlog.get_logger("callcenter.calls")
@@ -105,9 +105,10 @@ class CallControl:
         agents: Sequence[AgentConfig],
         *,
         parkinglot: str = "default",
-        pickup_context: str = "parkedcalls",
-        transfer_context: str = "from-trunk",
-        consult_context: str = "from-agents",
+        pickup_context: str = "callcenter-parked-default",
+        transfer_context: str = "callcenter-agents",
+        consult_context: str = "callcenter-agents",
+        targets: Sequence[TransferTargetConfig] = (),
         ring_seconds: float = 30.0,
         park_confirm_seconds: float = 5.0,
     ) -> None:
@@ -118,6 +119,8 @@ class CallControl:
         self.pickup_context = pickup_context
         self.transfer_context = transfer_context
         self.consult_context = consult_context
+        # Named destinations (the second line): a transfer to the name dials its number.
+        self.targets = {t.name: t for t in targets}
         self.ring_seconds = ring_seconds
         self.park_confirm_seconds = park_confirm_seconds
 
@@ -155,6 +158,11 @@ class CallControl:
             if peer is not None and peer.uniqueid not in self._live.parked:
                 return leg, peer
         raise NotOnCallError(agent.id)
+
+    def _destination(self, exten: str) -> str:
+        """A transfer target's name stands for its number."""
+        target = self.targets.get(exten)
+        return self._exten(target.number if target is not None else exten)
 
     @staticmethod
     def _exten(exten: str) -> str:
@@ -268,7 +276,7 @@ class CallControl:
     ) -> Transfer:
         """Send the agent's caller to ``exten`` (in ``context``); the agent's leg ends."""
         agent = self._agent(agent_id)
-        exten = self._exten(exten)
+        exten = self._destination(exten)
         context = self._context(context or self.transfer_context)
         leg, caller = self.active_call(agent.id)
         await self._send(
@@ -289,7 +297,7 @@ class CallControl:
         (features.conf ``atxfer``, or the channel's FEATUREMAP(atxfer)).
         """
         agent = self._agent(agent_id)
-        exten = self._exten(exten)
+        exten = self._destination(exten)
         context = self._context(context or self.consult_context)
         leg, caller = self.active_call(agent.id)
         # "#" ends the digits at once: without it Asterisk waits transferdigittimeout (3 s)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter.config import AgentConfig, Config, GroupConfig, IvrConfig, QueueConfig
+from callcenter.config import (
+    AgentConfig,
+    Config,
+    GroupConfig,
+    IvrConfig,
+    QueueConfig,
+    TransferTargetConfig,
+)
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.rules import gotoiftime_rules, parse_hours
 
@@ -26,6 +33,8 @@ def _target(target: str) -> str:
         return f"Goto(callcenter-ivr-{arg},s,1)"
     if kind == "group":
         return f"Goto(callcenter-group-{arg},s,1)"
+    if kind == "transfer":
+        return f"Goto(callcenter-transfer-out,{arg},1)"
     if kind == "after_hours":
         return "Goto(callcenter-after-hours,s,1)"
     return "Hangup()"
@@ -114,7 +123,8 @@ def _group(g: GroupConfig) -> str:
     The member who answers reports it from its own channel (Dial's U() runs
     [callcenter-group-answered] there), since no queue event will.
     """
-    answered = f"rU(callcenter-group-answered^{g.name})"
+    # t: the member may transfer the caller, k: park it (features.conf codes).
+    answered = f"tkrU(callcenter-group-answered^{g.name})"
     if g.strategy == "hunt":
         rounds = [f"PJSIP/{m}" for m in g.members]
     else:
@@ -227,13 +237,170 @@ def render_mode_fallback(cfg: Config, year: int, years: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _transfer_dial(t: TransferTargetConfig) -> str:
+    return f"PJSIP/{target_endpoint(t)}" if t.contact else t.dial
+
+
+def target_endpoint(t: TransferTargetConfig) -> str:
+    """The PJSIP endpoint rendered for a transfer target given by its SIP contact."""
+    return f"cc-{t.name}"
+
+
+def render_agent_contexts(cfg: Config) -> str:
+    """What agents' phones (and the daemon's transfers) may dial.
+
+    [callcenter-agents]: the published numbers, the transfer targets, each parking lot's
+    extension and slots (res_parking creates them in the lot's context), and the other
+    agents by id. [callcenter-transfer]: the transfer targets alone, for an existing
+    dialplan to include. [callcenter-transfer-out]: an IVR choice that sends a caller to
+    a target before any agent answered, reported as Stage: transfer_out.
+    """
+    lines = [
+        "[callcenter-agents]",
+        "include => callcenter-routes",
+        "include => callcenter-transfer",
+        *(f"include => {lot.context}" for lot in cfg.parking),
+    ]
+    for a in cfg.agents:
+        lines.append(f"exten => {a.id},1,Dial(PJSIP/{a.id},30,tk)")
+    for lot in cfg.parking:
+        # Declared here (res_parking fills it later) so the include above has a target
+        # when the dialplan loads.
+        lines += ["", f"[{lot.context}]", f"; res_parking: {lot.extension} parks, {lot.slots}"]
+    lines += ["", "[callcenter-transfer]"]
+    for t in cfg.transfer_targets:
+        lines += [
+            f"exten => {t.number},1,NoOp(callcenter: transfer to {t.name})",
+            f" same => n,Dial({_transfer_dial(t)},{t.timeout})",
+            " same => n,Hangup()",
+        ]
+    lines += ["", "[callcenter-transfer-out]"]
+    for t in cfg.transfer_targets:
+        lines += [
+            f"exten => {t.name},1,UserEvent(CallCenter,Stage: transfer_out,Target: {t.name})",
+            f" same => n,Goto(callcenter-transfer,{t.number},1)",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_pjsip(cfg: Config) -> str:
+    """Endpoints for the agents' phones and the transfer targets given by SIP contact.
+
+    No transport is named: the PBX's own (pjsip.conf) is used. Agents' calls start in
+    [callcenter-agents]; PARKINGLOT makes the park code use the first lot.
+    """
+    lot = cfg.parking[0].name if cfg.parking else "default"
+    out = [HEADER]
+    for a in cfg.agents:
+        endpoint = [
+            f"[{a.id}]",
+            "type = endpoint",
+            "context = callcenter-agents",
+            "disallow = all",
+            "allow = ulaw,alaw",
+            "direct_media = no",
+            "rtp_symmetric = yes",
+            f"aors = {a.id}",
+            f'callerid = "{a.name}" <{a.id}>',
+            f"set_var = PARKINGLOT={lot}",
+        ]
+        if a.contact:
+            aor = ["", f"[{a.id}]", "type = aor", f"contact = {a.contact}"]
+            out.append("\n".join([*endpoint, *aor]))
+        else:
+            out.append(
+                "\n".join(
+                    [
+                        *endpoint,
+                        f"auth = {a.id}",
+                        "",
+                        f"[{a.id}]",
+                        "type = aor",
+                        "max_contacts = 1",
+                        "remove_existing = yes",
+                        "",
+                        f"[{a.id}]",
+                        "type = auth",
+                        "auth_type = userpass",
+                        f"username = {a.id}",
+                        f"password = {a.password}",
+                    ]
+                )
+            )
+    for t in cfg.transfer_targets:
+        if not t.contact:
+            continue
+        name = target_endpoint(t)
+        out.append(
+            "\n".join(
+                [
+                    f"; transfer target {t.name}" + (f": {t.label}" if t.label else ""),
+                    f"[{name}]",
+                    "type = endpoint",
+                    "context = callcenter-agents",
+                    "disallow = all",
+                    "allow = ulaw,alaw",
+                    "direct_media = no",
+                    "rtp_symmetric = yes",
+                    f"aors = {name}",
+                    "",
+                    f"[{name}]",
+                    "type = aor",
+                    f"contact = {t.contact}",
+                ]
+            )
+        )
+    return "\n\n".join(out) + "\n"
+
+
+def render_parking(cfg: Config) -> str:
+    """res_parking lots; a call parked too long rings the agent who parked it."""
+    out = [HEADER]
+    for lot in cfg.parking:
+        out.append(
+            f"""[{lot.name}]
+parkext = {lot.extension}
+parkpos = {lot.slots}
+context = {lot.context}
+parkingtime = {lot.timeout}
+comebacktoorigin = yes
+findslot = first
+"""
+        )
+    return "\n".join(out)
+
+
+def render_features(cfg: Config) -> str:
+    """features.conf: the codes agents press during a call."""
+    f = cfg.features
+    return (
+        HEADER
+        + f"""[general]
+transferdigittimeout = {f.transfer_digit_timeout}
+
+[featuremap]
+parkcall => {f.parkcall}
+atxfer => {f.atxfer}
+blindxfer => {f.blindxfer}
+"""
+    )
+
+
 def render_files(cfg: Config, today: date | None = None) -> dict[str, str]:
     """Every generated file by name (``today`` sets the years of the day-off list)."""
     if today is None:
         today = datetime.now(ZoneInfo(cfg.service.timezone)).date()
     return {
         "callcenter-routes.conf": "\n".join(
-            [render_routes(cfg), render_queue_options(cfg), render_mode_fallback(cfg, today.year)]
+            [
+                render_routes(cfg),
+                render_agent_contexts(cfg),
+                render_queue_options(cfg),
+                render_mode_fallback(cfg, today.year),
+            ]
         ),
         "callcenter-queues.conf": render_queues(cfg),
+        "callcenter-pjsip.conf": render_pjsip(cfg),
+        "callcenter-parking.conf": render_parking(cfg),
+        "callcenter-features.conf": render_features(cfg),
     }

@@ -202,27 +202,8 @@ endpoint = trunk
 match = {cfg.lab.trunk_address}
 """
     ]
-    for a in cfg.agents:
-        out.append(f"""[{a.id}]
-type = endpoint
-transport = transport-udp
-context = from-agents
-disallow = all
-allow = ulaw,alaw
-direct_media = no
-rtp_symmetric = yes
-aors = {a.id}
-callerid = "{a.name}" <{a.id}>
-""")
-        if a.contact:
-            out.append(f"[{a.id}]\ntype = aor\ncontact = {a.contact}\n")
-        else:
-            out.append(
-                f"[{a.id}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
-                f"[{a.id}]\ntype = auth\nauth_type = userpass\nusername = {a.id}\n"
-                f"password = {a.password}\n"
-            )
-            out[-2] = out[-2] + f"auth = {a.id}\n"
+    # Agents' phones and transfer targets: the same snippet `dialplan render` writes.
+    out.append('#include "callcenter-pjsip.conf"\n')
     return "\n".join(out)
 
 
@@ -250,11 +231,6 @@ include => callcenter-unrouted
 
 [callcenter-unrouted]
 exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
-
-[from-agents]
-; A parked call is picked up from any phone by dialling its slot.
-exten => _7XX,1,ParkedCall(default,${{EXTEN}})
-exten => _X.,1,Dial(PJSIP/${{EXTEN}},30)
 """
 
 
@@ -271,13 +247,13 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),
         "extensions.conf": _extensions_conf(dialplan_dir, etc),
-        "callcenter-routes.conf": render_files(cfg)["callcenter-routes.conf"],
+        **{k: v for k, v in render_files(cfg).items() if k != "callcenter-queues.conf"},
         "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",
         "musiconhold.conf": "[default]\nmode = files\ndirectory = moh\n",
         # *2: the attended-transfer code the daemon's Atxfer action plays for the agent.
-        "features.conf": "[general]\ntransferdigittimeout = 3\n[featuremap]\natxfer => *2\n",
-        "res_parking.conf": "[general]\n[default]\nparkext = 700\nparkpos = 701-720\n"
-        "context = parkedcalls\nparkingtime = 45\n",
+        # The park and transfer codes (the daemon's Atxfer plays the atxfer code) and lots.
+        "features.conf": '#include "callcenter-features.conf"\n',
+        "res_parking.conf": '[general]\n#include "callcenter-parking.conf"\n',
         "cdr.conf": "[general]\nenable = no\n",
         "pjproject.conf": "; defaults\n",
         "cel.conf": "[general]\nenable = no\n",
@@ -291,4 +267,5 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         path.write_text(text, encoding="utf-8")
     (etc / "manager.conf").chmod(0o600)
     (etc / "pjsip.conf").chmod(0o600)
+    (etc / "callcenter-pjsip.conf").chmod(0o600)  # the agents' SIP passwords
     return etc / "asterisk.conf"

@@ -26,7 +26,7 @@ class AbandonStage(StrEnum):
 
 @dataclass
 class Transfer:
-    kind: str  # "blind" or "attended"
+    kind: str  # "blind" or "attended" (by an agent), "routed" (by the dialplan)
     at: float
     target: str  # extension or party the call went to
     by: str  # channel that transferred

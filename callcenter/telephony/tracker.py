@@ -135,6 +135,11 @@ class CallTracker:
             return  # routing after an answer does not change what happened to the call
         elif stage in ROUTED_STAGES:
             call.routed = ROUTED_STAGES[stage]
+            if stage == "transfer_out" and ev.get("Target"):
+                # Sent on by the dialplan (an IVR choice), not by an agent.
+                call.transfers.append(
+                    Transfer("routed", t, ev["Target"], ev.get("Channel", ""))
+                )
         elif stage == "ended":
             call.system_end = ev.get("Reason") or "ended"
 

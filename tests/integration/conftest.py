@@ -18,6 +18,7 @@ from callcenter.config import (
     LabConfig,
     QueueConfig,
     ServiceConfig,
+    TransferTargetConfig,
 )
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
@@ -40,7 +41,15 @@ def agent_ports() -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Config:
+def second_line_port() -> int:
+    """The second-line vendor's desk phone (a sipp UAS the test that needs it starts)."""
+    return free_udp_port()
+
+
+@pytest.fixture(scope="session")
+def lab_config(
+    agent_ports: dict[str, int], second_line_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Config:
     base = tmp_path_factory.mktemp("lab")
     return Config(
         lab=LabConfig(workdir=str(base / "lab")),
@@ -71,7 +80,7 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
                 number="2000",
                 timeout=2,
                 retries=2,
-                options=(("1", "queue:support"), ("2", "ivr:sub")),
+                options=(("1", "queue:support"), ("2", "ivr:sub"), ("8", "transfer:second-line")),
             ),
             IvrConfig(
                 name="sub", timeout=2, retries=1, options=(("1", "queue:small"), ("9", "hangup"))
@@ -86,6 +95,14 @@ def lab_config(agent_ports: dict[str, int], tmp_path_factory: pytest.TempPathFac
                 contact=f"sip:{aid}@127.0.0.1:{port}",
             )
             for aid, port in agent_ports.items()
+        ),
+        transfer_targets=(
+            TransferTargetConfig(
+                name="second-line",
+                number="8001",
+                label="二次サポート",
+                contact=f"sip:second-line@127.0.0.1:{second_line_port}",
+            ),
         ),
         base_dir=base,
     )
@@ -147,6 +164,9 @@ def daemon_factory(
             ),
             queues=lab_config.queues,
             ivr=lab_config.ivr,
+            groups=lab_config.groups,
+            parking=lab_config.parking,
+            transfer_targets=lab_config.transfer_targets,
             # The tests pin the mode themselves (set_mode): they run on any day, holidays too.
             service=ServiceConfig(manage_mode=False),
             agents=lab_config.agents,

@@ -216,7 +216,7 @@ async def test_blind_transfer_to_another_queue(
     await answered_by(desk, "agent1", "0311110003")
 
     done = await desk.control.blind_transfer("agent1", "1001")
-    assert (done.kind, done.target, done.context) == ("blind", "1001", "from-trunk")
+    assert (done.kind, done.target, done.context) == ("blind", "1001", "callcenter-agents")
     await answered_by(desk, "agent2", "0311110003")
     events = desk.seen("BlindTransfer")
     assert len(events) == 1, desk.trace()
@@ -269,3 +269,114 @@ async def test_attended_transfer_to_the_second_line(
     # The target is the party agent1 consulted: agent2 (seen as agent1's connected line).
     assert [(t.kind, t.target) for t in record.transfers] == [("attended", "agent2")], record
     assert record.transfers[0].by == leg.name
+
+
+# -- from the phones and to configured targets ----------------------------------------------
+
+
+async def test_the_agent_parks_with_the_park_code_and_another_dials_the_slot(
+    desk: Desk, sipp: Sipp, agent_ports: dict[str, int]
+) -> None:
+    """The feature code (#72, pressed on agent1's phone) parks the caller; agent2 dials
+    the slot from its own phone. No daemon action in between: the PBX does it all and
+    the daemon only watches."""
+    desk.procs.append(sipp.agent(agent_ports["agent1"], answer_ms=300, keys="#72"))
+    await asyncio.sleep(0.3)
+    proc = caller(desk, sipp, "0311110005", "駐車 三郎", talk_ms=12000)
+    await answered_by(desk, "agent1", "0311110005")
+    try:
+        await wait_for(lambda: desk.control.parked() != [], 8, "the call parked by #72")
+    except AssertionError:
+        raise AssertionError(desk.trace()) from None
+    [parked] = desk.control.parked()
+    assert (parked.slot, parked.lot, parked.caller_num) == ("701", "default", "0311110005")
+    assert parked.parker == "agent1"
+    await wait_for(lambda: legs(desk, "agent1") == [], 5, "agent1's leg ended by the park")
+
+    await asyncio.sleep(1.0)
+    dialler = sipp.caller(parked.slot, [("agent2", "Agent 2")], talk_ms=3000, source="127.0.0.1")
+    desk.procs.append(dialler)
+    await wait_for(lambda: desk.control.parked() == [], 8, "the slot picked up")
+    unparked = desk.seen("UnParkedCall", ParkingSpace="701")
+    assert len(unparked) == 1, desk.trace()
+    assert unparked[0]["RetrieverChannel"].startswith("PJSIP/agent2-")
+    # agent2 hangs up after 3 s; that ends the call (the caller is bridged to agent2).
+    await asyncio.to_thread(finish, dialler, 30)
+    await wait_for(lambda: desk.finished("0311110005") is not None, 10, "the call ended")
+    record = desk.finished("0311110005")
+    assert record is not None
+    assert record.outcome is Outcome.ANSWERED
+    assert record.agent == "Agent 1"
+    assert record.parks == 1
+    assert 0.8 < record.park_seconds < 6, record
+    assert proc in desk.procs  # the caller's sipp (hung up on by agent2) is stopped after
+
+
+async def test_a_transfer_to_the_park_extension_parks(
+    desk: Desk, sipp: Sipp, agent_ports: dict[str, int]
+) -> None:
+    phone(desk, sipp, agent_ports["agent1"])
+    await asyncio.sleep(0.3)
+    proc = caller(desk, sipp, "0311110006", "駐車 四郎", talk_ms=5000)
+    await answered_by(desk, "agent1", "0311110006")
+    await desk.rd.daemon.calls.blind_transfer("agent1", "700")
+    await wait_for(lambda: desk.control.parked() != [], 5, "the call parked at 700")
+    [parked] = desk.control.parked()
+    assert (parked.slot, parked.caller_num) == ("701", "0311110006")
+    record = await call_ends(desk, "0311110006", proc)  # the caller gives up while parked
+    assert record.outcome is Outcome.ANSWERED
+    assert record.parks == 1
+    assert [(t.kind, t.target) for t in record.transfers] == [("blind", "700")]
+
+
+async def test_attended_transfer_to_the_configured_second_line(
+    desk: Desk, sipp: Sipp, agent_ports: dict[str, int], second_line_port: int
+) -> None:
+    """The second-line vendor, named in the config: the daemon consults it by name."""
+    desk.procs.append(sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1, timeout_s=60))
+    desk.procs.append(sipp.agent(second_line_port, answer_ms=800, calls=1, timeout_s=60))
+    await asyncio.sleep(0.3)
+    proc = caller(desk, sipp, "0311110007", "二次 五郎", talk_ms=9000)
+    await answered_by(desk, "agent1", "0311110007")
+    leg, caller_leg = desk.control.active_call("agent1")
+
+    control = desk.rd.daemon.calls
+    xfer = await control.attended_transfer("agent1", "second-line")
+    assert (xfer.target, xfer.context) == ("8001", "callcenter-agents")
+
+    def vendor_up() -> bool:
+        return any(
+            c.name.startswith("PJSIP/cc-second-line-") and c.state == "Up"
+            for c in desk.rd.daemon.live.channels.values()
+        )
+
+    try:
+        await wait_for(vendor_up, 10, "the second line answering the consultation")
+    except AssertionError:
+        raise AssertionError(desk.trace()) from None
+    await control.complete_transfer(xfer)
+    await wait_for(lambda: bool(desk.seen("AttendedTransfer")), 5, "the AttendedTransfer event")
+    assert desk.seen("AttendedTransfer")[0]["Result"] == "Success", desk.trace()
+    await wait_for(lambda: legs(desk, "agent1") == [], 5, "agent1's leg gone")
+    assert caller_leg.uniqueid in desk.rd.daemon.live.channels  # now with the vendor
+
+    record = await call_ends(desk, "0311110007", proc)
+    assert record.outcome is Outcome.ANSWERED
+    assert record.agent == "Agent 1"
+    assert [t.kind for t in record.transfers] == ["attended"], record
+    assert record.transfers[0].by == leg.name
+
+
+async def test_a_menu_choice_sends_the_caller_to_the_second_line(
+    desk: Desk, sipp: Sipp, second_line_port: int
+) -> None:
+    desk.procs.append(sipp.agent(second_line_port, answer_ms=300, calls=1, timeout_s=60))
+    await asyncio.sleep(0.3)
+    proc = sipp.caller("2000", [("0311110008", "案内 六子")], talk_ms=2000, keys="8")
+    desk.procs.append(proc)
+    record = await call_ends(desk, "0311110008", proc)
+    assert record.outcome is Outcome.TRANSFERRED_OUT, record
+    assert record.ivr_path == ["main:8"]
+    assert [(t.kind, t.target) for t in record.transfers] == [("routed", "second-line")]
+    # The vendor's phone really answered: sipp counts its call only when it got the BYE.
+    finish(desk.procs[0], 30)

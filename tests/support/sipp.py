@@ -31,6 +31,29 @@ INFO_KEY = """<pause milliseconds="{delay}"/>
   """
 
 
+# The same press sent by the called side (an agent's phone) inside the dialog it answered.
+AGENT_INFO_KEY = """<pause milliseconds="{delay}"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [$peer_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$me];tag=[pid]SIPpTag01[call_number]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=100
+    ]]>
+  </send>
+  <recv response="200"/>
+  """
+
+
 def _info_key(key: str, index: int, delay_ms: int) -> str:
     """One key press as a SIP INFO (application/dtmf-relay): each is its own request, so
     repeated or successive keys are never mistaken for one long press."""
@@ -67,13 +90,37 @@ class Sipp:
         )
 
     def agent(
-        self, port: int, *, answer_ms: int, calls: int = 1, timeout_s: int = 60
+        self,
+        port: int,
+        *,
+        answer_ms: int,
+        calls: int = 1,
+        timeout_s: int = 60,
+        keys: str = "",
+        keys_after_ms: int = 1000,
+        key_delay_ms: int = 250,
     ) -> subprocess.Popen[bytes]:
-        """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times."""
+        """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times.
+
+        With ``keys``, it presses them ``keys_after_ms`` after the answer, ``key_delay_ms``
+        apart (a feature code must be complete within Asterisk's featuredigittimeout, 1 s),
+        then waits for the PBX to hang up.
+        """
         work = Path(tempfile.mkdtemp(prefix="sipp-agent-"))
         args = ["-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port()),
                 "-d", str(answer_ms), "-m", str(calls)]  # fmt: skip
-        return self._start("agent.xml", work, timeout_s, args)
+        scenario = "agent.xml"
+        if keys:
+            scenario = str(work / "agent_keys.xml")
+            steps = "".join(
+                AGENT_INFO_KEY.format(
+                    delay=keys_after_ms if i == 0 else key_delay_ms, cseq=10 + i, key=k
+                )
+                for i, k in enumerate(keys)
+            )
+            template = (SCENARIOS / "agent_keys.xml").read_text(encoding="utf-8")
+            Path(scenario).write_text(template.replace("<!--KEYS-->", steps), encoding="utf-8")
+        return self._start(scenario, work, timeout_s, args)
 
     def caller(
         self,
@@ -86,8 +133,13 @@ class Sipp:
         timeout_s: int = 60,
         keys: str = "",
         key_delay_ms: int = 1500,
+        source: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """Place one call per (number, display name) to ``service``; each talks ``talk_ms``.
+
+        From the trunk's address by default; ``source="127.0.0.1"`` with an agent's id as
+        the number places the call from that agent's phone (PJSIP finds the endpoint by
+        the From user).
 
         With ``keys``, the caller presses them one by one after the answer, each
         ``key_delay_ms`` after the previous, then stays ``talk_ms``.
@@ -106,7 +158,7 @@ class Sipp:
             steps = "".join(_info_key(k, i, key_delay_ms) for i, k in enumerate(keys))
             template = (SCENARIOS / "caller_keys.xml").read_text(encoding="utf-8")
             Path(scenario).write_text(template.replace("<!--KEYS-->", steps), encoding="utf-8")
-        args = ["-inf", str(inj), "-i", self.trunk_address, "-p", str(free_udp_port()),
+        args = ["-inf", str(inj), "-i", source or self.trunk_address, "-p", str(free_udp_port()),
                 "-mp", str(free_udp_port()), "-s", service, "-d", str(talk_ms),
                 "-m", str(len(callers)), "-r", str(rate), "-l", str(limit)]  # fmt: skip
         return self._start(scenario, work, timeout_s, args)

@@ -66,8 +66,17 @@ def test_cli_writes_the_files(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["callcenter-queues.conf", "callcenter-routes.conf", "callcenter.conf"]
+    assert names == [
+        "callcenter-features.conf",
+        "callcenter-parking.conf",
+        "callcenter-pjsip.conf",
+        "callcenter-queues.conf",
+        "callcenter-routes.conf",
+        "callcenter.conf",
+    ]
     assert "[support]" in (tmp_path / "callcenter-queues.conf").read_text()
+    # The agents' SIP passwords are readable by the owner only.
+    assert (tmp_path / "callcenter-pjsip.conf").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_fallback_knows_the_calendar() -> None:

@@ -202,7 +202,7 @@ CFG = Config(
         AgentConfig(id=a, name=a.upper(), contact=f"sip:{a}@h") for a in ("a1", "a2", "a3")
     ),
 )
-ANSWERED = "rU(callcenter-group-answered^{})"
+ANSWERED = "tkrU(callcenter-group-answered^{})"  # t: transfer, k: park
 NOT_ANSWERED = ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)'
 
 

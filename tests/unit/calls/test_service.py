@@ -265,7 +265,7 @@ async def test_pickup_rings_the_agents_phone_into_the_slot(
             "Originate",
             {
                 "Channel": "PJSIP/agent2",
-                "Context": "parkedcalls",
+                "Context": "callcenter-parked-default",
                 "Exten": "701",
                 "Priority": "1",
                 "Async": "true",
@@ -316,9 +316,9 @@ async def test_blind_transfer_moves_the_caller_from_the_agents_leg(
     play(live, *answered_call())
     done = await control.blind_transfer("agent1", "1001")
     assert client.sent == [
-        ("BlindTransfer", {"Channel": AGENT1_LEG, "Exten": "1001", "Context": "from-trunk"})
+        ("BlindTransfer", {"Channel": AGENT1_LEG, "Exten": "1001", "Context": "callcenter-agents"})
     ]
-    assert done == Transfer("blind", "agent1", AGENT1_LEG, CALLER, "1001", "from-trunk")
+    assert done == Transfer("blind", "agent1", AGENT1_LEG, CALLER, "1001", "callcenter-agents")
 
 
 @pytest.mark.parametrize(
@@ -385,7 +385,7 @@ async def test_attended_transfer_defaults_to_the_agents_context(
 ) -> None:
     play(live, *answered_call())
     await control.attended_transfer("agent1", "0312345678")
-    assert client.sent[0][1]["Context"] == "from-agents"
+    assert client.sent[0][1]["Context"] == "callcenter-agents"
 
 
 async def test_attended_transfer_without_a_feature_code_says_so(

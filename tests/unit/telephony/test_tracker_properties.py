@@ -237,6 +237,9 @@ def expect(plan: Plan, short_abandon_seconds: float) -> Expected:
             transfers.append(("blind", at, op.arg))
         if op.name == "attended":
             transfers.append(("attended", at, op.arg))
+        if op.name == "transfer_out" and any(o is op for o in before_answer):
+            # The dialplan sends the caller on (an IVR choice); the script's one target.
+            transfers.append(("routed", at, "0120000000"))
 
     stage: AbandonStage | None = None
     if first("after_hours"):
