@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -61,6 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=["queue", "agent", "hour", "day", "month"])
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_config(p)
+    p = sub.add_parser(
+        "mode",
+        help="the service mode (after-hours): show it, or a supervisor's override",
+        description="Show the service mode the PBX follows, or override the calendar: "
+        "'closed' plays the after-hours message now (an emergency closure), 'open' takes "
+        "calls outside hours, 'auto' goes back to the calendar. The override is kept in "
+        "the PBX (AstDB), so the daemon follows it too, also after a restart.",
+    )
+    p.add_argument("action", choices=["status", "open", "closed", "auto"])
+    p.add_argument(
+        "--until",
+        metavar="YYYY-MM-DDTHH:MM",
+        help="end of the override, in the service time zone "
+        "(default: the calendar's next opening or closing)",
+    )
+    p.add_argument("--for", dest="minutes", type=int, metavar="MINUTES", help="or: for this long")
+    p.add_argument("--note", default="", help="who and why, kept with the override")
+    _add_config(p)
     return parser
 
 
@@ -107,6 +126,83 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
         "callcenter-features.conf (in place of its [general] and [featuremap])"
     )
     return 0
+
+
+def _until(cfg: Config, args: argparse.Namespace) -> datetime | None:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(cfg.service.timezone)
+    if args.until and args.minutes is not None:
+        raise ValueError("give --until or --for, not both")
+    if args.minutes is not None:
+        if args.minutes <= 0:
+            raise ValueError(f"--for: {args.minutes} is not a positive number of minutes")
+        return datetime.now(tz) + timedelta(minutes=args.minutes)
+    if not args.until:
+        return None
+    try:
+        until = datetime.fromisoformat(args.until)
+    except ValueError:
+        raise ValueError(f"--until: {args.until!r} is not YYYY-MM-DDTHH:MM") from None
+    return until if until.tzinfo is not None else until.replace(tzinfo=tz)
+
+
+async def _mode(cfg: Config, args: argparse.Namespace) -> int:
+    from callcenter.ami import AMIClient
+    from callcenter.daemon import resolve_ami_target
+    from callcenter.schedule.calendar import BusinessCalendar
+    from callcenter.schedule.mode import ModeKeeper
+
+    until = _until(cfg, args)
+    target = resolve_ami_target(cfg)
+    client = AMIClient(
+        target.host,
+        target.port,
+        target.username,
+        target.secret,
+        connect_timeout=cfg.ami.connect_timeout,
+        action_timeout=cfg.ami.action_timeout,
+    )
+    await client.start()
+    try:
+        keeper = ModeKeeper(
+            client, BusinessCalendar.from_config(cfg.service), ttl=cfg.service.mode_ttl_seconds
+        )
+        if args.action in ("open", "closed"):
+            decision = await keeper.override(args.action, until, args.note)
+        elif args.action == "auto":
+            decision = await keeper.clear_override()
+        else:
+            decision = await keeper.load()
+        pbx = await keeper.read_pbx()
+    finally:
+        await client.close()
+    tz = keeper.calendar.tz
+    why = {"hours": "service hours", "override": "override"}.get(decision.reason, decision.reason)
+    note = f": {decision.note}" if decision.note else ""
+    print(
+        f"mode: {decision.mode} ({why}{note}) until "
+        f"{decision.valid_until.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    )
+    mode, vouched = pbx
+    if mode is None:
+        print("PBX: no mode stored: the dialplan follows its rendered calendar")
+    else:
+        when = f"{datetime.fromtimestamp(vouched, tz):%Y-%m-%d %H:%M:%S %Z}" if vouched else "-"
+        print(f"PBX: {mode}, vouched until {when} (then the rendered calendar)")
+    return 0
+
+
+def cmd_mode(cfg: Config, args: argparse.Namespace) -> int:
+    setup_logging(cfg.log.format, "warning")
+    try:
+        return asyncio.run(_mode(cfg, args))
+    except ValueError as exc:
+        print(f"callcenter mode: {exc}", file=sys.stderr)
+        return 2
+    except AMIError as exc:
+        print(f"callcenter mode: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_lab(cfg: Config, action: str) -> int:
@@ -227,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_lab(cfg, args.action)
     if args.command == "metrics":
         return cmd_metrics(cfg, args)
+    if args.command == "mode":
+        return cmd_mode(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

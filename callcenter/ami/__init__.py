@@ -1,6 +1,6 @@
 """Asterisk Manager Interface: framing, client, errors. No domain imports here."""
 
-from callcenter.ami.client import AMIActions, AMIClient
+from callcenter.ami.client import AMIActions, AMIClient, AMIListActions
 from callcenter.ami.errors import (
     AMIActionError,
     AMIAuthenticationError,
@@ -23,6 +23,7 @@ __all__ = [
     "AMIFrameTooLarge",
     "AMIFramer",
     "AMIInjectionError",
+    "AMIListActions",
     "AMIProtocolError",
     "AMITimeoutError",
     "FrameError",

@@ -76,6 +76,18 @@ class AMIActions(Protocol):
     ) -> Message: ...
 
 
+class AMIListActions(AMIActions, Protocol):
+    """And actions answered by an event list (DBGet, QueueStatus ...)."""
+
+    async def action_list(
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> list[Message]: ...
+
+
 class AMIClient:
     def __init__(
         self,

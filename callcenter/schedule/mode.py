@@ -8,6 +8,11 @@ supervisor's ``Override``. ``ModeKeeper`` writes it with AMI ``DBPut``:
   ``valid_until`` and re-armed from there;
 - every ``ttl / 3`` seconds (a refresh), so a failed write is retried.
 
+A supervisor's emergency override is kept in AstDB too (``callcenter/override``:
+``MODE|UNTIL_EPOCH|NOTE``), so it outlives a daemon restart, and ``callcenter mode``
+(another process) can set it: the keeper reads it back before every write, so whoever
+set it, the next write (at the latest the next refresh) follows it.
+
 ``mode_until`` is the last epoch second the daemon vouches for the mode (the dialplan
 checks ``EPOCH <= mode_until``): the second before the next boundary, or ``now + ttl``
 if that comes first. So if the daemon dies, the dialplan's own time rule takes over
@@ -23,7 +28,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal, cast, get_args
 
 import structlog
@@ -33,8 +38,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from callcenter.ami.client import AMIActions
-from callcenter.ami.errors import AMIError
+from callcenter.ami.client import AMIListActions
+from callcenter.ami.errors import AMIActionError, AMIError
 from callcenter.schedule.calendar import BusinessCalendar
 
 log = structlog.get_logger("callcenter.schedule")
@@ -44,6 +49,8 @@ Reason = Literal["hours", "holiday", "year_end", "closed_day", "override"]
 Clock = Callable[[], datetime]
 MODES: tuple[str, ...] = get_args(Mode)
 ASTDB_FAMILY = "callcenter"
+OVERRIDE_KEY = "override"
+NOTE_MAX = 200  # characters of an override's note kept in AstDB
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,21 @@ class Override:
     mode: Mode
     until: datetime
     note: str = ""  # who and why, for the log
+
+
+def encode_override(o: Override) -> str:
+    """``MODE|UNTIL_EPOCH|NOTE``; the note on one line (AMI header values cannot break)."""
+    note = " ".join(o.note.split())[:NOTE_MAX]
+    return f"{o.mode}|{math.ceil(o.until.timestamp())}|{note}"
+
+
+def decode_override(value: str, tz: tzinfo) -> Override | None:
+    """The override stored by ``encode_override``; ``None`` if the value is not one."""
+    mode, _, rest = value.partition("|")
+    until, _, note = rest.partition("|")
+    if mode not in MODES or not until.isdigit():
+        return None
+    return Override(cast(Mode, mode), datetime.fromtimestamp(int(until), tz), note)
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,7 @@ def decide(
 class ModeKeeper:
     def __init__(
         self,
-        client: AMIActions,
+        client: AMIListActions,
         calendar: BusinessCalendar,
         *,
         clock: Clock | None = None,
@@ -167,12 +189,37 @@ class ModeKeeper:
         if not self._stopped:
             await self._job("reconnect", None)
 
+    async def load(self) -> ModeDecision:
+        """The mode now, with the override stored in the PBX (nothing is written)."""
+        async with self._lock:
+            now = self._clock()
+            await self._load_override(now, self._pbx_offset(now))
+            return decide(self.calendar, now, self.override_active)
+
+    async def read_pbx(self) -> tuple[str | None, int | None]:
+        """What the dialplan reads: the stored mode and ``mode_until`` (None if unset)."""
+        values: list[str | None] = []
+        for key in ("mode", "mode_until"):
+            try:
+                answer = await self.client.action_list("DBGet", {"Family": self.family, "Key": key})
+            except AMIActionError:
+                values.append(None)
+                continue
+            found = (m["Val"] for m in answer if m.get("Event") == "DBGetResponse")
+            values.append(next(found, None))
+        mode, until = values
+        return mode, int(until) if until and until.isdigit() else None
+
     # -- supervisor ------------------------------------------------------------------
 
     async def override(
         self, mode: str, until: datetime | None = None, note: str = ""
     ) -> ModeDecision:
-        """Force ``mode`` until ``until`` (aware), or until the calendar's next boundary."""
+        """Force ``mode`` until ``until`` (aware), or until the calendar's next boundary.
+
+        Stored in AstDB first (an AMI error is raised: the supervisor must know it did
+        not take), then the mode is written.
+        """
         if mode not in MODES:
             raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
         now = self._clock()
@@ -182,15 +229,75 @@ class ModeKeeper:
             raise ValueError("until: an aware datetime is needed")
         elif until <= now:
             raise ValueError(f"until: {until.isoformat()} is not in the future")
-        self._override = Override(cast(Mode, mode), until.astimezone(self.calendar.tz), note)
+        override = Override(cast(Mode, mode), until.astimezone(self.calendar.tz), note)
+        # Stored in the PBX's epoch seconds (what a restarted daemon or the CLI compare with).
+        offset = self._pbx_offset(now)
+        stored = Override(
+            override.mode,
+            datetime.fromtimestamp(override.until.timestamp() + offset, self.calendar.tz),
+            override.note,
+        )
+        await self.client.action(
+            "DBPut", {"Family": self.family, "Key": OVERRIDE_KEY, "Val": encode_override(stored)}
+        )
+        self._override = override
         log.info("service.override", mode=mode, until=until.isoformat(), note=note)
         return await self._apply("override")
 
     async def clear_override(self) -> ModeDecision:
+        """Back to the calendar (an AMI error is raised, as for ``override``)."""
+        await self._delete_override()
         if self._override is not None:
             log.info("service.override_cleared", mode=self._override.mode)
         self._override = None
         return await self._apply("override_cleared")
+
+    async def _delete_override(self) -> None:
+        try:
+            await self.client.action("DBDel", {"Family": self.family, "Key": OVERRIDE_KEY})
+        except AMIActionError as exc:
+            if "could not be deleted" not in exc.reason:  # there was none: nothing to do
+                raise
+
+    async def _load_override(self, now: datetime, offset: float) -> None:
+        """Take the override stored in AstDB (whoever set it); on a failed read keep
+        the one in memory (the write that follows will most likely fail too)."""
+        try:
+            answer = await self.client.action_list(
+                "DBGet", {"Family": self.family, "Key": OVERRIDE_KEY}
+            )
+        except AMIActionError as exc:
+            if "not found" in exc.reason:
+                if self._override is not None:
+                    log.info("service.override_removed", mode=self._override.mode)
+                self._override = None
+            return
+        except (AMIError, OSError):
+            return
+        value = next((m.get("Val", "") for m in answer if m.get("Event") == "DBGetResponse"), "")
+        stored = decode_override(value, self.calendar.tz)
+        if stored is None:
+            log.warning("service.override_unreadable", value=value[:80])
+            self._override = None
+            return
+        # Back into the service clock's time (the same unless a clock is injected).
+        until = datetime.fromtimestamp(stored.until.timestamp() - offset, self.calendar.tz)
+        if self._override is None or (self._override.mode, self._override.until) != (
+            stored.mode,
+            until,
+        ):
+            log.info("service.override_loaded", mode=stored.mode, until=until.isoformat())
+        self._override = Override(stored.mode, until, stored.note)
+
+    def _timer_offset(self, now: datetime) -> float:
+        """Real epoch seconds minus the service clock's: 0 unless a clock is injected."""
+        return time.time() - now.timestamp() if self._injected else 0.0
+
+    def _pbx_offset(self, now: datetime) -> float:
+        """The PBX's epoch seconds (``mode_until``, the stored override) minus the clock's."""
+        if self._wall is None:
+            return self._timer_offset(now)
+        return self._wall() - now.timestamp()
 
     # -- the work --------------------------------------------------------------------
 
@@ -208,12 +315,14 @@ class ModeKeeper:
                 # A timer may fire a hair early by the clock: the boundary has been reached.
                 self._armed_for = None
                 now = max(now, boundary)
-            # Real epoch seconds minus the service clock's: 0 unless a clock is injected.
-            timer_offset = time.time() - now.timestamp() if self._injected else 0.0
-            pbx_offset = timer_offset if self._wall is None else self._wall() - now.timestamp()
+            timer_offset = self._timer_offset(now)
+            pbx_offset = self._pbx_offset(now)
+            await self._load_override(now, pbx_offset)
             if self._override is not None and now >= self._override.until:
                 log.info("service.override_ended", mode=self._override.mode)
                 self._override = None
+                with contextlib.suppress(AMIError, OSError):
+                    await self._delete_override()
             decision = decide(self.calendar, now, self._override)
             last = self._logged
             if last is None or (last.mode, last.reason) != (decision.mode, decision.reason):

@@ -7,11 +7,16 @@ The session lab has the mode pinned open (conftest); every test here puts it bac
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from callcenter.ami import AMIClient
-from callcenter.config import ServiceConfig
+from callcenter.config import Config, ServiceConfig
 from callcenter.lab import Lab, LabState
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
@@ -151,4 +156,90 @@ async def test_the_mode_is_rewritten_after_an_ami_reconnect(lab: Lab, lab_state:
         await keeper.stop()
         await client.close()
         await proxy.close()
+        set_mode(lab, "open")
+
+
+async def test_the_boundary_minute_18_15(running: RunningDaemon, sipp: Sipp, lab: Lab) -> None:
+    """A weekday at 18:14:55 by the service clock (which then runs in real time): a call
+    before 18:15 joins the queue; the scheduler switches at 18:15:00 exactly; the next
+    call hears the after-hours message."""
+    clock = FakeClock(jst(2026, 11, 24, 18, 14, 55), running=True)  # Tuesday
+    boundary = jst(2026, 11, 24, 18, 15)
+    keeper = ModeKeeper(running.daemon.client, CAL, clock=clock, ttl=120)
+    try:
+        d = await keeper.start()
+        assert (d.mode, d.valid_until) == ("open", boundary)
+        # Vouched for up to the second before 18:15 (in the PBX's real seconds).
+        until = int(db_get(lab, "mode_until") or 0)
+        assert until == pytest.approx(time.time() + 5 - 1, abs=1.1)
+        before = await call(running, sipp, "0300000131", "定時前 一郎")
+        assert clock() < boundary + timedelta(seconds=2)
+        assert_heard(before, "open")
+
+        await wait_for(lambda: db_get(lab, "mode") == "closed", 8, "the 18:15 switch")
+        switched = clock()
+        assert boundary <= switched < boundary + timedelta(seconds=1.5), switched
+        assert keeper.written is not None
+        assert keeper.written.valid_until == jst(2026, 11, 25, 8, 30)  # Wednesday 08:30
+        after = await call(running, sipp, "0300000132", "定時後 二郎")
+        assert_heard(after, "closed")
+    finally:
+        await keeper.stop()
+        set_mode(lab, "open")
+
+
+def mode_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter", "mode", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_supervisors_override_from_the_command_line(
+    running: RunningDaemon, sipp: Sipp, lab: Lab, lab_config: Config, tmp_path: Path
+) -> None:
+    """`callcenter mode closed` (another process) closes the line at once; the daemon's
+    keeper follows the stored override instead of its calendar, and `auto` ends it."""
+    conf = tmp_path / "cc.toml"
+    conf.write_text(f'[lab]\nworkdir = "{lab_config.lab.workdir}"\n', encoding="utf-8")
+    keeper = ModeKeeper(running.daemon.client, CAL, clock=FakeClock(jst(2026, 11, 24, 10)))
+    secret = target_of(lab.running() or lab.up()).secret
+    try:
+        assert (await keeper.start()).mode == "open"
+        res = mode_cli(conf, "closed", "--for", "30", "--note", "台風 のため")
+        assert res.returncode == 0, res.stderr
+        assert "mode: closed (override: 台風 のため)" in res.stdout
+        assert "PBX: closed, vouched until" in res.stdout
+        stored = db_get(lab, "override") or ""
+        assert stored.startswith("closed|")
+        assert int(stored.split("|")[1]) == pytest.approx(time.time() + 1800, abs=5)
+        assert_heard(await call(running, sipp, "0300000141", "台風 三郎"), "closed")
+
+        # The daemon's next write (a refresh, a boundary, a reconnect) keeps it closed.
+        await keeper.resync()
+        assert db_get(lab, "mode") == "closed"
+        assert keeper.current().reason == "override"
+        status = mode_cli(conf, "status")
+        assert status.returncode == 0, status.stderr
+        assert "mode: closed (override: 台風 のため)" in status.stdout
+
+        res = mode_cli(conf, "auto")
+        assert res.returncode == 0, res.stderr
+        assert db_get(lab, "override") is None
+        await keeper.resync()
+        assert (db_get(lab, "mode"), keeper.override_active) == ("open", None)
+        for out in (res, status):
+            assert secret not in out.stdout + out.stderr
+
+        bad = mode_cli(conf, "closed", "--until", "next tuesday")
+        assert (bad.returncode, bad.stderr.strip()) == (
+            2,
+            "callcenter mode: --until: 'next tuesday' is not YYYY-MM-DDTHH:MM",
+        )
+    finally:
+        await keeper.stop()
+        lab.cli("database del callcenter override", check=False)
         set_mode(lab, "open")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter.ami import AMIConnectionError, Message
+from callcenter.ami import AMIActionError, AMIConnectionError, Message
 from callcenter.ami.protocol import HeaderValue
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -47,7 +47,8 @@ class Put:
 
 @dataclass
 class FakeAMI:
-    """Answers DBPut like Asterisk and records each, with when it came."""
+    """Answers DBPut, DBGet and DBDel like Asterisk and records each DBPut, with when it
+    came."""
 
     clock: FakeClock
     puts: list[Put] = field(default_factory=list)
@@ -63,12 +64,43 @@ class FakeAMI:
     ) -> Message:
         if self.down:
             raise AMIConnectionError("not connected to 127.0.0.1:5038")
-        assert action == "DBPut"
         assert headers is not None
+        if action == "DBDel":
+            if self.db.pop((str(headers["Family"]), str(headers["Key"])), None) is None:
+                raise AMIActionError("DBDel", "Database entry could not be deleted")
+            return Message({"Response": "Success", "Message": "Key deleted successfully"})
+        assert action == "DBPut"
         family, key, value = (str(headers[k]) for k in ("Family", "Key", "Val"))
         self.db[(family, key)] = value
         self.puts.append(Put(key, value, self.clock(), time.time()))
         return Message({"Response": "Success", "Message": "Updated database successfully"})
+
+    async def action_list(
+        self,
+        action: str,
+        headers: Mapping[str, HeaderValue] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> list[Message]:
+        if self.down:
+            raise AMIConnectionError("not connected to 127.0.0.1:5038")
+        assert action == "DBGet"
+        assert headers is not None
+        family, key = str(headers["Family"]), str(headers["Key"])
+        if (family, key) not in self.db:
+            raise AMIActionError("DBGet", "Database entry not found")
+        return [
+            Message({"Response": "Success", "EventList": "start"}),
+            Message(
+                {
+                    "Event": "DBGetResponse",
+                    "Family": family,
+                    "Key": key,
+                    "Val": self.db[(family, key)],
+                }
+            ),
+            Message({"Event": "DBGetComplete", "EventList": "Complete", "ListItems": "1"}),
+        ]
 
     def modes(self) -> list[str]:
         return [p.value for p in self.puts if p.key == "mode"]

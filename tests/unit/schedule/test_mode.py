@@ -307,3 +307,106 @@ async def test_a_timer_that_fires_before_the_clock_reaches_the_boundary_still_sw
     assert ami.modes() == ["open", "closed"]
     assert keeper.written is not None
     assert keeper.written.valid_until == jst(*WED, 8, 30)
+
+
+# -- the override kept in AstDB ------------------------------------------------------------
+
+
+def stored(ami: FakeAMI) -> str | None:
+    return ami.db.get(("callcenter", "override"))
+
+
+async def test_an_override_is_kept_in_astdb_and_outlives_the_daemon(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    keeper, ami, clock = keeper_on(jst(*TUE, 10), ttl=300)
+    await keeper.start()
+    until = jst(*TUE, 12)
+    await keeper.override("closed", until=until, note="台風\r\nのため 臨時閉庁")
+    # One line (an AMI header value cannot break), the end in epoch seconds.
+    assert stored(ami) == f"closed|{epoch(until)}|台風 のため 臨時閉庁"
+    await keeper.stop()
+
+    # A new daemon (same PBX, so the same AstDB) starts in the override, not the calendar.
+    again = ModeKeeper(ami, CAL, clock=clock, wall=lambda: clock().timestamp(), ttl=300)
+    try:
+        d = await again.start()
+        assert (d.mode, d.reason, d.valid_until, d.note) == (
+            "closed",
+            "override",
+            until,
+            "台風 のため 臨時閉庁",
+        )
+        assert ami.modes()[-1] == "closed"
+        assert again.override_active == Override("closed", until, "台風 のため 臨時閉庁")
+    finally:
+        await again.stop()
+
+
+async def test_an_override_set_elsewhere_is_followed_at_the_next_write(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    keeper, ami, _ = keeper_on(jst(*TUE, 10), ttl=300)
+    await keeper.start()
+    assert ami.modes() == ["open"]
+    # `callcenter mode closed` (another process) stored it; the next write follows it.
+    ami.db[("callcenter", "override")] = f"closed|{epoch(jst(*TUE, 11))}|drill"
+    await keeper.resync()
+    assert ami.modes() == ["open", "closed"]
+    assert keeper.current().reason == "override"
+    # And removed elsewhere: back to the calendar.
+    del ami.db[("callcenter", "override")]
+    await keeper.resync()
+    assert ami.modes() == ["open", "closed", "open"]
+    assert keeper.override_active is None
+
+
+async def test_clearing_removes_the_stored_override(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    keeper, ami, _ = keeper_on(jst(*TUE, 19), ttl=300)
+    await keeper.start()
+    await keeper.override("open", until=jst(*TUE, 20), note="overtime")
+    assert ami.modes() == ["closed", "open"]
+    assert stored(ami) is not None
+    d = await keeper.clear_override()
+    assert (d.mode, d.reason) == ("closed", "hours")
+    assert stored(ami) is None
+    await keeper.clear_override()  # nothing stored: not an error
+
+
+async def test_an_expired_override_is_removed(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    keeper, ami, _ = keeper_on(jst(*TUE, 10), ttl=300)
+    ami.db[("callcenter", "override")] = f"closed|{epoch(jst(*TUE, 9))}|yesterday's drill"
+    d = await keeper.start()
+    assert (d.mode, d.reason) == ("open", "hours")
+    assert stored(ami) is None
+
+
+@pytest.mark.parametrize("value", ["", "shut|123|x", "closed|soon|x", "closed"])
+async def test_an_unreadable_override_is_ignored_and_logged(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]], value: str
+) -> None:
+    keeper, ami, _ = keeper_on(jst(*TUE, 10), ttl=300)
+    ami.db[("callcenter", "override")] = value
+    with capture_logs() as logs:
+        d = await keeper.start()
+    assert (d.mode, d.reason) == ("open", "hours")
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+        "service.override_unreadable"
+    ]
+
+
+async def test_an_override_that_cannot_be_stored_is_an_error(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    from callcenter.ami import AMIConnectionError
+
+    keeper, ami, _ = keeper_on(jst(*TUE, 10), ttl=300)
+    await keeper.start()
+    ami.down = True
+    with pytest.raises(AMIConnectionError):
+        await keeper.override("closed", note="storm")
+    assert keeper.override_active is None  # not half-applied
