@@ -137,9 +137,7 @@ class CallTracker:
             call.routed = ROUTED_STAGES[stage]
             if stage == "transfer_out" and ev.get("Target"):
                 # Sent on by the dialplan (an IVR choice), not by an agent.
-                call.transfers.append(
-                    Transfer("routed", t, ev["Target"], ev.get("Channel", ""))
-                )
+                call.transfers.append(Transfer("routed", t, ev["Target"], ev.get("Channel", "")))
         elif stage == "ended":
             call.system_end = ev.get("Reason") or "ended"
 
