@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -15,6 +16,9 @@ from callcenter import __version__
 from callcenter.ami import AMIError
 from callcenter.config import Config, ConfigError, load_config
 from callcenter.logging import setup_logging
+
+if TYPE_CHECKING:
+    from callcenter.incidents.figures import IncidentTargets
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -80,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="minutes", type=int, metavar="MINUTES", help="or: for this long")
     p.add_argument("--note", default="", help="who and why, kept with the override")
     _add_config(p)
+    p = sub.add_parser("incidents", help="incident figures and survey imports")
+    isub = p.add_subparsers(dest="incidents_action", required=True)
+    q = isub.add_parser(
+        "figures",
+        help="the contract's five incident figures for a month (docs/incidents.md)",
+    )
+    q.add_argument("--month", metavar="YYYY-MM", required=True)
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_config(q)
+    q = isub.add_parser(
+        "import-surveys",
+        help="satisfaction surveys from a CSV of form answers (all rows or none)",
+    )
+    q.add_argument("file", metavar="CSV")
+    _add_config(q)
     return parser
 
 
@@ -205,6 +224,95 @@ def cmd_mode(cfg: Config, args: argparse.Namespace) -> int:
         return 1
 
 
+def _incident_targets(cfg: Config) -> IncidentTargets:
+    from callcenter.incidents.figures import IncidentTargets
+
+    t = cfg.incidents
+    return IncidentTargets(
+        first_contact_resolution=t.first_contact_resolution_target,
+        handling_seconds=t.handling_minutes_target * 60,
+        escalation_seconds=t.escalation_minutes_target * 60,
+        progress_seconds=t.progress_report_minutes_target * 60,
+        satisfaction=t.satisfaction_target,
+    )
+
+
+def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from callcenter.incidents.figures import monthly_figures
+    from callcenter.incidents.survey_csv import SurveyCSVError, parse_surveys
+    from callcenter.schedule.calendar import BusinessCalendar
+    from callcenter.store.db import make_engine, migrate
+    from callcenter.store.incidents import IncidentNotFound, IncidentStore
+
+    engine = make_engine(cfg.database_url())
+    try:
+        migrate(engine)
+        store = IncidentStore(engine)
+        tz = ZoneInfo(cfg.service.timezone)
+        if args.incidents_action == "import-surveys":
+            try:
+                text = Path(args.file).read_text(encoding="utf-8")
+                responses = parse_surveys(text, tz)
+                stored = store.add_surveys(responses, "csv")
+            except OSError as exc:
+                print(f"{args.file}: {exc.strerror}", file=sys.stderr)
+                return 2
+            except (SurveyCSVError, UnicodeDecodeError) as exc:
+                problems = getattr(exc, "problems", [str(exc)])
+                print(
+                    f"{args.file}: nothing imported, {len(problems)} problem(s):", file=sys.stderr
+                )
+                for problem in problems:
+                    print(f"  - {problem}", file=sys.stderr)
+                return 2
+            except IncidentNotFound as exc:
+                print(f"{args.file}: nothing imported: {exc}", file=sys.stderr)
+                return 2
+            print(
+                f"{args.file}: {stored} survey(s) imported, {len(responses) - stored} already there"
+            )
+            return 0
+        try:
+            year, month = (int(x) for x in args.month.split("-"))
+            start = datetime(year, month, 1, tzinfo=tz)
+        except ValueError:
+            print(f"--month: {args.month!r} is not YYYY-MM", file=sys.stderr)
+            return 2
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+        cal = BusinessCalendar.from_config(cfg.service)
+        figures = monthly_figures(
+            store.received_between(start, end),
+            store.surveys(start, end),
+            cal,
+            year,
+            month,
+            _incident_targets(cfg),
+        )
+    finally:
+        engine.dispose()
+    data = figures_dict(figures)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(f"incidents received {args.month}: {data['incidents']} (unresolved {data['unresolved']})")
+    for name, f in data["figures"].items():
+        met = {True: "met", False: "NOT met", None: "no data"}[f["met"]]
+        print(f"  {name:28} {f['value']!s:>10}  over {f['count']:>4}  target {f['target']}  {met}")
+    return 0
+
+
+def figures_dict(figures: Any) -> dict[str, Any]:
+    return {
+        "incidents": figures.incidents,
+        "unresolved": figures.unresolved,
+        "figures": {name: f.to_dict() for name, f in figures.figures().items()},
+    }
+
+
 def cmd_lab(cfg: Config, action: str) -> int:
     from callcenter.lab import Lab, LabError
 
@@ -325,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_metrics(cfg, args)
     if args.command == "mode":
         return cmd_mode(cfg, args)
+    if args.command == "incidents":
+        return cmd_incidents(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

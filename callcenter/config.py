@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callcenter.webhooks.settings import WebhookSettings
+
 DEFAULT_CONFIG_ENV = "CALLCENTER_CONFIG"
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
@@ -100,6 +102,27 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class IncidentsConfig:
+    """Incidents opened from answered calls and the contract's incident targets."""
+
+    enabled: bool = True  # every answered call opens an incident
+    # A caller with an open incident received within this many hours gets the new one
+    # linked to it (related_incident_id).
+    repeat_window_hours: float = 24.0
+    # The post-call survey (queues with survey = true): 1 (不満) .. 5 (満足).
+    survey_prompt: str = "beep"  # sound file(s) asking for the key, '&'-joined
+    survey_timeout: int = 5  # seconds to wait for the key
+    # Targets (SPEC.md section 3): met when the figure is at least / at most this.
+    first_contact_resolution_target: float = 0.90
+    handling_minutes_target: float = 30.0
+    escalation_minutes_target: float = 10.0
+    progress_report_minutes_target: float = 30.0
+    satisfaction_target: float = 75.0
+    # The second line posts its answers signed with this secret (HMAC, docs/webhooks.md).
+    second_line_secret_env: str = "CALLCENTER_SECOND_LINE_SECRET"  # noqa: S105
+
+
+@dataclass(frozen=True)
 class LabConfig:
     workdir: str = "var/lab"
     sip_port: int = 0  # 0: a free port chosen at start
@@ -124,6 +147,7 @@ class QueueConfig:
     busy_offer: str = ""
     busy_offer_prompt: str = "vm-leavemsg"  # sound file(s) that make the offer
     busy_offer_seconds: int = 3
+    survey: bool = False  # after the agent hangs up, ask the caller to rate the call 1-5
 
 
 IVR_TARGET_KINDS = ("queue", "ivr", "group", "transfer", "after_hours", "hangup")
@@ -221,6 +245,8 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     lab: LabConfig = LabConfig()
     features: FeaturesConfig = FeaturesConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
+    webhooks: WebhookSettings = WebhookSettings()  # noqa: RUF009 (frozen: safe to share)
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     ivr: tuple[IvrConfig, ...] = (
         IvrConfig(name="main", number="2000", options=(("1", "queue:support"),)),
@@ -283,6 +309,8 @@ _SECTIONS: dict[str, type] = {
     "metrics": MetricsConfig,
     "lab": LabConfig,
     "features": FeaturesConfig,
+    "incidents": IncidentsConfig,
+    "webhooks": WebhookSettings,
 }
 _ARRAYS: dict[str, type] = {
     "queues": QueueConfig,
@@ -652,6 +680,24 @@ def _check_pbx(cfg: Config, problems: list[str]) -> None:
             problems.append(f"{key}.timeout: between 1 and 300 seconds")
 
 
+def _check_incidents(cfg: Config, problems: list[str]) -> None:
+    inc = cfg.incidents
+    if not 0 <= inc.repeat_window_hours <= 24 * 90:
+        problems.append("incidents.repeat_window_hours: between 0 (off) and 2160 (90 days)")
+    if not 1 <= inc.survey_timeout <= 30:
+        problems.append("incidents.survey_timeout: between 1 and 30 seconds")
+    if not 0 <= inc.first_contact_resolution_target <= 1:
+        problems.append("incidents.first_contact_resolution_target: a fraction (0.90 for 90%)")
+    for k in ("handling_minutes_target", "escalation_minutes_target"):
+        if getattr(inc, k) <= 0:
+            problems.append(f"incidents.{k}: must be greater than 0")
+    if inc.progress_report_minutes_target <= 0:
+        problems.append("incidents.progress_report_minutes_target: must be greater than 0")
+    if not 0 <= inc.satisfaction_target <= 100:
+        problems.append("incidents.satisfaction_target: between 0 and 100")
+    problems.extend(cfg.webhooks.problems("webhooks"))
+
+
 def parse_config(
     data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config"
 ) -> Config:
@@ -683,6 +729,7 @@ def parse_config(
     _check_ivr(cfg, problems)
     _check_groups(cfg, problems)
     _check_pbx(cfg, problems)
+    _check_incidents(cfg, problems)
     if problems:
         raise ConfigError(problems, source)
     return cfg

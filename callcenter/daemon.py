@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -18,6 +18,7 @@ from callcenter.agents import AgentService
 from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
+from callcenter.incidents.desk import IncidentDesk
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
@@ -26,9 +27,11 @@ from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
+from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
-from callcenter.telephony.tracker import CallTracker
+from callcenter.telephony.tracker import CallTracker, event_time
+from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
 
@@ -125,7 +128,43 @@ class Daemon:
             if cfg.service.manage_mode
             else None
         )
+        # Incidents: one per answered call, and the phone survey's answers (docs/incidents.md).
+        self.webhooks = WebhookSender(self.engine, cfg.webhooks) if cfg.webhooks.enabled else None
+        self.incident_store = IncidentStore(
+            self.engine,
+            webhooks=cfg.webhooks,
+            on_commit=self.webhooks.wake if self.webhooks is not None else None,
+        )
+        self.incidents: IncidentDesk | None = (
+            IncidentDesk(
+                self.incident_store,
+                agent_ids={a.name: a.id for a in cfg.agents},
+                repeat_window=timedelta(hours=cfg.incidents.repeat_window_hours),
+            )
+            if cfg.incidents.enabled
+            else None
+        )
         self.ready = asyncio.Event()
+
+    def _incident_events(self, msg: Message) -> None:
+        """Answered calls open incidents; a survey key lands on the call's incident."""
+        desk = self.incidents
+        answered = self.tracker.newly_answered
+        if desk is None:
+            answered.clear()
+            return
+        for call in answered:
+            desk.call_answered(call)
+        answered.clear()
+        if msg.get("UserEvent") == "CallCenter" and msg.get("Stage") == "survey":
+            answer = msg.get("Answer", "")
+            linkedid = msg.get("Linkedid", "")
+            if answer not in ("1", "2", "3", "4", "5") or not linkedid:
+                return  # no key, or not a rating: no answer to store
+            known = self.tracker.calls.get(linkedid)
+            respondent = (known.caller_num if known is not None else "") or f"call:{linkedid}"
+            at = datetime.fromtimestamp(event_time(msg, time.time()), UTC)
+            desk.survey_answer(self.cfg.server.id, linkedid, respondent, int(answer), at)
 
     def _on_event(self, msg: Message, received: float) -> None:
         self.eventlog.append(msg, received)  # first: whatever happens next, it is stored
@@ -133,6 +172,7 @@ class Daemon:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
         finished = self.tracker.feed(msg, received)
+        self._incident_events(msg)
         if finished is not None:
             self._call_finished(finished)
 
@@ -209,6 +249,7 @@ class Daemon:
                 pbx_restarted=restarted,
             ):
                 self._call_finished(call)
+            self._incident_events(Message({}))  # calls the snapshot found answered
         finally:
             self._resync_backlog = None
         log.info(
@@ -319,6 +360,10 @@ class Daemon:
         writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
         calls_stop = asyncio.Event()
         calls_writer = asyncio.create_task(self._write_calls(calls_stop), name="calls-writer")
+        if self.incidents is not None:
+            await self.incidents.start()
+        if self.webhooks is not None:
+            await self.webhooks.start()
         starter = asyncio.create_task(self.client.start(), name="ami-start")
         stopper = asyncio.create_task(stop.wait(), name="stop-wait")
         try:
@@ -342,6 +387,10 @@ class Daemon:
             if self.service_mode is not None:
                 await self.service_mode.stop()
             await self.client.close()
+            if self.incidents is not None:
+                await self.incidents.stop()
+            if self.webhooks is not None:
+                await self.webhooks.stop()
             calls_stop.set()  # no call can finish any more: write the last ones
             await calls_writer
             if self._unwritten:

@@ -154,15 +154,19 @@ def render_queue_options(cfg: Config) -> str:
             f" same => n,Set(CC_OFFER={q.busy_offer})",
             f" same => n,Set(CC_OFFER_PROMPT={q.busy_offer_prompt})",
             f" same => n,Set(CC_OFFER_SECONDS={q.busy_offer_seconds})",
+            f" same => n,Set(CC_SURVEY={1 if q.survey else 0})",
             " same => n,Return()",
         ]
     lines += [
         "exten => _[A-Za-z].,1,Set(CC_BUSY_PROMPT=all-circuits-busy-now)",
         " same => n,Set(CC_OFFER=)",
+        " same => n,Set(CC_SURVEY=0)",
         " same => n,Return()",
         "",
         "[callcenter-service-options]",
         f"exten => s,1,Set(CC_AFTER_HOURS_PROMPT={cfg.service.after_hours_prompt})",
+        f" same => n,Set(CC_SURVEY_PROMPT={cfg.incidents.survey_prompt})",
+        f" same => n,Set(CC_SURVEY_TIMEOUT={cfg.incidents.survey_timeout})",
         " same => n,Return()",
     ]
     return "\n".join(lines) + "\n"

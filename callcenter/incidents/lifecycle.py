@@ -135,6 +135,7 @@ def open_incident(
     queue: str | None = None,
     ivr_path: Iterable[str] = (),
     agent: str | None = None,
+    agent_id: str | None = None,
     category: str | None = None,
     priority: str = "normal",
     flags: Iterable[str] = (),
@@ -166,6 +167,7 @@ def open_incident(
         queue=queue,
         ivr_path=tuple(ivr_path),
         agent=agent,
+        agent_id=agent_id,
         received_at=received,
         answered_at=answered_at,
         category=category,
@@ -187,7 +189,7 @@ def open_incident(
 # What a new incident's "created" entry shows: these fields, when not left at their default.
 _CREATED_FIELDS = (
     *("id", "call_linkedid", "server_id", "caller_number", "caller_name", "queue"),
-    *("ivr_path", "agent", "received_at", "answered_at", "status", "category"),
+    *("ivr_path", "agent", "agent_id", "received_at", "answered_at", "status", "category"),
     *("priority", "flags", "related_incident_id", "notes"),
 )
 

@@ -71,6 +71,7 @@ class Incident:
     queue: str | None = None
     ivr_path: tuple[str, ...] = ()
     agent: str | None = None
+    agent_id: str | None = None  # the agent's id (endpoint): who may act on it
     received_at: datetime  # the call's arrival: the SLA clocks start here (business time)
     answered_at: datetime | None = None
     status: Status = "received"

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -95,4 +96,84 @@ class Call(Base):
         Index("ix_calls_day", "local_day"),
         Index("ix_calls_queue_day", "queue", "local_day"),
         Index("ix_calls_agent_day", "agent", "local_day"),
+    )
+
+
+class IncidentRow(Base):
+    """An incident (ticket); see docs/incidents.md. ``version`` guards concurrent edits."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The call that opened it: one incident per call, whatever is replayed or retried.
+    server_id: Mapped[str | None] = mapped_column(String(40))
+    call_linkedid: Mapped[str | None] = mapped_column(String(64))
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    ivr_path: Mapped[list[str]] = mapped_column(Headers)
+    agent: Mapped[str | None] = mapped_column(String(80))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(24))
+    category: Mapped[str | None] = mapped_column(String(80))
+    priority: Mapped[str] = mapped_column(String(10))
+    flags: Mapped[list[str]] = mapped_column(Headers)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_by: Mapped[str | None] = mapped_column(String(80))
+    escalated_to: Mapped[str | None] = mapped_column(String(80))
+    escalation_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_progress_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress_reports: Mapped[list[dict[str, Any]]] = mapped_column(Headers)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolution: Mapped[str | None] = mapped_column(String(12))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    related_incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    notes: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ux_incidents_call", "server_id", "call_linkedid", unique=True),
+        Index("ix_incidents_received", "received_at"),
+        Index("ix_incidents_status", "status"),
+        Index("ix_incidents_caller", "caller_number", "received_at"),
+        Index("ix_incidents_agent", "agent_id", "status"),
+    )
+
+
+class IncidentHistoryRow(Base):
+    """Every action on an incident: who, when, what changed (append-only)."""
+
+    __tablename__ = "incident_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[dict[str, Any]] = mapped_column(Headers)
+    note: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_incident_history_incident", "incident_id", "id"),)
+
+
+class SurveyRow(Base):
+    """One satisfaction survey (phone or imported form); answers 1 (不満) .. 5 (満足)."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))  # phone | csv
+    respondent: Mapped[str] = mapped_column(String(128))
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    answers: Mapped[list[int]] = mapped_column(Headers)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # A re-imported form or a replayed phone answer is not counted twice.
+        Index("ux_survey_once", "source", "respondent", "at", unique=True),
+        Index("ix_survey_at", "at"),
     )

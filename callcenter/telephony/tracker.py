@@ -69,6 +69,8 @@ class CallTracker:
         # First channels of calls that are not inbound (an agent's phone calling out, or
         # calling the queue): a resync must not take them for inbound calls it missed.
         self._not_inbound: set[str] = set()
+        # Calls answered since the owner last emptied it (an incident opens for each).
+        self.newly_answered: list[CallRecord] = []
 
     # -- events --------------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class CallTracker:
                 call.answered_at = t
                 call.agent = self.agent_names.get(ev["Agent"], ev["Agent"])
                 call.agent_interface = f"PJSIP/{ev['Agent']}"
+                self.newly_answered.append(call)
         elif call.answered_at is not None:
             return  # routing after an answer does not change what happened to the call
         elif stage in ROUTED_STAGES:
@@ -155,6 +158,7 @@ class CallTracker:
             call.agent = ev.get("MemberName") or ev.get("Interface")
             call.agent_interface = ev.get("Interface")
             call.queue = call.queue or ev.get("Queue")
+            self.newly_answered.append(call)
 
     def _hold(self, ev: Event, t: float) -> None:
         call = self._call(ev)
@@ -304,8 +308,8 @@ class CallTracker:
             self.calls[uid] = call
         return finished
 
-    @staticmethod
     def _catch_up(
+        self,
         call: CallRecord,
         caller: Event,
         entry: Event | None,
@@ -325,3 +329,4 @@ class CallTracker:
             call.agent = _name(caller.get("ConnectedLineName")) or None
             call.queue = call.queue or (caller.get("ApplicationData", "").split(",")[0] or None)
             call.estimated = True
+            self.newly_answered.append(call)

@@ -66,6 +66,8 @@ def lab_config(
                 busy_offer_prompt="silence/1",
                 busy_offer_seconds=3,
             ),
+            # agent2 answers; after the agent hangs up, the caller rates the call.
+            QueueConfig(name="svq", number="1004", timeout=10, retry=1, survey=True),
             QueueConfig(
                 name="cbq",
                 number="1003",
@@ -91,7 +93,7 @@ def lab_config(
             AgentConfig(
                 id=aid,
                 name=f"Agent {aid[-1]}",
-                queues=("support", "small") if aid == "agent2" else ("support",),
+                queues=("support", "small", "svq") if aid == "agent2" else ("support",),
                 contact=f"sip:{aid}@127.0.0.1:{port}",
             )
             for aid, port in agent_ports.items()

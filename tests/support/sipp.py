@@ -54,6 +54,38 @@ AGENT_INFO_KEY = """<pause milliseconds="{delay}"/>
   """
 
 
+AGENT_WAITS = """<recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+AGENT_HANGS_UP = """<pause milliseconds="{delay}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$peer_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$me];tag=[pid]SIPpTag01[call_number]
+      To: [$peer]
+      Call-ID: [call_id]
+      CSeq: 90 BYE
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
 def _info_key(key: str, index: int, delay_ms: int) -> str:
     """One key press as a SIP INFO (application/dtmf-relay): each is its own request, so
     repeated or successive keys are never mistaken for one long press."""
@@ -99,18 +131,20 @@ class Sipp:
         keys: str = "",
         keys_after_ms: int = 1000,
         key_delay_ms: int = 250,
+        hangup_after_ms: int | None = None,
     ) -> subprocess.Popen[bytes]:
         """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times.
 
         With ``keys``, it presses them ``keys_after_ms`` after the answer, ``key_delay_ms``
         apart (a feature code must be complete within Asterisk's featuredigittimeout, 1 s),
-        then waits for the PBX to hang up.
+        then waits for the PBX to hang up; with ``hangup_after_ms`` it hangs up itself
+        that long after the answer (or after its last key).
         """
         work = Path(tempfile.mkdtemp(prefix="sipp-agent-"))
         args = ["-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port()),
                 "-d", str(answer_ms), "-m", str(calls)]  # fmt: skip
         scenario = "agent.xml"
-        if keys:
+        if keys or hangup_after_ms is not None:
             scenario = str(work / "agent_keys.xml")
             steps = "".join(
                 AGENT_INFO_KEY.format(
@@ -118,8 +152,14 @@ class Sipp:
                 )
                 for i, k in enumerate(keys)
             )
+            end = (
+                AGENT_WAITS
+                if hangup_after_ms is None
+                else AGENT_HANGS_UP.format(delay=hangup_after_ms)
+            )
             template = (SCENARIOS / "agent_keys.xml").read_text(encoding="utf-8")
-            Path(scenario).write_text(template.replace("<!--KEYS-->", steps), encoding="utf-8")
+            text = template.replace("<!--KEYS-->", steps).replace("<!--END-->", end)
+            Path(scenario).write_text(text, encoding="utf-8")
         return self._start(scenario, work, timeout_s, args)
 
     def caller(

@@ -1,0 +1,173 @@
+"""The daemon's side of incidents: open one for every answered call, store the answers
+of the phone survey; off the event loop, in order, retried until the database has them.
+
+AMI events arrive on the loop and must never wait for the database, so the event
+handler only queues a job. One worker runs the jobs in arrival order (a survey answer
+always after the opening of its call's incident) through ``asyncio.to_thread``; a
+database error retries the same job with backoff, so an outage delays incidents but
+loses none. Opening is idempotent in the store (one incident per call), so a job run
+twice (a resync that finds the call again, a retry after a lost commit) is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.incidents.model import Incident, IncidentError, SurveyResponse
+from callcenter.store.incidents import IncidentNotFound, IncidentStore
+from callcenter.telephony.calls import CallRecord
+
+log = structlog.get_logger("callcenter.incidents")
+
+
+@dataclass(frozen=True)
+class _Open:
+    call: CallRecord
+
+
+@dataclass(frozen=True)
+class _Survey:
+    server_id: str
+    linkedid: str
+    respondent: str
+    answer: int
+    at: datetime
+
+
+class IncidentDesk:
+    def __init__(
+        self,
+        store: IncidentStore,
+        *,
+        agent_ids: Mapping[str, str] | None = None,
+        repeat_window: timedelta = timedelta(hours=24),
+        retry_min: float = 0.2,
+        retry_max: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+        on_opened: Callable[[Incident], None] | None = None,
+    ) -> None:
+        """``agent_ids``: agent name -> id, for calls whose agent is known by name only."""
+        self.store = store
+        self.agent_ids = dict(agent_ids or {})
+        self.repeat_window = repeat_window
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.on_opened = on_opened
+        self._jobs: asyncio.Queue[_Open | _Survey] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.opened: dict[str, Incident] = {}  # linkedid -> incident, opened by this run
+        self.failures = 0
+
+    # -- from the event handler (never blocks) -------------------------------------------
+
+    def call_answered(self, call: CallRecord) -> None:
+        # A copy: the tracker goes on changing the record (hangup, transfers).
+        self._jobs.put_nowait(_Open(copy.copy(call)))
+
+    def survey_answer(
+        self, server_id: str, linkedid: str, respondent: str, answer: int, at: datetime
+    ) -> None:
+        self._jobs.put_nowait(_Survey(server_id, linkedid, respondent, answer, at))
+
+    @property
+    def pending(self) -> int:
+        return self._jobs.qsize()
+
+    # -- the worker ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._work(), name="incident-desk")
+
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Finish the queued jobs (for a while), then stop."""
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._jobs.join(), drain_seconds)
+        if self.pending:
+            log.warning("incidents.stopped_with_pending", pending=self.pending)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _work(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            delay = self.retry_min
+            try:
+                while True:
+                    try:
+                        await asyncio.to_thread(self._run, job)
+                        break
+                    except (SQLAlchemyError, OSError) as exc:
+                        self.failures += 1
+                        log.warning(
+                            "incidents.store_failed", error=type(exc).__name__, retry_in=delay
+                        )
+                        await asyncio.sleep(delay)
+                        delay = min(self.retry_max, delay * 2)
+                    except (IncidentError, IncidentNotFound, ValueError) as exc:
+                        # Cannot succeed by retrying: say so loudly, go on with the next.
+                        log.error("incidents.job_refused", job=type(job).__name__, error=str(exc))
+                        break
+            finally:
+                self._jobs.task_done()
+
+    def _run(self, job: _Open | _Survey) -> None:
+        if isinstance(job, _Open):
+            self._open(job.call)
+        else:
+            self._survey(job)
+
+    def _agent_id(self, call: CallRecord) -> str | None:
+        iface = call.agent_interface or ""
+        if iface.startswith("PJSIP/"):
+            return iface.split("/", 1)[1]
+        return self.agent_ids.get(call.agent or "")
+
+    def _open(self, call: CallRecord) -> None:
+        incident, opened = self.store.open_for_call(
+            call,
+            agent_id=self._agent_id(call),
+            at=self._clock(),
+            repeat_window=self.repeat_window,
+        )
+        self.opened[call.linkedid] = incident
+        if opened:
+            log.info(
+                "incident.opened",
+                incident=incident.id,
+                linkedid=call.linkedid,
+                agent=incident.agent_id,
+                related=incident.related_incident_id,
+            )
+            if self.on_opened is not None:
+                self.on_opened(incident)
+
+    def _survey(self, job: _Survey) -> None:
+        incident = self.store.find_by_call(job.server_id, job.linkedid)
+        response = SurveyResponse(
+            job.respondent,
+            incident.id if incident is not None else None,
+            (job.answer,),
+            job.at,
+        )
+        stored = self.store.add_survey(response, "phone")
+        log.info(
+            "incident.survey",
+            incident=response.incident_id,
+            linkedid=job.linkedid,
+            answer=job.answer,
+            stored=stored,
+        )
