@@ -1,0 +1,140 @@
+"""The second line's answer: accepted only with a fresh, valid signature over the exact
+body; no bearer token needed (nor enough); off when no secret is configured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from callcenter.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from tests.unit.web.support import SECOND_LINE_SECRET, Api, Clock, start_api
+
+BODY = json.dumps({"note": "回答: 再起動で解決"}, ensure_ascii=False)
+
+
+async def escalated(api: Api) -> int:
+    iid: int = (await api.create(agent_id="1001"))["id"]
+    assert (await api.act(iid, "escalate", who="a1", to="vendor-x")).status == 200
+    api.clock.tick()
+    return iid
+
+
+async def answer(
+    api: Api, iid: int, body: str = BODY, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    h = api.second_line_headers(body) if headers is None else headers
+    reply = await api.call(
+        "POST", f"/second-line/incidents/{iid}/answer", who=None, data=body.encode(), headers=h
+    )
+    return reply.status, reply.body
+
+
+async def test_a_signed_answer_is_recorded_by_second_line(api: Api) -> None:
+    iid = await escalated(api)
+    status, _ = await answer(api, iid)
+    assert status == 200
+    history = (await api.call("GET", f"/incidents/{iid}")).body["history"]
+    assert history[-1]["action"] == "escalation_answered"
+    assert history[-1]["actor"] == "second-line"
+    assert history[-1]["note"] == "回答: 再起動で解決"
+
+
+async def test_an_empty_body_is_an_answer_without_a_note(api: Api) -> None:
+    iid = await escalated(api)
+    status, _ = await answer(api, iid, body="")
+    assert status == 200
+
+
+Tamper = Callable[[Api, dict[str, str]], dict[str, str]]
+
+
+def _drop(name: str) -> Tamper:
+    return lambda _api, h: {k: v for k, v in h.items() if k != name}
+
+
+def _set(name: str, value: str) -> Tamper:
+    return lambda _api, h: {**h, name: value}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_drop(SIGNATURE_HEADER), "missing X-Callcenter-Signature"),
+        (_drop(TIMESTAMP_HEADER), "missing X-Callcenter-Timestamp"),
+        (_set(SIGNATURE_HEADER, "v1=" + "0" * 64), "signature does not match"),
+        (_set(SIGNATURE_HEADER, "sha256=abc"), "X-Callcenter-Signature has no v1="),
+        (_set(TIMESTAMP_HEADER, "soon"), "X-Callcenter-Timestamp is not unix seconds"),
+        (
+            lambda api, _h: api.second_line_headers(BODY, secret="not-the-secret"),
+            "signature does not match",
+        ),
+        (lambda api, _h: api.second_line_headers(BODY, age=301), "X-Callcenter-Timestamp is"),
+        (lambda api, _h: api.second_line_headers(BODY, age=-301), "X-Callcenter-Timestamp is"),
+    ],
+)
+async def test_a_bad_signature_is_401_and_changes_nothing(
+    api: Api, tamper: Tamper, reason: str
+) -> None:
+    iid = await escalated(api)
+    status, body = await answer(api, iid, headers=tamper(api, api.second_line_headers(BODY)))
+    assert status == 401
+    error = body["error"]
+    assert error["code"] == "unauthorized"
+    assert error["message"].startswith(f"signature refused: {reason}")
+    assert SECOND_LINE_SECRET not in json.dumps(body)
+    incident = (await api.call("GET", f"/incidents/{iid}")).body["incident"]
+    assert incident["status"] == "escalated"
+
+
+async def test_a_tampered_body_is_refused(api: Api) -> None:
+    iid = await escalated(api)
+    headers = api.second_line_headers(BODY)
+    status, _ = await answer(api, iid, body=BODY.replace("再起動", "交換"), headers=headers)
+    assert status == 401
+    # Re-serialised JSON (other spacing) is another body, so it is refused too.
+    status, _ = await answer(api, iid, body=json.dumps(json.loads(BODY)), headers=headers)
+    assert status == 401
+
+
+async def test_just_inside_the_tolerance_is_accepted(api: Api) -> None:
+    iid = await escalated(api)
+    status, _ = await answer(api, iid, headers=api.second_line_headers(BODY, age=299))
+    assert status == 200
+
+
+async def test_a_bearer_token_is_not_a_signature(api: Api) -> None:
+    iid = await escalated(api)
+    reply = await api.call(
+        "POST", f"/second-line/incidents/{iid}/answer", who="admin", data=BODY.encode()
+    )
+    assert reply.status == 401
+
+
+async def test_unknown_not_escalated_and_bad_bodies(api: Api) -> None:
+    status, body = await answer(api, 999)
+    assert (status, body) == (
+        404,
+        {"error": {"code": "not_found", "message": "incident 999 does not exist"}},
+    )
+    iid = (await api.create())["id"]
+    status, body = await answer(api, iid)
+    assert status == 409
+    iid = await escalated(api)
+    status, body = await answer(api, iid, body='{"note": "x", "status": "resolved"}')
+    assert (status, body["error"]["field"]) == (422, "status")
+    status, _ = await answer(api, iid, body="[]")
+    assert status == 400
+
+
+async def test_disabled_without_a_secret(engine: Engine, clock: Clock) -> None:
+    api = await start_api(engine, clock, second_line_secret="")
+    try:
+        iid = await escalated(api)
+        status, body = await answer(api, iid)
+        assert (status, body["error"]["code"]) == (404, "not_found")
+    finally:
+        await api.client.close()
