@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="minutes", type=int, metavar="MINUTES", help="or: for this long")
     p.add_argument("--note", default="", help="who and why, kept with the override")
     _add_config(p)
+    p = sub.add_parser("token", help="API bearer tokens (shown once, stored hashed)")
+    tsub = p.add_subparsers(dest="tokens", required=True)
+    q = tsub.add_parser("create", help="a new token; printed once")
+    q.add_argument("--name", required=True, help="who holds it (shown in histories)")
+    q.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    q.add_argument("--agent", metavar="ID", help="for role agent: the agent it acts as")
+    _add_config(q)
+    q = tsub.add_parser("list", help="the tokens (never the tokens themselves)")
+    _add_config(q)
+    q = tsub.add_parser("revoke", help="revoke a token by id")
+    q.add_argument("id", type=int)
+    _add_config(q)
     p = sub.add_parser("incidents", help="incident figures and survey imports")
     isub = p.add_subparsers(dest="incidents_action", required=True)
     q = isub.add_parser(
@@ -313,6 +325,46 @@ def figures_dict(figures: Any) -> dict[str, Any]:
     }
 
 
+def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
+    from callcenter.store.db import make_engine, migrate
+    from callcenter.web import TokenStore
+
+    engine = make_engine(cfg.database_url())
+    try:
+        migrate(engine)
+        tokens = TokenStore(engine)
+        if args.tokens == "create":
+            agents = {a.id for a in cfg.agents}
+            if args.role == "agent" and args.agent not in agents:
+                print(
+                    f"--agent: {args.agent!r} is not a configured agent "
+                    f"({', '.join(sorted(agents))})",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                token, record = tokens.create(args.name, args.role, args.agent)
+            except ValueError as exc:
+                print(f"callcenter token: {exc}", file=sys.stderr)
+                return 2
+            print(f"token {record.id} for {record.name} ({record.role}); shown only now:")
+            print(token)
+            return 0
+        if args.tokens == "revoke":
+            if not tokens.revoke(args.id):
+                print(f"no active token {args.id}", file=sys.stderr)
+                return 1
+            print(f"token {args.id} revoked")
+            return 0
+        for t in tokens.list():
+            state = "revoked" if t.revoked_at else "active"
+            agent = f" agent={t.agent_id}" if t.agent_id else ""
+            print(f"{t.id:>4}  {t.role:10} {state:8} {t.name}{agent}")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def cmd_lab(cfg: Config, action: str) -> int:
     from callcenter.lab import Lab, LabError
 
@@ -435,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_mode(cfg, args)
     if args.command == "incidents":
         return cmd_incidents(cfg, args)
+    if args.command == "token":
+        return cmd_token(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

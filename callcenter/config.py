@@ -123,6 +123,15 @@ class IncidentsConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """The daemon's HTTP API (and, later, its pages)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # loopback by default; put a TLS proxy in front for the LAN
+    port: int = 8080  # 0: a free port (tests)
+
+
+@dataclass(frozen=True)
 class LabConfig:
     workdir: str = "var/lab"
     sip_port: int = 0  # 0: a free port chosen at start
@@ -246,6 +255,7 @@ class Config:
     lab: LabConfig = LabConfig()
     features: FeaturesConfig = FeaturesConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    http: HttpConfig = HttpConfig()
     webhooks: WebhookSettings = WebhookSettings()  # noqa: RUF009 (frozen: safe to share)
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     ivr: tuple[IvrConfig, ...] = (
@@ -310,6 +320,7 @@ _SECTIONS: dict[str, type] = {
     "lab": LabConfig,
     "features": FeaturesConfig,
     "incidents": IncidentsConfig,
+    "http": HttpConfig,
     "webhooks": WebhookSettings,
 }
 _ARRAYS: dict[str, type] = {
@@ -447,6 +458,7 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
     for k in ("abandonment_rate_target", "busy_rate_target", "service_level_target"):
         if not 0 <= getattr(cfg.metrics, k) <= 1:
             problems.append(f"metrics.{k}: a fraction between 0 and 1 (e.g. 0.10 for 10%)")
+    port("http.port", cfg.http.port, allow_zero=True)
     port("lab.sip_port", cfg.lab.sip_port, allow_zero=True)
     port("lab.ami_port", cfg.lab.ami_port, allow_zero=True)
     if not cfg.lab.trunk_address.startswith("127."):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
+from aiohttp import web
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +21,7 @@ from callcenter.ami import AMIActionError, AMIClient, Message
 from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
 from callcenter.incidents.desk import IncidentDesk
+from callcenter.incidents.figures import IncidentTargets
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
@@ -31,6 +34,7 @@ from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.telephony.tracker import CallTracker, event_time
+from callcenter.web import ApiDeps, TokenStore, make_app
 from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
@@ -144,7 +148,43 @@ class Daemon:
             if cfg.incidents.enabled
             else None
         )
+        self.tokens = TokenStore(self.engine)
+        self.http_port: int | None = None  # once the API listens
+        self._http: web.AppRunner | None = None
         self.ready = asyncio.Event()
+
+    def api_deps(self) -> ApiDeps:
+        t = self.cfg.incidents
+        return ApiDeps(
+            incidents=self.incident_store,
+            tokens=self.tokens,
+            calendar=self.calendar,
+            targets=IncidentTargets(
+                first_contact_resolution=t.first_contact_resolution_target,
+                handling_seconds=t.handling_minutes_target * 60,
+                escalation_seconds=t.escalation_minutes_target * 60,
+                progress_seconds=t.progress_report_minutes_target * 60,
+                satisfaction=t.satisfaction_target,
+            ),
+            second_line_secret=os.environ.get(t.second_line_secret_env, ""),
+        )
+
+    async def _start_http(self) -> None:
+        http = self.cfg.http
+        if not http.enabled:
+            return
+        runner = web.AppRunner(make_app(self.api_deps()), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, http.host, http.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            where = f"{http.host}:{http.port}"
+            raise ConfigError([f"http.port: cannot listen on {where}: {exc.strerror}"]) from None
+        self._http = runner
+        self.http_port = int(runner.addresses[0][1])
+        log.info("http.listening", address=f"{http.host}:{self.http_port}")
 
     def _incident_events(self, msg: Message) -> None:
         """Answered calls open incidents; a survey key lands on the call's incident."""
@@ -367,6 +407,7 @@ class Daemon:
         starter = asyncio.create_task(self.client.start(), name="ami-start")
         stopper = asyncio.create_task(stop.wait(), name="stop-wait")
         try:
+            await self._start_http()
             done, _ = await asyncio.wait({starter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message
@@ -386,6 +427,8 @@ class Daemon:
                     await task
             if self.service_mode is not None:
                 await self.service_mode.stop()
+            if self._http is not None:
+                await self._http.cleanup()
             await self.client.close()
             if self.incidents is not None:
                 await self.incidents.stop()

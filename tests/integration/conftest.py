@@ -14,6 +14,7 @@ from callcenter.config import (
     AgentConfig,
     Config,
     DatabaseConfig,
+    HttpConfig,
     IvrConfig,
     LabConfig,
     QueueConfig,
@@ -171,6 +172,7 @@ def daemon_factory(
             transfer_targets=lab_config.transfer_targets,
             # The tests pin the mode themselves (set_mode): they run on any day, holidays too.
             service=ServiceConfig(manage_mode=False),
+            http=HttpConfig(port=0),
             agents=lab_config.agents,
             base_dir=tmp_path,
         )

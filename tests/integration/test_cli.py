@@ -59,6 +59,7 @@ def _write_run_config(tmp_path: Path, lab_state: LabState, **ami: object) -> Pat
         f'[log]\nformat = "json"\n'
         # The shared lab's mode is pinned by the tests; this daemon must not change it.
         f"[service]\nmanage_mode = false\n"
+        f"[http]\nport = 0\n"  # any free port: tests (and other checkouts) run side by side
         f"[ami]\n{ami_lines}"
     )
     return conf

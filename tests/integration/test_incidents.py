@@ -6,17 +6,25 @@ the daemon was blind); and the caller's survey key after the agent hangs up land
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
+import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import LabState
 from callcenter.store.incidents import INCIDENTS
 from callcenter.telephony.calls import Outcome
+from callcenter.webhooks.settings import WebhookSettings
+from callcenter.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.integration.conftest import RunningDaemon, finished_call, wait_for
 from tests.support.sipp import Sipp, finish, stop
 from tests.support.tcpproxy import CuttableProxy
+from tests.unit.webhooks.support import DROP, FAIL, SECRET, Receiver
 
 
 def incidents_of(daemon: Daemon, linkedid: str) -> int:
@@ -130,3 +138,100 @@ async def test_one_incident_per_call_across_an_ami_cut(
         assert (incident.caller_number, incident.agent_id) == (number, agent)
     with daemon.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(INCIDENTS)).scalar_one() == 2
+
+
+async def test_the_desk_works_the_incident_through_the_daemons_api(
+    daemon_factory: Callable[..., Daemon],
+    sipp: Sipp,
+    agent_ports: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real call opens the incident; agent1 works it through the daemon's HTTP API
+    (agent2 may not); the second line answers with a signed post; the external ticket
+    system's webhook receiver fails twice and still gets every event, once each."""
+    receiver = await Receiver(script={"hook": [FAIL, DROP]}).start()
+    monkeypatch.setenv("CALLCENTER_SECOND_LINE_SECRET", "second-line-secret")
+    base = daemon_factory()
+    cfg = replace(
+        base.cfg,
+        webhooks=WebhookSettings(
+            urls=(receiver.url("hook"),), secret=SECRET, retry_min=0.1, retry_max=0.3
+        ),
+    )
+    base.engine.dispose()
+    daemon = Daemon(cfg, base.target)
+    rd = RunningDaemon(daemon)
+    await rd.start()
+    tokens = {who: daemon.tokens.create(who, "agent", who)[0] for who in ("agent1", "agent2")}
+    agent = sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1)
+    try:
+        await asyncio.to_thread(
+            finish, sipp.caller("1000", [("0311112201", "画面 四郎")], talk_ms=1500), 30
+        )
+        record = await finished_call(rd, "0311112201")
+        await wait_for(lambda: daemon.incidents is not None and daemon.incidents.pending == 0,
+                       10, "stored")  # fmt: skip
+        assert daemon.http_port is not None
+        api = f"http://127.0.0.1:{daemon.http_port}/api/v1"
+
+        def auth(who: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {tokens[who]}"}
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{api}/incidents", headers=auth("agent1")) as r:
+                assert r.status == 200
+                listed = (await r.json())["incidents"]
+            [mine] = [i for i in listed if i["call_linkedid"] == record.linkedid]
+            assert (mine["caller_name"], mine["agent_id"]) == ("画面 四郎", "agent1")
+            iid = mine["id"]
+            async with http.get(f"{api}/incidents/{iid}", headers=auth("agent2")) as r:
+                assert r.status == 403  # not agent2's call
+            async with http.post(
+                f"{api}/incidents/{iid}/escalate",
+                json={"to": "second-line"},
+                headers=auth("agent1"),
+            ) as r:
+                assert r.status == 200, await r.text()
+            async with http.post(
+                f"{api}/incidents/{iid}/progress", json={"how": "sms"}, headers=auth("agent1")
+            ) as r:
+                assert r.status == 422
+                assert (await r.json())["error"]["field"] == "how"
+            body = json.dumps({"note": "設定を修正しました"}).encode()
+            ts = int(time.time())
+            headers = {
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: str(ts),
+                SIGNATURE_HEADER: sign("second-line-secret", ts, body),
+            }
+            async with http.post(
+                f"{api}/second-line/incidents/{iid}/answer", data=body, headers=headers
+            ) as r:
+                assert r.status == 200, await r.text()
+            async with http.post(
+                f"{api}/incidents/{iid}/resolve", json={}, headers=auth("agent1")
+            ) as r:
+                assert r.status == 200
+                assert (await r.json())["incident"]["resolution"] == "second_line"
+            async with http.get(f"{api}/incidents/{iid}", headers=auth("agent1")) as r:
+                history = (await r.json())["history"]
+        assert [(h["action"], h["actor"]) for h in history] == [
+            ("created", "system"),
+            ("escalated", "agent1"),
+            ("escalation_answered", "second-line"),
+            ("resolved", "agent1"),
+        ]
+
+        def delivered() -> list[str]:
+            return [json.loads(x.body)["event"] for x in receiver.accepted("hook")]
+
+        await wait_for(lambda: len(delivered()) == 3, 15, "three webhooks delivered")
+        assert delivered() == ["incident.created", "incident.escalated", "incident.resolved"]
+        first = receiver.on("hook")[:3]  # failed, dropped, then accepted: one delivery id
+        assert [x.action for x in first] == [FAIL, DROP, "ok"]
+        assert len({x.delivery_id for x in first}) == 1
+        assert all(x.signature_ok() for x in receiver.accepted("hook"))
+    finally:
+        stop(agent)
+        await rd.shutdown()
+        await receiver.stop()
