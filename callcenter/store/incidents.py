@@ -313,12 +313,11 @@ class IncidentStore:
                 related_incident_id=related,
             )
             stmt = self._insert_once(conn, {"version": 1, **_row(incident)})
-            result = conn.execute(stmt)
-            if result.rowcount == 0:  # another writer opened it first
-                opened = False
-            else:
-                opened = True
-                new_id = self._id_of(conn, call.server_id, call.linkedid)
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+            inserted: int | None = conn.execute(stmt.returning(INCIDENTS.c.id)).scalar()
+            opened = inserted is not None  # None: another writer opened it first
+            if inserted is not None:
+                new_id = int(inserted)
                 incident = _with_id(incident, new_id)
                 conn.execute(insert(HISTORY), [_history_row(new_id, entry)])
                 queued = enqueue(
@@ -361,16 +360,6 @@ class IncidentStore:
                 .on_conflict_do_nothing(index_elements=keys)
             )
         return sqlite.insert(INCIDENTS).values(**row).on_conflict_do_nothing(index_elements=keys)
-
-    @staticmethod
-    def _id_of(conn: Connection, server_id: str, linkedid: str) -> int:
-        return int(
-            conn.execute(
-                select(INCIDENTS.c.id).where(
-                    INCIDENTS.c.server_id == server_id, INCIDENTS.c.call_linkedid == linkedid
-                )
-            ).scalar_one()
-        )
 
     @staticmethod
     def _repeat_of(
@@ -452,8 +441,10 @@ class IncidentStore:
                     stmt: Any = postgresql.insert(SURVEYS).values(**row)
                 else:
                     stmt = sqlite.insert(SURVEYS).values(**row)
-                result = conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
-                stored += result.rowcount
+                new = conn.execute(
+                    stmt.on_conflict_do_nothing(index_elements=keys).returning(SURVEYS.c.id)
+                ).scalar()
+                stored += new is not None
         return stored
 
     def surveys(

@@ -310,3 +310,25 @@ def test_times_in_any_zone_come_back_as_the_same_instant(engine: Engine) -> None
     assert got.updated_at == at
     # and the next change, UTC or not, is checked against the right instant
     store.change(inc.id, "answer_escalation", "second-line", T0 + timedelta(minutes=8))
+
+
+def test_two_writers_opening_the_same_call_make_one_incident(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both looked first and saw nothing (two daemons, or a retry racing the original):
+    the second insert loses on the unique key and adds no history and no webhook."""
+    store = IncidentStore(engine, webhooks=HOOKS)
+    call = answered_call("race")
+    first, opened = store.open_for_call(call, agent_id="agent1", at=T0, repeat_window=timedelta(0))
+    assert opened
+    real = store.find_by_call
+    looks = {"n": 0}
+
+    def blind_once(server_id: str, linkedid: str) -> object:
+        looks["n"] += 1
+        return None if looks["n"] == 1 else real(server_id, linkedid)
+
+    monkeypatch.setattr(store, "find_by_call", blind_once)
+    again, opened = store.open_for_call(call, agent_id="agent1", at=T0, repeat_window=timedelta(0))
+    assert (again, opened) == (first, False)
+    assert (count(engine, INCIDENTS), count(engine, HISTORY), count(engine, OUTBOX)) == (1, 1, 1)
