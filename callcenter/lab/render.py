@@ -166,12 +166,12 @@ writetimeout = 5000
 def _pjsip_conf(cfg: Config, ports: LabPorts) -> str:
     out = [
         f"""; Loopback only: SIP transactions may time out fast, so a phone that is not
-; running fails in about 3 s instead of 32 s (its INVITE retransmissions would
-; otherwise reach whatever listens on that port next).
+; running fails in about 6 s instead of 32 s (its INVITE retransmissions would
+; otherwise reach whatever listens on that port next). 64 x T1 is the least timer B.
 [system]
 type = system
 timer_t1 = 100
-timer_b = 3200
+timer_b = 6400
 
 [global]
 type = global
