@@ -34,7 +34,7 @@ from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.telephony.tracker import CallTracker, event_time
-from callcenter.web import ApiDeps, TokenStore, make_app
+from callcenter.web import ApiDeps, PbxDeps, TokenStore, make_app
 from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
@@ -167,6 +167,14 @@ class Daemon:
                 satisfaction=t.satisfaction_target,
             ),
             second_line_secret=os.environ.get(t.second_line_secret_env, ""),
+            pbx=PbxDeps(
+                cfg=self.cfg,
+                live=self.live,
+                agents=self.agents,
+                calls=self.calls,
+                today_figures=self.today_figures,
+                service_mode=self.service_mode,
+            ),
         )
 
     async def _start_http(self) -> None:

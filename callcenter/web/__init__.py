@@ -8,7 +8,7 @@
   description, served at ``GET /api/v1/openapi.json``.
 """
 
-from callcenter.web.app import ApiDeps, make_app
+from callcenter.web.app import ApiDeps, PbxDeps, make_app
 from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
 from callcenter.web.errors import ApiError
 
@@ -17,6 +17,7 @@ __all__ = [
     "ApiDeps",
     "ApiError",
     "ApiToken",
+    "PbxDeps",
     "Principal",
     "Role",
     "TokenStore",

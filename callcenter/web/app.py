@@ -14,13 +14,33 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from callcenter.agents import AgentService
+from callcenter.calls import CallControl
+from callcenter.config import Config
 from callcenter.incidents.figures import IncidentTargets
+from callcenter.metrics import CallFigures
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.incidents import IncidentStore
+from callcenter.telephony.live import LiveState
 from callcenter.web.auth import TokenStore, auth_middleware, public
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware, json_response
 from callcenter.web.incidents import PREFIX, IncidentRoutes
 from callcenter.web.openapi import openapi
+
+
+@dataclass(frozen=True)
+class PbxDeps:
+    """The daemon's live PBX side, for the queue, agent, call, parking, metrics and
+    service-mode routes (None in tests that only exercise incidents)."""
+
+    cfg: Config
+    live: LiveState
+    agents: AgentService
+    calls: CallControl
+    # Today so far (service time zone), all queues (None) or one.
+    today_figures: Callable[[str | None], CallFigures]
+    service_mode: ModeKeeper | None  # None when the daemon does not manage the mode
 
 
 @dataclass(frozen=True)
@@ -35,6 +55,7 @@ class ApiDeps:
     second_line_secret: str = field(default="", repr=False)
     # None: the real time. Tests pass a settable clock; every action's time comes from it.
     clock: Callable[[], datetime] | None = None
+    pbx: PbxDeps | None = None
 
     def now(self) -> datetime:
         """Now, in UTC: the store keeps UTC, and on SQLite a time in another zone would be
