@@ -179,6 +179,10 @@ async def test_the_boundary_minute_18_15(running: RunningDaemon, sipp: Sipp, lab
         await wait_for(lambda: db_get(lab, "mode") == "closed", 8, "the 18:15 switch")
         switched = clock()
         assert boundary <= switched < boundary + timedelta(seconds=1.5), switched
+        # mode_until follows the mode (a separate DBPut): then the write is complete.
+        await wait_for(
+            lambda: keeper.written is not None and keeper.written.mode == "closed", 3, "written"
+        )
         assert keeper.written is not None
         assert keeper.written.valid_until == jst(2026, 11, 25, 8, 30)  # Wednesday 08:30
         after = await call(running, sipp, "0300000132", "定時後 二郎")
