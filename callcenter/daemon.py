@@ -22,6 +22,8 @@ from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.figures import IncidentTargets
+from callcenter.incidents.model import Incident
+from callcenter.incidents.serialize import incident_dict
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
@@ -34,7 +36,9 @@ from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.telephony.tracker import CallTracker, event_time
-from callcenter.web import ApiDeps, PbxDeps, TokenStore, make_app
+from callcenter.web import ApiDeps, PbxDeps, TokenStore, live_hub, make_app
+from callcenter.web.live import LiveHub
+from callcenter.web.views import LIVE_EVENTS
 from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
@@ -144,6 +148,7 @@ class Daemon:
                 self.incident_store,
                 agent_ids={a.name: a.id for a in cfg.agents},
                 repeat_window=timedelta(hours=cfg.incidents.repeat_window_hours),
+                on_opened=self._incident_opened,
             )
             if cfg.incidents.enabled
             else None
@@ -151,6 +156,7 @@ class Daemon:
         self.tokens = TokenStore(self.engine)
         self.http_port: int | None = None  # once the API listens
         self._http: web.AppRunner | None = None
+        self.hub: LiveHub | None = None  # the live websocket's pushes
         self.ready = asyncio.Event()
 
     def api_deps(self) -> ApiDeps:
@@ -174,6 +180,8 @@ class Daemon:
                 calls=self.calls,
                 today_figures=self.today_figures,
                 service_mode=self.service_mode,
+                open_calls=lambda: self.tracker.calls,
+                engine=self.engine,
             ),
         )
 
@@ -181,7 +189,9 @@ class Daemon:
         http = self.cfg.http
         if not http.enabled:
             return
-        runner = web.AppRunner(make_app(self.api_deps()), access_log=None)
+        app = make_app(self.api_deps())
+        self.hub = live_hub(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, http.host, http.port)
         try:
@@ -193,6 +203,12 @@ class Daemon:
         self._http = runner
         self.http_port = int(runner.addresses[0][1])
         log.info("http.listening", address=f"{http.host}:{self.http_port}")
+
+    def _incident_opened(self, incident: Incident) -> None:
+        """The agent's console pops the new incident up (called from the desk's thread;
+        the hub hands it over to the loop)."""
+        if self.hub is not None:
+            self.hub.publish_incident(incident_dict(incident))
 
     def _incident_events(self, msg: Message) -> None:
         """Answered calls open incidents; a survey key lands on the call's incident."""
@@ -223,6 +239,8 @@ class Daemon:
         self._incident_events(msg)
         if finished is not None:
             self._call_finished(finished)
+        if self.hub is not None and msg.get("Event") in LIVE_EVENTS:
+            self.hub.notify()  # wallboards and consoles: pushed once the burst is over
 
     def _local_day(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, self.tz).date().isoformat()
@@ -306,6 +324,8 @@ class Daemon:
             queues=len(self.live.queues),
             waiting=sum(len(q.entries) for q in self.live.queues.values()),
         )
+        if self.hub is not None:
+            self.hub.notify()  # the state after a gap: every page gets it
         # Ready means connected *and* the live state reflects the server.
         self.ready.set()
 

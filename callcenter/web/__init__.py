@@ -6,20 +6,27 @@
 - ``callcenter.web.validation``: bodies and query strings, refused with the field named.
 - ``callcenter.web.incidents``: the incident routes; ``callcenter.web.openapi``: their
   description, served at ``GET /api/v1/openapi.json``.
+- ``callcenter.web.pbx``: queues, agents, calls, parking, transfers, call figures and the
+  service mode; ``callcenter.web.views``: the JSON they answer with (pure), which
+  ``callcenter.web.live``'s ``LiveHub`` pushes on the websocket ``GET /api/v1/live``.
 """
 
-from callcenter.web.app import ApiDeps, PbxDeps, make_app
+from callcenter.web.app import LIVE_HUB, ApiDeps, PbxDeps, live_hub, make_app
 from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
 from callcenter.web.errors import ApiError
+from callcenter.web.live import LiveHub
 
 __all__ = [
+    "LIVE_HUB",
     "ROLES",
     "ApiDeps",
     "ApiError",
     "ApiToken",
+    "LiveHub",
     "PbxDeps",
     "Principal",
     "Role",
     "TokenStore",
+    "live_hub",
     "make_app",
 ]

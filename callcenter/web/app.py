@@ -4,15 +4,21 @@ Middlewares, outermost first: errors (every failure as JSON), then bearer-token 
 (handlers marked ``public`` authenticate otherwise). Routes live in one module per
 area, each a class bound to ``ApiDeps``; a new area adds its deps here and its routes
 and OpenAPI paths next to the incident ones.
+
+With ``ApiDeps.pbx`` the application also serves the PBX routes (``callcenter.web.pbx``)
+and the live websocket; its ``LiveHub`` is ``app[LIVE_HUB]``, for the daemon to call
+``notify()`` after each AMI event and ``publish_incident()`` for each opened incident.
+Without it the same routes answer 503 (one API shape, one OpenAPI description).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy import Engine
 
 from callcenter.agents import AgentService
 from callcenter.calls import CallControl
@@ -22,11 +28,14 @@ from callcenter.metrics import CallFigures
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.incidents import IncidentStore
+from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
-from callcenter.web.auth import TokenStore, auth_middleware, public
+from callcenter.web.auth import SessionStore, TokenStore, auth_middleware, public
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware, json_response
 from callcenter.web.incidents import PREFIX, IncidentRoutes
+from callcenter.web.live import LiveHub
 from callcenter.web.openapi import openapi
+from callcenter.web.pages import PageRoutes
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,12 @@ class PbxDeps:
     # Today so far (service time zone), all queues (None) or one.
     today_figures: Callable[[str | None], CallFigures]
     service_mode: ModeKeeper | None  # None when the daemon does not manage the mode
+    # The calls in progress as the call tracker has them, by Linkedid (queue, arrival,
+    # queue join and answer times). None: the views fall back on what the live state
+    # alone tells (wait times from the channel's creation, no queue for /calls).
+    open_calls: Callable[[], Mapping[str, CallRecord]] | None = None
+    # For the figures of past days (GET /metrics); None answers 503 there.
+    engine: Engine | None = None
 
 
 @dataclass(frozen=True)
@@ -66,9 +81,14 @@ class ApiDeps:
         return at.astimezone(UTC)
 
 
+LIVE_HUB = web.AppKey("live_hub", LiveHub)
+
+
 def make_app(deps: ApiDeps) -> web.Application:
+    # The pages' login sessions: the middleware takes their cookie as it takes a token.
+    sessions = SessionStore()
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware(deps.tokens)],
+        middlewares=[error_middleware, auth_middleware(deps.tokens, sessions)],
         client_max_size=MAX_BODY_BYTES,
     )
     description = openapi()
@@ -79,4 +99,32 @@ def make_app(deps: ApiDeps) -> web.Application:
 
     app.router.add_get(f"{PREFIX}/openapi.json", openapi_json)
     app.router.add_routes(IncidentRoutes(deps).routes())
+    app.router.add_routes(PageRoutes(deps, sessions).routes())  # wallboard, console, login
+    if deps.pbx is not None:
+        _add_pbx(app, deps, deps.pbx)
+    else:
+        from callcenter.web.pbx import unavailable_routes
+
+        app.router.add_routes(unavailable_routes())
     return app
+
+
+def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps) -> None:
+    # Imported here: callcenter.web.pbx imports PbxDeps from this module.
+    from callcenter.web.pbx import LIVE_PATH, PbxRoutes
+    from callcenter.web.views import TICKING, SnapshotMaker
+
+    hub = LiveHub(SnapshotMaker(pbx), tokens=deps.tokens, ticking=TICKING)
+    app[LIVE_HUB] = hub
+    app.router.add_routes(PbxRoutes(deps, pbx, hub).routes())
+    app.router.add_get(LIVE_PATH, hub.handler)
+
+    async def close_hub(_app: web.Application) -> None:
+        await hub.close()  # before the server waits for its handlers: sockets end now
+
+    app.on_shutdown.append(close_hub)
+
+
+def live_hub(app: web.Application) -> LiveHub | None:
+    """The application's hub (None without PBX deps)."""
+    return app.get(LIVE_HUB)

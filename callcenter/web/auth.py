@@ -8,19 +8,31 @@ cache).
 
 Roles: ``agent`` acts only on its own incidents (its ``agent_id``), ``supervisor`` and
 ``admin`` on all. The principal's ``actor`` is what history records as "who did it".
+
+The pages (``callcenter.web.pages``) cannot keep a bearer token safely in a browser: a
+token pasted into the login form is exchanged for a session instead (``SessionStore``),
+a random id in an HttpOnly, SameSite=Strict cookie. A browser sends that cookie by
+itself, so a session-authenticated request that changes anything must also carry the
+session's CSRF token in ``X-CSRF-Token``, and a request from another origin is refused.
+A session remembers which token opened it, and each request re-checks that token: a
+revoked token ends its sessions at once, as it stops its bearer use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import web
@@ -184,12 +196,162 @@ class TokenStore:
             return None
         return _token(row).principal()
 
+    def identify(self, token: str) -> ApiToken | None:
+        """The record of a presented, active token (its id ties a login session to it)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        digest = hash_token(token)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(TOKENS).where(TOKENS.c.token_hash == digest, TOKENS.c.revoked_at.is_(None))
+            ).first()
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return _token(row)
+
+    def active_principal(self, token_id: int) -> Principal | None:
+        """Who token ``token_id`` acts as, while it is not revoked (a session's re-check)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(TOKENS).where(TOKENS.c.id == token_id, TOKENS.c.revoked_at.is_(None))
+            ).first()
+        return None if row is None else _token(row).principal()
+
     def list(self, *, include_revoked: bool = True) -> builtins.list[ApiToken]:
         q = select(TOKENS).order_by(TOKENS.c.id)
         if not include_revoked:
             q = q.where(TOKENS.c.revoked_at.is_(None))
         with self.engine.connect() as conn:
             return [_token(r) for r in conn.execute(q)]
+
+
+# -- login sessions (the pages) ---------------------------------------------------------
+
+SESSION_COOKIE = "cc_session"
+API_PREFIX = "/api/v1/"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION_BYTES = 32
+# A shift is 08:30-18:15; a wallboard left open all day must not log out at lunch.
+SESSION_IDLE_SECONDS = 12 * 3600
+SESSION_MAX_SECONDS = 24 * 3600
+# Far more than the desk has people and screens; past it the oldest session is dropped,
+# so a flood of logins cannot grow the daemon's memory without bound.
+SESSION_LIMIT = 10_000
+
+
+@dataclass(slots=True)
+class Session:
+    """One browser's login: who, through which token, and its CSRF token."""
+
+    principal: Principal
+    token_id: int
+    csrf: str = field(repr=False)
+    created: float
+    seen: float
+
+
+class SessionStore:
+    """Login sessions, in memory: a restart of the daemon logs every page out (they go
+    back to the login form), which costs a paste of the token and keeps no session id
+    anywhere on disk.
+
+    Sessions are kept by the SHA-256 of their id, as tokens are: nothing kept here is
+    what a browser presents.
+    """
+
+    def __init__(
+        self,
+        *,
+        idle_seconds: float = SESSION_IDLE_SECONDS,
+        max_seconds: float = SESSION_MAX_SECONDS,
+        limit: int = SESSION_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds
+        self.limit = limit
+        self.clock = clock
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def create(self, principal: Principal, token_id: int) -> tuple[str, Session]:
+        """A new session: (its id, for the cookie and nothing else; the session)."""
+        now = self.clock()
+        session_id = secrets.token_urlsafe(SESSION_BYTES)
+        session = Session(principal, token_id, secrets.token_urlsafe(SESSION_BYTES), now, now)
+        self._sessions[hash_token(session_id)] = session
+        while len(self._sessions) > self.limit:
+            self._sessions.popitem(last=False)
+        return session_id, session
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session of this id (and it was used now); None if none, or expired."""
+        if not session_id or len(session_id) > MAX_TOKEN_LENGTH:
+            return None
+        key = hash_token(session_id)
+        session = self._sessions.get(key)
+        if session is None:
+            return None
+        now = self.clock()
+        if now - session.seen > self.idle_seconds or now - session.created > self.max_seconds:
+            del self._sessions[key]
+            return None
+        session.seen = now
+        self._sessions.move_to_end(key)  # the oldest-used go first when over the limit
+        return session
+
+    def drop(self, session_id: str | None) -> bool:
+        if not session_id or len(session_id) > MAX_TOKEN_LENGTH:
+            return False
+        return self._sessions.pop(hash_token(session_id), None) is not None
+
+
+def same_origin(request: web.Request) -> bool:
+    """False when the browser says the request comes from another site.
+
+    Sec-Fetch-Site is set by the browser alone (no page can forge it) and is sent with
+    every request by current browsers, websocket handshakes included; without it (an
+    older browser), Origin, which browsers send with cross-origin requests. Neither
+    header: not a browser's cross-site request.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")  # "none": typed in, or a bookmark
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    host = urlsplit(origin).netloc
+    return bool(host) and host.lower() == request.host.lower()
+
+
+def csrf_ok(session: Session, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(
+        presented.encode("utf-8"), session.csrf.encode("utf-8")
+    )
+
+
+async def session_principal(
+    request: web.Request, tokens: TokenStore, sessions: SessionStore, session_id: str
+) -> Principal:
+    """Who a cookie-authenticated request acts as, or the refusal it gets."""
+    session = sessions.get(session_id)
+    if session is None:
+        raise _unauthorized("the session has ended; log in again")
+    if not same_origin(request):
+        log.warning("api.cross_origin_refused", method=request.method, path=request.path)
+        raise ApiError(403, "a request from another site is refused", code="cross_origin")
+    if request.method in UNSAFE_METHODS and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
+        log.warning("api.csrf_refused", method=request.method, path=request.path)
+        raise ApiError(403, f"this needs the page's {CSRF_HEADER} header", code="csrf_refused")
+    who = await asyncio.to_thread(tokens.active_principal, session.token_id)
+    if who is None:  # the token that opened it was revoked: so is the session
+        sessions.drop(session_id)
+        log.warning("api.session_token_revoked", path=request.path)
+        raise _unauthorized("the session's token was revoked; log in again")
+    return who
 
 
 # -- the request side -----------------------------------------------------------------
@@ -236,12 +398,32 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
-def auth_middleware(tokens: TokenStore) -> Middleware:
+def auth_middleware(tokens: TokenStore, sessions: SessionStore | None = None) -> Middleware:
+    """Bearer tokens; and, given ``sessions``, the pages' login sessions (a request with
+    an Authorization header is always taken as a bearer request: no cookie, no CSRF)."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         match = request.match_info
         # No route (404/405): nothing to protect, let the router's error through.
-        if match.http_exception is not None or getattr(match.handler, _PUBLIC, False):
+        if match.http_exception is not None:
+            return await handler(request)
+        # A request with an Authorization header is a bearer request, cookie or not.
+        session_id = (
+            None if "Authorization" in request.headers else request.cookies.get(SESSION_COOKIE)
+        )
+        if getattr(match.handler, _PUBLIC, False):
+            # An API handler that authenticates itself (the live websocket: a browser's
+            # WebSocket cannot send a bearer header) is given the page's session if it
+            # passes every check; if not, the handler decides as without one.
+            if sessions is not None and session_id and request.path.startswith(API_PREFIX):
+                with contextlib.suppress(ApiError):
+                    request[PRINCIPAL] = await session_principal(
+                        request, tokens, sessions, session_id
+                    )
+            return await handler(request)
+        if sessions is not None and session_id:
+            request[PRINCIPAL] = await session_principal(request, tokens, sessions, session_id)
             return await handler(request)
         token = _bearer(request)
         who = await asyncio.to_thread(tokens.lookup, token)

@@ -1,4 +1,5 @@
-"""The API described as OpenAPI 3.1, served at ``GET /api/v1/openapi.json``.
+"""The API described as OpenAPI 3.1, served at ``GET /api/v1/openapi.json``: the incident
+routes, then the PBX ones (queues, agents, calls, figures, service mode, the websocket).
 
 Written by hand next to the routes (a test checks that every route is described): the
 descriptions carry the rules (who may call, what a 409 means) that no generator knows.
@@ -437,20 +438,23 @@ PATHS: dict[str, Any] = {
 
 
 def openapi() -> dict[str, Any]:
+    # Imported here: the PBX part builds on this module's helpers.
+    from callcenter.web.openapi_pbx import PBX_PATHS, PBX_SCHEMAS
+
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "callcenter API",
             "version": "1",
             "description": 'Errors are always {"error": {"code", "message", "field"?}}. '
-            f"Bearer tokens with a role: {', '.join(ROLES)}; an agent acts only on its own "
-            "incidents.",
+            f"Bearer tokens with a role: {', '.join(ROLES)}; an agent acts only on itself, its "
+            "own calls and its own incidents.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **PBX_PATHS},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **PBX_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "secondLineSignature": {
@@ -458,6 +462,7 @@ def openapi() -> dict[str, Any]:
                     "in": "header",
                     "name": "X-Callcenter-Signature",
                 },
+                "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
             },
         },
     }

@@ -1,0 +1,368 @@
+"""The live websocket, ``GET /api/v1/live``: the PBX pushed to wallboards and consoles.
+
+Messages (text frames, JSON), numbered per connection from 1 with no gaps::
+
+    {"type": "snapshot", "seq": 1, "at": ISO, "data": {every section}}
+    {"type": "update",   "seq": n, "at": ISO, "data": {the sections that changed}}
+    {"type": "incident", "seq": n, "at": ISO, "data": incident}
+
+A snapshot comes first on every connection (so a reconnect starts clean) and again
+whenever the server had to drop what a slow connection had not taken yet. An update
+replaces whole top-level sections. ``at`` is when the data was taken: elapsed seconds in
+it are as of ``at``, and a page counts on from there. A client may send
+``{"type": "snapshot"}`` to be sent a fresh snapshot.
+
+The daemon calls ``notify()`` after each AMI event that may have changed the live state:
+it only arms a timer, so a burst of events within ``coalesce_seconds`` costs one
+snapshot, diffed section by section against the last one sent, and at most one message
+to each client. The diff ignores the ``ticking`` keys (elapsed seconds), so a waiting
+caller's clock does not make every flush an update. A slow recheck (``recheck_seconds``)
+catches what changes with no event: the service mode at a boundary, the day at midnight.
+
+Each connection has its own bounded backlog and writer task: a client that does not read
+fills only its own backlog, which is then dropped for a fresh snapshot (incidents are
+kept: an agent's screen-pop must not be lost to a slow link).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from callcenter.web.auth import PRINCIPAL, Principal, TokenStore, public
+from callcenter.web.errors import ApiError, dumps
+from callcenter.web.validation import Query
+
+log = structlog.get_logger("callcenter.web")
+
+Kind = Literal["snapshot", "update", "incident"]
+Snapshot = Callable[[float], Mapping[str, Any]]
+
+
+def stable(value: Any, ticking: Collection[str]) -> Any:
+    """``value`` without the keys in ``ticking``, at any depth (what the diff compares)."""
+    if isinstance(value, Mapping):
+        return {k: stable(v, ticking) for k, v in value.items() if k not in ticking}
+    if isinstance(value, list | tuple):
+        return [stable(v, ticking) for v in value]
+    return value
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="callcenter"'})
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    kind: Kind
+    at: str
+    payload: str  # the data, as JSON text: encoded once for every client
+
+
+@dataclass(eq=False)
+class _Client:
+    ws: web.WebSocketResponse
+    who: Principal
+    seq: int = 0
+    backlog: deque[_Message] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set: the next message is a snapshot of the latest state (and updates are not
+    # queued until it has gone: it will hold them).
+    needs_snapshot: bool = True
+    writer: asyncio.Task[None] | None = None
+
+
+@dataclass
+class HubStats:
+    computed: int = 0  # snapshots taken
+    updates: int = 0  # update messages queued (one per client each)
+    snapshots: int = 0  # snapshot messages sent
+    dropped: int = 0  # backlogs dropped for a slow client
+    failures: int = 0  # snapshots that raised
+
+
+class LiveHub:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        tokens: TokenStore | None = None,
+        coalesce_seconds: float = 0.02,
+        recheck_seconds: float = 5.0,
+        backlog: int = 64,
+        heartbeat: float = 20.0,
+        close_timeout: float = 2.0,
+        ticking: Collection[str] = frozenset(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``snapshot(now)``: every section as JSON-ready data; ``tokens``: how bearer
+        tokens are checked (None: only principals the auth middleware set are let in)."""
+        if backlog < 1:
+            raise ValueError("backlog: at least 1")
+        self._snapshot = snapshot
+        self.tokens = tokens
+        self.coalesce_seconds = coalesce_seconds
+        self.recheck_seconds = recheck_seconds
+        self.backlog = backlog
+        self.heartbeat = heartbeat
+        self.close_timeout = close_timeout
+        self.ticking = frozenset(ticking)
+        self.clock = clock
+        self.stats = HubStats()
+        self._clients: set[_Client] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._recheck_at: asyncio.TimerHandle | None = None
+        self._closed = False
+        # What was last taken: the sections, their stable form, when, and as JSON (lazily).
+        self._last: dict[str, Any] | None = None
+        self._last_stable: dict[str, Any] = {}
+        self._last_at = ""
+        self._last_json: str | None = None
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    # -- from the daemon (cheap, never blocks; any thread) ---------------------------------
+
+    def notify(self) -> None:
+        """Something may have changed: send what did, once the burst is over."""
+        if not self._on_loop(self.notify):
+            return
+        if self._closed or not self._clients or self._flush_at is not None:
+            return  # nobody to tell (a new client gets a fresh snapshot), or armed already
+        assert self._loop is not None
+        self._flush_at = self._loop.call_later(self.coalesce_seconds, self._flush)
+
+    def publish_incident(self, incident: Mapping[str, Any]) -> None:
+        """An incident opened (or changed): to its agent and to supervisors and admins."""
+        if not self._on_loop(self.publish_incident, incident):
+            return
+        if self._closed:
+            return
+        agent_id = incident.get("agent_id")
+        readers = [c for c in self._clients if c.who.may_act_on(agent_id)]
+        if not readers:
+            return
+        message = _Message("incident", _iso(self.clock()), dumps(dict(incident)))
+        for c in readers:
+            self._enqueue(c, message)
+
+    def _on_loop(self, fn: Callable[..., None], *args: Any) -> bool:
+        """True on the hub's loop; from another thread (the incident desk's worker), hand
+        the call over to the loop and say False."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None:
+            if running is None:
+                return False  # no client has ever connected: nobody to tell
+            self._loop = running
+        if running is self._loop:
+            return True
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the daemon is gone
+            self._loop.call_soon_threadsafe(fn, *args)
+        return False
+
+    # -- taking and sending ----------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        if not self._closed and self._clients:
+            self._take()
+
+    def _recheck(self) -> None:
+        self._recheck_at = None
+        if self._closed or not self._clients:
+            return
+        self._take()
+        self._arm_recheck()
+
+    def _arm_recheck(self) -> None:
+        if self._recheck_at is None and self._loop is not None and self.recheck_seconds > 0:
+            self._recheck_at = self._loop.call_later(self.recheck_seconds, self._recheck)
+
+    def _take(self) -> None:
+        """Take the snapshot; queue the sections that changed for every client."""
+        now = self.clock()
+        try:
+            data = dict(self._snapshot(now))
+        except Exception:
+            # Keep serving the last state; the next event or recheck tries again.
+            self.stats.failures += 1
+            log.exception("live.snapshot_failed")
+            return
+        self.stats.computed += 1
+        shape = {k: stable(v, self.ticking) for k, v in data.items()}
+        first = self._last is None
+        changed = [
+            k for k in data if k not in self._last_stable or shape[k] != self._last_stable[k]
+        ]
+        self._last, self._last_stable, self._last_at, self._last_json = data, shape, _iso(now), None
+        if first or not changed:
+            return  # (first: nobody has had anything yet; each client gets a snapshot)
+        message = _Message("update", self._last_at, dumps({k: data[k] for k in changed}))
+        for c in self._clients:
+            self._enqueue(c, message)
+
+    def _enqueue(self, c: _Client, message: _Message) -> None:
+        if message.kind == "update":
+            if c.needs_snapshot:
+                return  # the snapshot it waits for will be taken later: it holds this
+            self.stats.updates += 1
+        if len(c.backlog) >= self.backlog:
+            kept = [m for m in c.backlog if m.kind == "incident"][-(self.backlog // 2 or 1) :]
+            c.backlog.clear()
+            c.backlog.extend(kept)
+            c.needs_snapshot = True
+            self.stats.dropped += 1
+            log.info("live.backlog_dropped", who=c.who.actor, kept=len(kept))
+            if message.kind == "update":
+                c.wake.set()
+                return
+        c.backlog.append(message)
+        c.wake.set()
+
+    def _snapshot_json(self) -> str:
+        if self._last_json is None:
+            self._last_json = dumps(self._last)
+        return self._last_json
+
+    @staticmethod
+    def _text(c: _Client, kind: str, at: str, payload: str) -> str:
+        c.seq += 1
+        return f'{{"type":"{kind}","seq":{c.seq},"at":{json.dumps(at)},"data":{payload}}}'
+
+    async def _write(self, c: _Client) -> None:
+        """One client's writer: a slow socket holds up only this task."""
+        try:
+            while not c.ws.closed:
+                await c.wake.wait()
+                c.wake.clear()
+                while not c.ws.closed:
+                    if c.needs_snapshot and self._last is not None:
+                        # Taken now, not when it was asked for: the newest state.
+                        c.needs_snapshot = False
+                        text = self._text(c, "snapshot", self._last_at, self._snapshot_json())
+                        self.stats.snapshots += 1
+                    elif c.backlog:
+                        m = c.backlog.popleft()
+                        text = self._text(c, m.kind, m.at, m.payload)
+                    else:
+                        break
+                    await c.ws.send_str(text)
+        except ConnectionError:
+            pass  # the client went away; the handler's loop ends and unregisters it
+
+    # -- the websocket ---------------------------------------------------------------------
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        """Who connects: the principal the auth middleware set (a page's login session,
+        which it checks, same origin included), else a bearer token from the
+        Authorization header, else from the ``token`` query parameter (a browser's
+        WebSocket cannot send headers)."""
+        token = Query(request.query, ("token",)).text("token", max_length=512)
+        already: Principal | None = request.get(PRINCIPAL)
+        if already is not None:
+            return already
+        header = request.headers.get("Authorization")
+        if header is not None:
+            scheme, _, value = header.strip().partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise _unauthorized("the Authorization header must be: Bearer <token>")
+            token = value.strip()
+        if token is None:
+            raise _unauthorized(
+                "a bearer token is needed (Authorization: Bearer <token>, or ?token=)"
+            )
+        who = None
+        if self.tokens is not None:
+            who = await asyncio.to_thread(self.tokens.lookup, token)
+        if who is None:
+            log.warning("api.token_refused", method=request.method, path=request.path)
+            raise _unauthorized("the token is unknown or revoked")
+        return who
+
+    @public  # authenticates itself: a browser's WebSocket cannot send a bearer header
+    async def handler(self, request: web.Request) -> web.WebSocketResponse:
+        who = await self.authenticate(request)
+        if self._closed:
+            raise ApiError(503, "the server is shutting down", code="unavailable")
+        ws = web.WebSocketResponse(
+            heartbeat=self.heartbeat, timeout=self.close_timeout, max_msg_size=4096
+        )
+        await ws.prepare(request)
+        self._loop = asyncio.get_running_loop()
+        client = _Client(ws, who)
+        # Bring everyone up to date first, so the new client's snapshot and the others'
+        # state are the same point from which the next update is diffed.
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        self._take()
+        if self._last is None:
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"no live state")
+            return ws
+        self._clients.add(client)
+        client.writer = asyncio.create_task(self._write(client), name="live-writer")
+        client.wake.set()
+        self._arm_recheck()
+        log.info("live.connected", who=who.actor, clients=len(self._clients))
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT and _asks_snapshot(msg.data):
+                    client.backlog = deque(m for m in client.backlog if m.kind == "incident")
+                    client.needs_snapshot = True
+                    client.wake.set()
+        finally:
+            self._clients.discard(client)
+            client.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client.writer
+            log.info("live.disconnected", who=who.actor, clients=len(self._clients))
+        return ws
+
+    async def close(self) -> None:
+        """Close every connection (going away) and stop the timers."""
+        self._closed = True
+        for handle in (self._flush_at, self._recheck_at):
+            if handle is not None:
+                handle.cancel()
+        self._flush_at = self._recheck_at = None
+        clients = list(self._clients)
+        await asyncio.gather(*(self._close_one(c) for c in clients))
+
+    async def _close_one(self, c: _Client) -> None:
+        if c.writer is not None:
+            c.writer.cancel()
+        # A client that reads nothing would hold close() on its full socket: give up
+        # after a while (the connection is then cut).
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await asyncio.wait_for(
+                c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown"),
+                self.close_timeout,
+            )
+
+
+def _asks_snapshot(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "snapshot"
