@@ -218,7 +218,9 @@ class PageRoutes:
         values: Mapping[str, str] | None = None,
     ) -> web.Response:
         strings = self.strings[lang]
-        page_data = {"lang": lang, "strings": strings, **(data or {})}
+        # Times are shown in the service's zone (the desk's day), whatever the browser's.
+        tz = getattr(self.deps.calendar.tz, "key", "Asia/Tokyo")
+        page_data = {"lang": lang, "strings": strings, "timezone": tz, **(data or {})}
         body = self.templates[template].render(
             strings,
             {

@@ -177,6 +177,7 @@ const CC = (() => {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return "";
     return d.toLocaleString(page.lang === "ja" ? "ja-JP" : "en-GB", {
+      timeZone: page.timezone || "Asia/Tokyo",
       month: "2-digit",
       day: "2-digit",
       hour: "2-digit",
