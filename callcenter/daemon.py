@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Mapping
@@ -99,6 +100,7 @@ class Daemon:
         self.finished_calls: list[CallRecord] = []  # calls finished since start (or midnight)
         self._today = ""
         self._today_base: dict[GroupKey, CallFigures] = {}  # stored before this run, by queue
+        self._today_live: dict[str | None, CallFigures] = {}  # finished in this run, by queue
         self._unwritten: list[CallRecord] = []
         self._calls_written = asyncio.Event()
         self._pbx_started: str | None = None
@@ -258,29 +260,37 @@ class Daemon:
             server_id=self.cfg.server.id,
         )
 
-    def today_figures(self, queue: str | None = None) -> CallFigures:
-        """Today so far (service time zone): what is stored plus what finished since."""
+    def _roll_day(self) -> str:
+        """Today's date (service time zone); past midnight, start the new day from nothing."""
         today = datetime.now(self.tz).date().isoformat()
-        if today != self._today:  # past midnight: start the new day from nothing
-            self._today, self._today_base = today, {}
+        if today != self._today:
+            self._today, self._today_base, self._today_live = today, {}, {}
             self.finished_calls = [
                 c for c in self.finished_calls if self._local_day(c.arrived_at) == today
             ]
-        base = (
-            combine(self._today_base.values(), self.cfg.metrics)
-            if queue is None
-            else self._today_base.get(queue, CallFigures(self.cfg.metrics))
-        )
-        live = [
-            c
-            for c in self.finished_calls
-            if self._local_day(c.arrived_at) == today and (queue is None or c.queue == queue)
-        ]
-        return base + compute_figures(live, self.cfg.metrics)
+        return today
+
+    def today_figures(self, queue: str | None = None) -> CallFigures:
+        """Today so far (service time zone): what is stored plus what finished since.
+
+        Both are kept as sums by queue (figures add up), so this costs the same with ten
+        calls finished today or ten thousand: the wallboard asks on every update.
+        """
+        self._roll_day()
+        empty = CallFigures(self.cfg.metrics)
+        if queue is None:
+            return combine(
+                [*self._today_base.values(), *self._today_live.values()], self.cfg.metrics
+            )
+        return self._today_base.get(queue, empty) + self._today_live.get(queue, empty)
 
     def _call_finished(self, call: CallRecord) -> None:
         self.finished_calls.append(call)
         self._unwritten.append(call)
+        if self._local_day(call.arrived_at) == self._roll_day():
+            one = compute_figures([call], self.cfg.metrics)
+            before = self._today_live.get(call.queue)
+            self._today_live[call.queue] = one if before is None else before + one
         log.info(
             "call.finished",
             linkedid=call.linkedid,
@@ -447,6 +457,10 @@ class Daemon:
                     ami=self.client.address,
                     database=self.engine.dialect.name,
                 )
+                # What start-up made (modules, config, the first snapshot) lives as long as
+                # the daemon: out of the collector's sight, a full collection no longer
+                # stops the loop for 60-90 ms (bench/live saw it in the pushes' p99).
+                gc.freeze()
                 await stopper
         finally:
             for task in (starter, stopper):
