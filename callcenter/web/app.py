@@ -33,7 +33,7 @@ from callcenter.telephony.live import LiveState
 from callcenter.web.auth import SessionStore, TokenStore, auth_middleware, public
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware, json_response
 from callcenter.web.incidents import PREFIX, IncidentRoutes
-from callcenter.web.live import LiveHub
+from callcenter.web.live import LIVE_HUB, LiveHub
 from callcenter.web.openapi import openapi
 from callcenter.web.pages import PageRoutes
 
@@ -81,9 +81,6 @@ class ApiDeps:
         return at.astimezone(UTC)
 
 
-LIVE_HUB = web.AppKey("live_hub", LiveHub)
-
-
 def make_app(deps: ApiDeps) -> web.Application:
     # The pages' login sessions: the middleware takes their cookie as it takes a token.
     sessions = SessionStore()
@@ -101,7 +98,7 @@ def make_app(deps: ApiDeps) -> web.Application:
     app.router.add_routes(IncidentRoutes(deps).routes())
     app.router.add_routes(PageRoutes(deps, sessions).routes())  # wallboard, console, login
     if deps.pbx is not None:
-        _add_pbx(app, deps, deps.pbx)
+        _add_pbx(app, deps, deps.pbx, sessions)
     else:
         from callcenter.web.pbx import unavailable_routes
 
@@ -109,7 +106,7 @@ def make_app(deps: ApiDeps) -> web.Application:
     return app
 
 
-def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps) -> None:
+def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps, sessions: SessionStore) -> None:
     # Imported here: callcenter.web.pbx imports PbxDeps from this module.
     from callcenter.web.pbx import LIVE_PATH, PbxRoutes
     from callcenter.web.views import TICKING, SnapshotMaker
@@ -117,7 +114,13 @@ def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps) -> None:
     # No coalescing delay: one AMI read already brings a burst, and the flush runs on the
     # loop's next turn after it. bench/live: p99 23 ms against 45 ms with 20 ms, for ~2%
     # more CPU (docs/decisions/0008).
-    hub = LiveHub(SnapshotMaker(pbx), tokens=deps.tokens, ticking=TICKING, coalesce_seconds=0.0)
+    hub = LiveHub(
+        SnapshotMaker(pbx),
+        tokens=deps.tokens,
+        sessions=sessions,
+        ticking=TICKING,
+        coalesce_seconds=0.0,
+    )
     app[LIVE_HUB] = hub
     app.router.add_routes(PbxRoutes(deps, pbx, hub).routes())
     app.router.add_get(LIVE_PATH, hub.handler)

@@ -40,7 +40,7 @@ from callcenter.store.incidents import IncidentFilter, IncidentNotFound, Inciden
 from callcenter.web.auth import STAFF, Principal, principal, public, require_role
 from callcenter.web.errors import ApiError, invalid, json_response
 from callcenter.web.validation import Body, Query, json_object, parse_object
-from callcenter.webhooks.signing import SignatureError, verify
+from callcenter.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify
 
 if TYPE_CHECKING:
     from callcenter.web.app import ApiDeps
@@ -52,6 +52,7 @@ _T = TypeVar("_T")
 PREFIX = "/api/v1"
 ID = r"{id:\d{1,18}}"  # beyond 18 digits it is no id of ours (and overflows a BIGINT)
 SECOND_LINE_ACTOR = "second-line"
+REPLAY_WINDOW = 600.0  # seconds: longer than the signatures' tolerance (300 s either way)
 SURVEY_SOURCE = "form"
 NOTE_MAX = 4000
 NOTES_MAX = 20000
@@ -146,6 +147,7 @@ class IncidentRoutes:
     def __init__(self, deps: ApiDeps) -> None:
         self.deps = deps
         self.store = deps.incidents
+        self._seen_signatures: dict[str, float] = {}  # second-line signatures, when used
 
     def routes(self) -> list[web.RouteDef]:
         p = f"{PREFIX}/incidents"
@@ -345,11 +347,26 @@ class IncidentRoutes:
             # The reason names a header or a mismatch, never the secret.
             log.warning("api.second_line_refused", path=request.path, reason=str(exc))
             raise ApiError(401, f"signature refused: {exc}") from None
-        body = Body(parse_object(raw), ("note",))
+        # The signature covers the body, not the URL: the body must name the incident, or
+        # one signed answer could be replayed onto every other open escalation.
+        body = Body(parse_object(raw), ("incident_id", "note"))
+        incident_id = _incident_id(request)
+        named = body.data.get("incident_id")
+        if type(named) is not int or named != incident_id:
+            raise ApiError(
+                422,
+                f"incident_id: the signed body must name incident {incident_id}",
+                code="invalid",
+                field="incident_id",
+            )
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not self._first_use(signature, now.timestamp()):
+            log.warning("api.second_line_replayed", path=request.path)
+            raise ApiError(409, "this signed request was already used", code="replayed")
         note = body.text("note", max_length=NOTE_MAX, blank=True) or ""
         incident = await _store(
             self.store.change,
-            _incident_id(request),
+            incident_id,
             "answer_escalation",
             SECOND_LINE_ACTOR,
             now,
@@ -359,6 +376,16 @@ class IncidentRoutes:
         return json_response({"incident": incident_dict(incident)})
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _first_use(self, signature: str, now: float) -> bool:
+        """False for a signature seen within the signatures' tolerance (a replay)."""
+        seen = self._seen_signatures
+        for old in [k for k, at in seen.items() if at < now - REPLAY_WINDOW]:
+            del seen[old]
+        if signature in seen:
+            return False
+        seen[signature] = now
+        return True
 
     @staticmethod
     def _note_only(data: dict[str, Any]) -> dict[str, str]:

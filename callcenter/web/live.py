@@ -31,7 +31,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -39,9 +39,15 @@ from typing import Any, Literal
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from callcenter.web.auth import PRINCIPAL, Principal, TokenStore, public
+from callcenter.web.auth import (
+    PRINCIPAL,
+    SESSION_COOKIE,
+    Principal,
+    SessionStore,
+    TokenStore,
+    public,
+)
 from callcenter.web.errors import ApiError, dumps
-from callcenter.web.validation import Query
 
 log = structlog.get_logger("callcenter.web")
 
@@ -84,6 +90,8 @@ class _Client:
     # queued until it has gone: it will hold them).
     needs_snapshot: bool = True
     writer: asyncio.Task[None] | None = None
+    # Is what let it in still good (the token not revoked, the session not ended)?
+    valid: Callable[[], Awaitable[bool]] | None = None
 
 
 @dataclass
@@ -101,6 +109,7 @@ class LiveHub:
         snapshot: Snapshot,
         *,
         tokens: TokenStore | None = None,
+        sessions: SessionStore | None = None,
         coalesce_seconds: float = 0.02,
         recheck_seconds: float = 5.0,
         backlog: int = 64,
@@ -115,6 +124,7 @@ class LiveHub:
             raise ValueError("backlog: at least 1")
         self._snapshot = snapshot
         self.tokens = tokens
+        self.sessions = sessions
         self.coalesce_seconds = coalesce_seconds
         self.recheck_seconds = recheck_seconds
         self.backlog = backlog
@@ -192,7 +202,42 @@ class LiveHub:
         if self._closed or not self._clients:
             return
         self._take()
+        if self._loop is not None:
+            self._loop.create_task(self.revalidate())
         self._arm_recheck()
+
+    async def revalidate(self) -> int:
+        """Close the connections whose token was revoked or whose session ended (they were
+        let in once; they must not go on receiving callers and incidents). Run at every
+        recheck, and by the pages at a logout. Returns how many were closed."""
+        closed = 0
+        for c in list(self._clients):
+            if c.valid is None or await c.valid():
+                continue
+            closed += 1
+            self._clients.discard(c)
+            log.info("live.access_ended", who=c.who.actor)
+            with contextlib.suppress(Exception):
+                await c.ws.close(code=4401, message=b"access ended: log in again")
+        return closed
+
+    def _validity(self, request: web.Request, token: str | None) -> Callable[[], Awaitable[bool]]:
+        tokens, sessions = self.tokens, self.sessions
+        session_id = request.cookies.get(SESSION_COOKIE) if token is None else None
+
+        async def valid() -> bool:
+            if token is not None:
+                return tokens is not None and (
+                    await asyncio.to_thread(tokens.lookup, token) is not None
+                )
+            if sessions is None or tokens is None or session_id is None:
+                return True  # let in by the middleware's own rules; nothing to re-check
+            session = sessions.get(session_id)
+            if session is None:
+                return False
+            return await asyncio.to_thread(tokens.active_principal, session.token_id) is not None
+
+        return valid
 
     def _arm_recheck(self) -> None:
         if self._recheck_at is None and self._loop is not None and self.recheck_seconds > 0:
@@ -272,36 +317,32 @@ class LiveHub:
 
     # -- the websocket ---------------------------------------------------------------------
 
-    async def authenticate(self, request: web.Request) -> Principal:
-        """Who connects: the principal the auth middleware set (a page's login session,
-        which it checks, same origin included), else a bearer token from the
-        Authorization header, else from the ``token`` query parameter (a browser's
-        WebSocket cannot send headers)."""
-        token = Query(request.query, ("token",)).text("token", max_length=512)
+    async def authenticate(self, request: web.Request) -> tuple[Principal, str | None]:
+        """Who connects, and the bearer token if that is how: the principal the auth
+        middleware set (a page's login session, which it checks, same origin included),
+        else a bearer token from the Authorization header. Not from the URL: a token in a
+        query string ends up in proxies' access logs and the browser's history."""
         already: Principal | None = request.get(PRINCIPAL)
         if already is not None:
-            return already
+            return already, None
         header = request.headers.get("Authorization")
-        if header is not None:
-            scheme, _, value = header.strip().partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise _unauthorized("the Authorization header must be: Bearer <token>")
-            token = value.strip()
-        if token is None:
-            raise _unauthorized(
-                "a bearer token is needed (Authorization: Bearer <token>, or ?token=)"
-            )
+        if header is None:
+            raise _unauthorized("a bearer token (Authorization: Bearer <token>) or a login session")
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthorized("the Authorization header must be: Bearer <token>")
+        token = value.strip()
         who = None
         if self.tokens is not None:
             who = await asyncio.to_thread(self.tokens.lookup, token)
         if who is None:
             log.warning("api.token_refused", method=request.method, path=request.path)
             raise _unauthorized("the token is unknown or revoked")
-        return who
+        return who, token
 
     @public  # authenticates itself: a browser's WebSocket cannot send a bearer header
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
-        who = await self.authenticate(request)
+        who, token = await self.authenticate(request)
         if self._closed:
             raise ApiError(503, "the server is shutting down", code="unavailable")
         ws = web.WebSocketResponse(
@@ -309,7 +350,7 @@ class LiveHub:
         )
         await ws.prepare(request)
         self._loop = asyncio.get_running_loop()
-        client = _Client(ws, who)
+        client = _Client(ws, who, valid=self._validity(request, token))
         # Bring everyone up to date first, so the new client's snapshot and the others'
         # state are the same point from which the next update is diffed.
         if self._flush_at is not None:
@@ -366,3 +407,7 @@ def _asks_snapshot(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(data, dict) and data.get("type") == "snapshot"
+
+
+# Where the application keeps its hub (the daemon notifies it; a logout re-checks it).
+LIVE_HUB = web.AppKey("live_hub", LiveHub)

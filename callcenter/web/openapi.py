@@ -418,18 +418,22 @@ PATHS: dict[str, Any] = {
             "summary": "The second line's answer (signed, no bearer token)",
             "description": "Signed like our webhooks: X-Callcenter-Timestamp (unix seconds) "
             'and X-Callcenter-Signature: v1=<hex HMAC-SHA256 of "timestamp.body"> with '
-            "the shared second-line secret, within 300 s. Recorded as escalation_answered "
-            "by second-line. 404 when the endpoint is not configured.",
+            "the shared second-line secret, within 300 s. The body must name the incident "
+            "(incident_id, as in the URL: the signature does not cover the URL), and each "
+            "signed request is accepted once (409 replayed). Recorded as "
+            "escalation_answered by second-line. 404 when the endpoint is not configured.",
             "tags": ["second-line"],
             "security": [{"secondLineSignature": []}],
             "parameters": [ID_PARAM],
-            "requestBody": _body(_obj({"note": NOTE}), required=False),
+            "requestBody": _body(
+                _obj({"incident_id": {"type": "integer"}, "note": NOTE}, ("incident_id",))
+            ),
             "responses": {
                 "200": _ok(_obj({"incident": _ref("Incident")})),
                 "400": ERRORS["400"],
                 "401": _error("missing, wrong or expired signature"),
                 "404": _error("no such incident, or the endpoint is disabled"),
-                "409": _error("the incident is not escalated"),
+                "409": _error("the incident is not escalated, or the request was replayed"),
                 "422": ERRORS["422"],
             },
         }
@@ -462,7 +466,7 @@ def openapi() -> dict[str, Any]:
                     "in": "header",
                     "name": "X-Callcenter-Signature",
                 },
-                "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "cc_session"},
             },
         },
     }

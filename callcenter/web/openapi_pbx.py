@@ -529,14 +529,16 @@ PBX_PATHS: dict[str, Any] = {
             "summary": "Websocket: the queues, agents, parked calls, today's figures and "
             "the service mode, pushed as they change",
             "description": (
-                f"{_ANYONE} Authenticate with Authorization: Bearer, or (browsers) the "
-                "token query parameter. Text frames, JSON, numbered per connection from "
+                f"{_ANYONE} Authenticate with Authorization: Bearer, or (the pages) the "
+                "login session's cookie; never a token in the URL. Connections whose token "
+                "is revoked or whose session ends are closed with 4401. Text frames, JSON, "
+                "numbered per connection from "
                 "1 without gaps: first "
                 '{"type": "snapshot", "seq", "at", "data": {queues, agents, parked, '
                 "today, service_mode}} (the REST shapes: queues as GET /queues' list, "
                 "today as GET /metrics/today, service_mode as GET /service-mode); then "
                 '{"type": "update", "seq", "at", "data": {only the sections that '
-                "changed, each whole}}, several changes within 20 ms in one message. "
+                "changed, each whole}}, the changes of one burst in one message. "
                 "Elapsed seconds are as of at (count on from there); a change of them "
                 "alone is not sent. A client too slow to keep up is sent a fresh "
                 'snapshot instead of what it missed. {"type": "incident", "data": '
@@ -545,8 +547,7 @@ PBX_PATHS: dict[str, Any] = {
                 "Closed with 1001 when the server stops; reconnect for a new snapshot."
             ),
             "tags": ["live"],
-            "security": [{"bearer": []}, {"tokenQuery": []}],
-            "parameters": [_query("token", STR, "the bearer token, for browsers")],
+            "security": [{"bearer": []}, {"session": []}],
             "responses": {
                 "101": {"description": "Switching Protocols: the websocket"},
                 "401": ERRORS["401"],

@@ -42,6 +42,7 @@ from callcenter.web.auth import (
     public,
     same_origin,
 )
+from callcenter.web.live import LIVE_HUB
 
 if TYPE_CHECKING:
     from callcenter.web.app import ApiDeps
@@ -413,6 +414,9 @@ class PageRoutes:
                 return self._message(request, lang, 403, "error.csrf")
             self.sessions.drop(session_id)
             log.info("web.logout", name=session.principal.name)
+            hub = request.app.get(LIVE_HUB)
+            if hub is not None:
+                await hub.revalidate()  # this session's live pages stop now
         resp = see_other("/login")
         resp.del_cookie(SESSION_COOKIE, path="/")
         return resp

@@ -101,7 +101,7 @@ class Desk:
 
     async def watch(self, who: str) -> Watch:
         ws = await self.http.ws_connect(
-            f"{self.url}/api/v1/live", params={"token": self.tokens[who]}
+            f"{self.url}/api/v1/live", headers={"Authorization": f"Bearer {self.tokens[who]}"}
         )
         w = Watch(ws)
         w.task = asyncio.create_task(w.run())

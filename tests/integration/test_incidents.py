@@ -197,7 +197,7 @@ async def test_the_desk_works_the_incident_through_the_daemons_api(
             ) as r:
                 assert r.status == 422
                 assert (await r.json())["error"]["field"] == "how"
-            body = json.dumps({"note": "設定を修正しました"}).encode()
+            body = json.dumps({"incident_id": iid, "note": "設定を修正しました"}).encode()
             ts = int(time.time())
             headers = {
                 "Content-Type": "application/json",

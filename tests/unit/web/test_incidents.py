@@ -25,7 +25,7 @@ async def test_full_lifecycle_with_each_actor_in_the_history(api: Api) -> None:
     esc = await api.act(iid, "escalate", who="a1", to="vendor-x", note="needs the vendor")
     assert esc.body["incident"]["escalated_to"] == "vendor-x"
     assert esc.body["incident"]["escalated_by"] == "1001"
-    body = json.dumps({"note": "patched the server"})
+    body = json.dumps({"incident_id": iid, "note": "patched the server"})
     api.clock.tick()
     answer = await api.call(
         "POST",

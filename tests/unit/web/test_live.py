@@ -211,7 +211,7 @@ async def test_a_change_without_an_event_is_found_by_the_recheck(engine: Engine)
     _, runner, url, issued = await serve(engine, pbx, recheck_seconds=0.1)
     try:
         async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(url, params={"token": issued["a2"]})
+            ws = await http.ws_connect(url, headers={"Authorization": f"Bearer {issued['a2']}"})
             await receive(ws)
             pbx.sections["agents"][0]["state"] = "logged_out"  # e.g. the mode at 18:15
             update = await receive(ws, 1.0)
@@ -242,7 +242,8 @@ class StalledClient:
         reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
         writer.write(
             (
-                f"GET {PATH}?token={token} HTTP/1.1\r\nHost: {host_port}\r\n"
+                f"GET {PATH} HTTP/1.1\r\nHost: {host_port}\r\n"
+                f"Authorization: Bearer {token}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
@@ -275,7 +276,7 @@ async def test_a_slow_client_is_resynced_and_holds_up_nobody(engine: Engine) -> 
     rounds = 40
     try:
         async with aiohttp.ClientSession() as http:
-            fast = await http.ws_connect(url, params={"token": issued["sup"]})
+            fast = await http.ws_connect(url, headers={"Authorization": f"Bearer {issued['sup']}"})
             slow = await StalledClient.connect(url, issued["a1"])
             await receive(fast)
             for n in range(1, rounds + 1):
@@ -337,13 +338,16 @@ async def test_an_incident_goes_to_its_agent_and_to_staff(live: Live) -> None:
         ({}, {}, 401),
         ({"Authorization": "Bearer not-a-token"}, {}, 401),
         ({"Authorization": "Basic dXNlcjpwYXNz"}, {}, 401),
+        # Never from the URL (it would end up in proxies' logs): refused, even a good one.
         ({}, {"token": "not-a-token"}, 401),
-        ({}, {"token": "x", "debug": "1"}, 422),
+        ({}, {"token": "GOOD"}, 401),
     ],
 )
 async def test_refused_without_a_valid_token(
     live: Live, headers: dict[str, str], params: dict[str, str], status: int
 ) -> None:
+    if params.get("token") == "GOOD":
+        params = {"token": live.token["sup"]}
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await live.http.ws_connect(live.url, headers=headers, params=params)
     assert refused.value.status == status
@@ -351,6 +355,26 @@ async def test_refused_without_a_valid_token(
         assert r.status == status
         assert (await r.json())["error"]["code"] in ("unauthorized", "invalid")
     assert live.hub.clients == 0
+
+
+async def test_a_revoked_token_ends_an_open_connection(live: Live) -> None:
+    """Let in once is not let in for ever: the recheck closes a connection whose token
+    was revoked since, before it is sent one more caller or incident."""
+    ws = await live.connect("a1")
+    first = await ws.receive_json(timeout=5)
+    assert first["type"] == "snapshot"
+    tokens = live.hub.tokens
+    assert tokens is not None
+    ids = {t.name: t.id for t in tokens.list()}
+    assert await live.hub.revalidate() == 0  # still good
+    tokens.revoke(ids["tanaka"])
+    assert await live.hub.revalidate() == 1
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 4401
+    assert live.hub.clients == 0
+    live.hub.publish_incident({"id": 1, "agent_id": "agent1", "caller_name": "秘密 太郎"})
+    await ws.close()
 
 
 async def test_a_revoked_token_is_refused(live: Live) -> None:

@@ -13,7 +13,12 @@ from sqlalchemy import Engine
 from callcenter.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.unit.web.support import SECOND_LINE_SECRET, Api, Clock, start_api
 
-BODY = json.dumps({"note": "回答: 再起動で解決"}, ensure_ascii=False)
+NOTE = "回答: 再起動で解決"
+
+
+def body_for(iid: int, note: str = NOTE, **extra: Any) -> str:
+    """The signed body names its incident (the signature does not cover the URL)."""
+    return json.dumps({"incident_id": iid, "note": note, **extra}, ensure_ascii=False)
 
 
 async def escalated(api: Api) -> int:
@@ -24,8 +29,9 @@ async def escalated(api: Api) -> int:
 
 
 async def answer(
-    api: Api, iid: int, body: str = BODY, headers: dict[str, str] | None = None
+    api: Api, iid: int, body: str | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any]]:
+    body = body_for(iid) if body is None else body
     h = api.second_line_headers(body) if headers is None else headers
     reply = await api.call(
         "POST", f"/second-line/incidents/{iid}/answer", who=None, data=body.encode(), headers=h
@@ -43,21 +49,41 @@ async def test_a_signed_answer_is_recorded_by_second_line(api: Api) -> None:
     assert history[-1]["note"] == "回答: 再起動で解決"
 
 
-async def test_an_empty_body_is_an_answer_without_a_note(api: Api) -> None:
+async def test_an_answer_without_a_note(api: Api) -> None:
     iid = await escalated(api)
-    status, _ = await answer(api, iid, body="")
+    status, _ = await answer(api, iid, body=json.dumps({"incident_id": iid}))
     assert status == 200
 
 
-Tamper = Callable[[Api, dict[str, str]], dict[str, str]]
+async def test_a_signed_answer_cannot_be_moved_or_replayed(api: Api) -> None:
+    """Someone who saw one signed answer cannot post it to another escalated incident,
+    nor post it again."""
+    first = await escalated(api)
+    other = await escalated(api)
+    body = body_for(first)
+    headers = api.second_line_headers(body)
+    status, reply = await answer(api, other, body=body, headers=headers)
+    assert (status, reply["error"]["field"]) == (422, "incident_id")
+    status, _ = await answer(api, first, body=body, headers=headers)
+    assert status == 200
+    status, reply = await answer(api, first, body=body, headers=headers)
+    assert (status, reply["error"]["code"]) == (409, "replayed")
+    statuses = [
+        (await api.call("GET", f"/incidents/{i}")).body["incident"]["status"]
+        for i in (first, other)
+    ]
+    assert statuses == ["escalation_answered", "escalated"]
+
+
+Tamper = Callable[[Api, dict[str, str], str], dict[str, str]]
 
 
 def _drop(name: str) -> Tamper:
-    return lambda _api, h: {k: v for k, v in h.items() if k != name}
+    return lambda _api, h, _body: {k: v for k, v in h.items() if k != name}
 
 
 def _set(name: str, value: str) -> Tamper:
-    return lambda _api, h: {**h, name: value}
+    return lambda _api, h, _body: {**h, name: value}
 
 
 @pytest.mark.parametrize(
@@ -69,18 +95,20 @@ def _set(name: str, value: str) -> Tamper:
         (_set(SIGNATURE_HEADER, "sha256=abc"), "X-Callcenter-Signature has no v1="),
         (_set(TIMESTAMP_HEADER, "soon"), "X-Callcenter-Timestamp is not unix seconds"),
         (
-            lambda api, _h: api.second_line_headers(BODY, secret="not-the-secret"),
+            lambda api, _h, body: api.second_line_headers(body, secret="not-the-secret"),
             "signature does not match",
         ),
-        (lambda api, _h: api.second_line_headers(BODY, age=301), "X-Callcenter-Timestamp is"),
-        (lambda api, _h: api.second_line_headers(BODY, age=-301), "X-Callcenter-Timestamp is"),
+        (lambda api, _h, b: api.second_line_headers(b, age=301), "X-Callcenter-Timestamp is"),
+        (lambda api, _h, b: api.second_line_headers(b, age=-301), "X-Callcenter-Timestamp is"),
     ],
 )
 async def test_a_bad_signature_is_401_and_changes_nothing(
     api: Api, tamper: Tamper, reason: str
 ) -> None:
     iid = await escalated(api)
-    status, body = await answer(api, iid, headers=tamper(api, api.second_line_headers(BODY)))
+    signed = body_for(iid)
+    headers = tamper(api, api.second_line_headers(signed), signed)
+    status, body = await answer(api, iid, body=signed, headers=headers)
     assert status == 401
     error = body["error"]
     assert error["code"] == "unauthorized"
@@ -92,24 +120,28 @@ async def test_a_bad_signature_is_401_and_changes_nothing(
 
 async def test_a_tampered_body_is_refused(api: Api) -> None:
     iid = await escalated(api)
-    headers = api.second_line_headers(BODY)
-    status, _ = await answer(api, iid, body=BODY.replace("再起動", "交換"), headers=headers)
+    signed = body_for(iid)
+    headers = api.second_line_headers(signed)
+    status, _ = await answer(api, iid, body=signed.replace("再起動", "交換"), headers=headers)
     assert status == 401
     # Re-serialised JSON (other spacing) is another body, so it is refused too.
-    status, _ = await answer(api, iid, body=json.dumps(json.loads(BODY)), headers=headers)
+    status, _ = await answer(api, iid, body=json.dumps(json.loads(signed)), headers=headers)
     assert status == 401
 
 
 async def test_just_inside_the_tolerance_is_accepted(api: Api) -> None:
     iid = await escalated(api)
-    status, _ = await answer(api, iid, headers=api.second_line_headers(BODY, age=299))
+    signed = body_for(iid)
+    status, _ = await answer(
+        api, iid, body=signed, headers=api.second_line_headers(signed, age=299)
+    )
     assert status == 200
 
 
 async def test_a_bearer_token_is_not_a_signature(api: Api) -> None:
     iid = await escalated(api)
     reply = await api.call(
-        "POST", f"/second-line/incidents/{iid}/answer", who="admin", data=BODY.encode()
+        "POST", f"/second-line/incidents/{iid}/answer", who="admin", data=body_for(iid).encode()
     )
     assert reply.status == 401
 
@@ -124,8 +156,10 @@ async def test_unknown_not_escalated_and_bad_bodies(api: Api) -> None:
     status, body = await answer(api, iid)
     assert status == 409
     iid = await escalated(api)
-    status, body = await answer(api, iid, body='{"note": "x", "status": "resolved"}')
+    status, body = await answer(api, iid, body=body_for(iid, "x", status="resolved"))
     assert (status, body["error"]["field"]) == (422, "status")
+    status, body = await answer(api, iid, body='{"note": "no incident named"}')
+    assert (status, body["error"]["field"]) == (422, "incident_id")
     status, _ = await answer(api, iid, body="[]")
     assert status == 400
 
