@@ -10,6 +10,8 @@ fresh row, so no change is lost and none is applied on stale data.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,7 +56,7 @@ WEBHOOK_EVENTS = {
     "answer_escalation": "incident.escalation_answered",
     "resolve": "incident.resolved",
 }
-MAX_RETRIES = 5
+MAX_RETRIES = 20
 
 
 class IncidentNotFound(LookupError):
@@ -388,9 +390,16 @@ class IncidentStore:
         fn = ACTIONS.get(action)
         if fn is None:
             raise IncidentError("action", f"{action!r} is not one of {', '.join(ACTIONS)}")
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
+            if attempt:
+                time.sleep(random.uniform(0, 0.005 * attempt))
             with self.engine.begin() as conn:
-                row = conn.execute(select(INCIDENTS).where(INCIDENTS.c.id == incident_id)).first()
+                # FOR UPDATE (PostgreSQL; SQLite serialises writers itself): the others
+                # wait for the row instead of losing the race; the version check stays
+                # as the guard wherever the lock is not taken.
+                row = conn.execute(
+                    select(INCIDENTS).where(INCIDENTS.c.id == incident_id).with_for_update()
+                ).first()
                 if row is None:
                     raise IncidentNotFound(incident_id)
                 new, entry = fn(_incident(row), actor, at, **kwargs)
