@@ -300,6 +300,13 @@ class CallControl:
         exten = self._destination(exten)
         context = self._context(context or self.consult_context)
         leg, caller = self.active_call(agent.id)
+        # The feature is read when the bridge is made: an Atxfer that comes between the
+        # agent's answer and the bridge is "queued" and silently does nothing.
+        deadline = time.monotonic() + self.park_confirm_seconds
+        while not leg.bridge:
+            if time.monotonic() >= deadline:
+                raise PBXError("Atxfer", agent.id, f"{leg.name} is not bridged with the caller")
+            await asyncio.sleep(0.02)
         # "#" ends the digits at once: without it Asterisk waits transferdigittimeout (3 s)
         # whenever a longer extension could still match (a pattern such as _X.).
         await self._send(

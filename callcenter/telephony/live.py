@@ -27,6 +27,7 @@ class Channel:
     caller_name: str
     context: str = ""
     exten: str = ""
+    bridge: str = ""  # the bridge it is in (BridgeUniqueid), "" when in none
 
 
 @dataclass
@@ -176,7 +177,18 @@ class LiveState:
             caller_name=ev.get("CallerIDName", ""),
             context=ev.get("Context", ""),
             exten=ev.get("Exten", ""),
+            bridge=ev.get("BridgeId", ""),  # CoreShowChannel has it; Newchannel does not
         )
+
+    def _bridge_enter(self, ev: Mapping[str, str]) -> None:
+        ch = self.channels.get(ev.get("Uniqueid", ""))
+        if ch is not None:
+            ch.bridge = ev.get("BridgeUniqueid", "")
+
+    def _bridge_leave(self, ev: Mapping[str, str]) -> None:
+        ch = self.channels.get(ev.get("Uniqueid", ""))
+        if ch is not None and ch.bridge == ev.get("BridgeUniqueid", ""):
+            ch.bridge = ""
 
     def _newstate(self, ev: Mapping[str, str]) -> None:
         ch = self.channels.get(ev.get("Uniqueid", ""))
@@ -268,6 +280,8 @@ class LiveState:
         "Newchannel": _add_channel,
         "Newstate": _newstate,
         "Hangup": _hangup,
+        "BridgeEnter": _bridge_enter,
+        "BridgeLeave": _bridge_leave,
         "QueueCallerJoin": _add_entry,
         "QueueCallerLeave": _leave,
         "QueueCallerAbandon": _leave,

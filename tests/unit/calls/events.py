@@ -84,6 +84,26 @@ def answered_call(caller_num: str = "0311110001", caller_name: str = "駐車 太
         newchannel(AGENT1_LEG, AGENT1_UID, CALLER_UID, "agent1", "Agent 1", "from-agents", "s"),
         newstate(AGENT1_LEG, AGENT1_UID, CALLER_UID, "Ringing"),
         newstate(AGENT1_LEG, AGENT1_UID, CALLER_UID),
+        *bridged(BRIDGE, CALLER, CALLER_UID, AGENT1_LEG, AGENT1_UID),
+    ]
+
+
+BRIDGE = "b1d9e0c7-0000-4000-8000-000000000001"
+
+
+def bridged(bridge: str, *legs: str) -> list[Event]:
+    """BridgeEnter for each (channel, uniqueid) pair given, as app_queue's bridge sends."""
+    pairs = list(zip(legs[0::2], legs[1::2], strict=True))
+    return [
+        {
+            "Event": "BridgeEnter",
+            "BridgeUniqueid": bridge,
+            "BridgeType": "basic",
+            "Channel": channel,
+            "Uniqueid": uid,
+            "Linkedid": CALLER_UID,
+        }
+        for channel, uid in pairs
     ]
 
 

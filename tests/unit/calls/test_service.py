@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -364,6 +365,31 @@ async def test_blind_transfer_refused_by_the_pbx(
     client.refuse["BlindTransfer"] = "Transfer failed"
     with pytest.raises(PBXError, match="BlindTransfer for agent 'agent1' failed: Transfer failed"):
         await control.blind_transfer("agent1", "1001")
+
+
+async def test_attended_transfer_waits_for_the_bridge(
+    control: CallControl, client: FakeClient, live: LiveState
+) -> None:
+    """Answered is not yet bridged: an Atxfer in between would be "queued" and do nothing
+    (the feature is read when the bridge is made), so it waits for the BridgeEnter."""
+    answered, bridge = answered_call()[:-2], answered_call()[-2:]
+    play(live, *answered)
+    with pytest.raises(PBXError, match="is not bridged with the caller"):
+        await control.attended_transfer("agent1", "1001")
+    assert client.sent == []
+
+    async def bridge_soon() -> None:
+        await asyncio.sleep(0.05)
+        play(live, *bridge)
+
+    soon = asyncio.create_task(bridge_soon())
+    xfer = await control.attended_transfer("agent1", "1001")
+    await soon
+    assert xfer.channel == AGENT1_LEG
+    assert [a for a, _ in client.sent] == ["Atxfer"]
+    # and the leg leaves the bridge: not bridged any more
+    play(live, {**bridge[1], "Event": "BridgeLeave"})
+    assert live.channels[bridge[1]["Uniqueid"]].bridge == ""
 
 
 async def test_attended_transfer_then_complete(

@@ -28,9 +28,11 @@ from tests.unit.agents.fakes import member_event
 from tests.unit.calls.events import (
     AGENT1_LEG,
     AGENT1_UID,
+    BRIDGE,
     CALLER,
     CALLER_UID,
     T0,
+    bridged,
     hangup,
     newchannel,
     newstate,
@@ -130,6 +132,7 @@ def talking_events() -> list[Event]:
         newstate(AGENT1_LEG, AGENT1_UID, CALLER_UID, "Ringing"),
         left("support", CALLER_UID),
         newstate(AGENT1_LEG, AGENT1_UID, CALLER_UID),
+        *bridged(BRIDGE, CALLER, CALLER_UID, AGENT1_LEG, AGENT1_UID),
         member("support", "agent1", status="2"),
     ]
 
