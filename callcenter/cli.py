@@ -84,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="minutes", type=int, metavar="MINUTES", help="or: for this long")
     p.add_argument("--note", default="", help="who and why, kept with the override")
     _add_config(p)
+    p = sub.add_parser("report", help="reports for SLA auditors")
+    rsub = p.add_subparsers(dest="report", required=True)
+    q = rsub.add_parser(
+        "monthly",
+        help="the monthly operations report: every contract figure with target and met",
+    )
+    q.add_argument("--month", metavar="YYYY-MM", required=True)
+    q.add_argument("--format", choices=["html", "csv", "json"], default="html")
+    q.add_argument("--lang", choices=["ja", "en"], default="ja")
+    q.add_argument("--out", metavar="PATH", help="write here (default: standard output)")
+    _add_config(q)
     p = sub.add_parser("token", help="API bearer tokens (shown once, stored hashed)")
     tsub = p.add_subparsers(dest="tokens", required=True)
     q = tsub.add_parser("create", help="a new token; printed once")
@@ -325,6 +336,49 @@ def figures_dict(figures: Any) -> dict[str, Any]:
     }
 
 
+def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from callcenter.reports.monthly import build, month_bounds, render_csv, render_html
+    from callcenter.store.db import make_engine, migrate
+
+    try:
+        month_bounds(args.month, cfg)
+    except ValueError as exc:
+        print(f"callcenter report: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(cfg.database_url())
+    try:
+        migrate(engine)
+        now = datetime.now(ZoneInfo(cfg.service.timezone))
+        report = build(engine, cfg, args.month, _incident_targets(cfg), now)
+    except SQLAlchemyError as exc:
+        print(f"callcenter report: database: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.format == "json":
+        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "csv":
+        text = render_csv(report, args.lang)
+    else:
+        text = render_html(report, args.lang)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"callcenter report: {args.out}: {exc.strerror}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
     from callcenter.store.db import make_engine, migrate
     from callcenter.web import TokenStore
@@ -489,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_incidents(cfg, args)
     if args.command == "token":
         return cmd_token(cfg, args)
+    if args.command == "report":
+        return cmd_report(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

@@ -1,0 +1,1 @@
+"""Reports for SLA auditors: the monthly operations report."""
