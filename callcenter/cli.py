@@ -250,14 +250,7 @@ def cmd_mode(cfg: Config, args: argparse.Namespace) -> int:
 def _incident_targets(cfg: Config) -> IncidentTargets:
     from callcenter.incidents.figures import IncidentTargets
 
-    t = cfg.incidents
-    return IncidentTargets(
-        first_contact_resolution=t.first_contact_resolution_target,
-        handling_seconds=t.handling_minutes_target * 60,
-        escalation_seconds=t.escalation_minutes_target * 60,
-        progress_seconds=t.progress_report_minutes_target * 60,
-        satisfaction=t.satisfaction_target,
-    )
+    return IncidentTargets.from_config(cfg.incidents)
 
 
 def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
@@ -265,8 +258,9 @@ def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from callcenter.incidents.figures import monthly_figures
+    from callcenter.incidents.figures import month_range, monthly_figures
     from callcenter.incidents.survey_csv import SurveyCSVError, parse_surveys
+    from callcenter.reports.monthly import month_bounds
     from callcenter.schedule.calendar import BusinessCalendar
     from callcenter.store.db import make_engine, migrate
     from callcenter.store.incidents import IncidentNotFound, IncidentStore
@@ -300,12 +294,11 @@ def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
             )
             return 0
         try:
-            year, month = (int(x) for x in args.month.split("-"))
-            start = datetime(year, month, 1, tzinfo=tz)
-        except ValueError:
-            print(f"--month: {args.month!r} is not YYYY-MM", file=sys.stderr)
+            year, month, _, _ = month_bounds(args.month)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
             return 2
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+        start, end = month_range(year, month, tz)
         cal = BusinessCalendar.from_config(cfg.service)
         figures = monthly_figures(
             store.received_between(start, end),
@@ -347,7 +340,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from callcenter.store.db import make_engine, migrate
 
     try:
-        month_bounds(args.month, cfg)
+        month_bounds(args.month)
     except ValueError as exc:
         print(f"callcenter report: {exc}", file=sys.stderr)
         return 2

@@ -167,13 +167,7 @@ class Daemon:
             incidents=self.incident_store,
             tokens=self.tokens,
             calendar=self.calendar,
-            targets=IncidentTargets(
-                first_contact_resolution=t.first_contact_resolution_target,
-                handling_seconds=t.handling_minutes_target * 60,
-                escalation_seconds=t.escalation_minutes_target * 60,
-                progress_seconds=t.progress_report_minutes_target * 60,
-                satisfaction=t.satisfaction_target,
-            ),
+            targets=IncidentTargets.from_config(t),
             second_line_secret=os.environ.get(t.second_line_secret_env, ""),
             pbx=PbxDeps(
                 cfg=self.cfg,

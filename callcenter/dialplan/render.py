@@ -287,6 +287,25 @@ def render_agent_contexts(cfg: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _endpoint(name: str, *extra: str) -> list[str]:
+    """A PJSIP endpoint of the desk: its calls start in [callcenter-agents]."""
+    return [
+        f"[{name}]",
+        "type = endpoint",
+        "context = callcenter-agents",
+        "disallow = all",
+        "allow = ulaw,alaw",
+        "direct_media = no",
+        "rtp_symmetric = yes",
+        f"aors = {name}",
+        *extra,
+    ]
+
+
+def _aor(name: str, *lines: str) -> list[str]:
+    return [f"[{name}]", "type = aor", *lines]
+
+
 def render_pjsip(cfg: Config) -> str:
     """Endpoints for the agents' phones and the transfer targets given by SIP contact.
 
@@ -296,64 +315,20 @@ def render_pjsip(cfg: Config) -> str:
     lot = cfg.parking[0].name if cfg.parking else "default"
     out = [HEADER]
     for a in cfg.agents:
-        endpoint = [
-            f"[{a.id}]",
-            "type = endpoint",
-            "context = callcenter-agents",
-            "disallow = all",
-            "allow = ulaw,alaw",
-            "direct_media = no",
-            "rtp_symmetric = yes",
-            f"aors = {a.id}",
-            f'callerid = "{a.name}" <{a.id}>',
-            f"set_var = PARKINGLOT={lot}",
-        ]
+        endpoint = _endpoint(a.id, f'callerid = "{a.name}" <{a.id}>', f"set_var = PARKINGLOT={lot}")
         if a.contact:
-            aor = ["", f"[{a.id}]", "type = aor", f"contact = {a.contact}"]
-            out.append("\n".join([*endpoint, *aor]))
+            out.append("\n".join([*endpoint, "", *_aor(a.id, f"contact = {a.contact}")]))
         else:
-            out.append(
-                "\n".join(
-                    [
-                        *endpoint,
-                        f"auth = {a.id}",
-                        "",
-                        f"[{a.id}]",
-                        "type = aor",
-                        "max_contacts = 1",
-                        "remove_existing = yes",
-                        "",
-                        f"[{a.id}]",
-                        "type = auth",
-                        "auth_type = userpass",
-                        f"username = {a.id}",
-                        f"password = {a.password}",
-                    ]
-                )
-            )
+            aor = _aor(a.id, "max_contacts = 1", "remove_existing = yes")
+            auth = [f"[{a.id}]", "type = auth", "auth_type = userpass", f"username = {a.id}"]
+            auth.append(f"password = {a.password}")
+            out.append("\n".join([*endpoint, f"auth = {a.id}", "", *aor, "", *auth]))
     for t in cfg.transfer_targets:
-        if not t.contact:
-            continue
-        name = target_endpoint(t)
-        out.append(
-            "\n".join(
-                [
-                    f"; transfer target {t.name}" + (f": {t.label}" if t.label else ""),
-                    f"[{name}]",
-                    "type = endpoint",
-                    "context = callcenter-agents",
-                    "disallow = all",
-                    "allow = ulaw,alaw",
-                    "direct_media = no",
-                    "rtp_symmetric = yes",
-                    f"aors = {name}",
-                    "",
-                    f"[{name}]",
-                    "type = aor",
-                    f"contact = {t.contact}",
-                ]
-            )
-        )
+        if t.contact:
+            name = target_endpoint(t)
+            note = f"; transfer target {t.name}" + (f": {t.label}" if t.label else "")
+            aor = _aor(name, f"contact = {t.contact}")
+            out.append("\n".join([note, *_endpoint(name), "", *aor]))
     return "\n\n".join(out) + "\n"
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
+from callcenter.config import IncidentsConfig
 from callcenter.incidents.model import (
     SATISFACTION_SCORES,
     Flag,
@@ -42,6 +43,17 @@ class IncidentTargets:
     escalation_seconds: float = 600.0  # met at or below
     progress_seconds: float = 1800.0  # met at or below
     satisfaction: float = 75.0  # met at or above, out of 100
+
+    @classmethod
+    def from_config(cls, cfg: IncidentsConfig) -> IncidentTargets:
+        """The targets of the ``[incidents]`` section (minutes there, seconds here)."""
+        return cls(
+            first_contact_resolution=cfg.first_contact_resolution_target,
+            handling_seconds=cfg.handling_minutes_target * 60,
+            escalation_seconds=cfg.escalation_minutes_target * 60,
+            progress_seconds=cfg.progress_report_minutes_target * 60,
+            satisfaction=cfg.satisfaction_target,
+        )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.first_contact_resolution <= 1.0:

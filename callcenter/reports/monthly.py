@@ -13,13 +13,18 @@ import csv
 import html
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from callcenter.config import Config
-from callcenter.incidents.figures import IncidentFigures, IncidentTargets, monthly_figures
+from callcenter.incidents.figures import (
+    IncidentFigures,
+    IncidentTargets,
+    month_range,
+    monthly_figures,
+)
 from callcenter.metrics import CallFigures, query_figures, query_figures_by
 from callcenter.metrics.figures import key_label
 from callcenter.schedule.calendar import BusinessCalendar
@@ -123,27 +128,25 @@ class MonthlyReport:
         }
 
 
-def month_bounds(month: str, cfg: Config) -> tuple[int, int, str, str]:
+def month_bounds(month: str) -> tuple[int, int, str, str]:
     """(year, month, first day, first day of the next month); ValueError names the flag."""
     try:
         year, mon = (int(x) for x in month.split("-"))
-        datetime(year, mon, 1)
+        start, end = month_range(year, mon, UTC)
     except ValueError:
         raise ValueError(f"--month: {month!r} is not YYYY-MM") from None
-    nxt = (year + mon // 12, mon % 12 + 1)
-    return year, mon, f"{year:04d}-{mon:02d}-01", f"{nxt[0]:04d}-{nxt[1]:02d}-01"
+    return year, mon, f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
 
 
 def build(
     engine: Engine, cfg: Config, month: str, targets: IncidentTargets, now: datetime
 ) -> MonthlyReport:
-    year, mon, day_from, day_to = month_bounds(month, cfg)
+    year, mon, day_from, day_to = month_bounds(month)
     calls = query_figures(engine, cfg.metrics, day_from, day_to)
     by_queue = query_figures_by(engine, cfg.metrics, "queue", day_from, day_to)
     cal = BusinessCalendar.from_config(cfg.service)
     store = IncidentStore(engine)
-    start = datetime(year, mon, 1, tzinfo=cal.tz)
-    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=cal.tz)
+    start, end = month_range(year, mon, cal.tz)
     incidents = monthly_figures(
         store.received_between(start, end), store.surveys(start, end), cal, year, mon, targets
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,3 +57,13 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to call at every start."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def insert_or_skip(dialect: str, table: Table, keys: Sequence[str]) -> Insert:
+    """INSERT that skips a row whose ``keys`` (a unique index) are already stored: the
+    way retries and replays stay idempotent (ON CONFLICT DO NOTHING on both databases)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return insert(table)

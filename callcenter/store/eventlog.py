@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Insert, Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Insert, Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.store.db import insert_or_skip
 from callcenter.store.models import AMIEvent
 
 log = structlog.get_logger("callcenter.eventlog")
@@ -56,15 +56,7 @@ def event_row(
 
 def insert_statement(engine: Engine) -> Insert:
     """INSERT that skips rows already stored (same server, run and seq)."""
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(TABLE).on_conflict_do_nothing(
-            index_elements=["server_id", "run_id", "seq"]
-        )
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(TABLE).on_conflict_do_nothing(
-            index_elements=["server_id", "run_id", "seq"]
-        )
-    return insert(TABLE)
+    return insert_or_skip(engine.dialect.name, TABLE, ("server_id", "run_id", "seq"))
 
 
 def write_rows(engine: Engine, rows: list[Row], stmt: Insert | None = None) -> None:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.incidents import lifecycle
 from callcenter.incidents.model import (
@@ -30,6 +29,7 @@ from callcenter.incidents.model import (
     SurveyResponse,
 )
 from callcenter.incidents.serialize import incident_dict
+from callcenter.store.db import insert_or_skip
 from callcenter.store.models import IncidentHistoryRow, IncidentRow, SurveyRow
 from callcenter.telephony.calls import CallRecord
 from callcenter.webhooks.outbox import enqueue
@@ -161,6 +161,12 @@ def _incident(r: Any) -> Incident:
         notes=r.notes or "",
         updated_at=_utc(r.updated_at),
     )
+
+
+def _survey(r: Any) -> SurveyResponse:
+    at = _utc(r.at)
+    assert at is not None  # the column is NOT NULL
+    return SurveyResponse(r.respondent, r.incident_id, tuple(r.answers), at)
 
 
 def _history_row(incident_id: int, h: HistoryEntry) -> dict[str, Any]:
@@ -314,7 +320,10 @@ class IncidentStore:
                 agent_id=agent_id,
                 related_incident_id=related,
             )
-            stmt = self._insert_once(conn, {"version": 1, **_row(incident)})
+            keys = ("server_id", "call_linkedid")
+            stmt = insert_or_skip(conn.dialect.name, INCIDENTS, keys).values(
+                version=1, **_row(incident)
+            )
             # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
             inserted: int | None = conn.execute(stmt.returning(INCIDENTS.c.id)).scalar()
             opened = inserted is not None  # None: another writer opened it first
@@ -351,17 +360,6 @@ class IncidentStore:
         if queued and self.on_commit is not None:
             self.on_commit()
         return incident
-
-    @staticmethod
-    def _insert_once(conn: Connection, row: dict[str, Any]) -> Any:
-        keys = ["server_id", "call_linkedid"]
-        if conn.dialect.name == "postgresql":
-            return (
-                postgresql.insert(INCIDENTS)
-                .values(**row)
-                .on_conflict_do_nothing(index_elements=keys)
-            )
-        return sqlite.insert(INCIDENTS).values(**row).on_conflict_do_nothing(index_elements=keys)
 
     @staticmethod
     def _repeat_of(
@@ -445,14 +443,8 @@ class IncidentStore:
                     "answers": list(response.answers),
                     "at": response.at.astimezone(UTC),
                 }
-                keys = ["source", "respondent", "at"]
-                if conn.dialect.name == "postgresql":
-                    stmt: Any = postgresql.insert(SURVEYS).values(**row)
-                else:
-                    stmt = sqlite.insert(SURVEYS).values(**row)
-                new = conn.execute(
-                    stmt.on_conflict_do_nothing(index_elements=keys).returning(SURVEYS.c.id)
-                ).scalar()
+                stmt = insert_or_skip(conn.dialect.name, SURVEYS, ("source", "respondent", "at"))
+                new = conn.execute(stmt.values(**row).returning(SURVEYS.c.id)).scalar()
                 stored += new is not None
         return stored
 
@@ -465,25 +457,12 @@ class IncidentStore:
         if end is not None:
             q = q.where(SURVEYS.c.at < end.astimezone(UTC))
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        return [
-            SurveyResponse(
-                r.respondent, r.incident_id, tuple(r.answers), _utc(r.at) or datetime.now(UTC)
-            )
-            for r in rows
-        ]
+            return [_survey(r) for r in conn.execute(q)]
 
     def surveys_of(self, incident_ids: Sequence[int]) -> list[SurveyResponse]:
+        q = select(SURVEYS).where(SURVEYS.c.incident_id.in_(list(incident_ids)))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(SURVEYS).where(SURVEYS.c.incident_id.in_(list(incident_ids)))
-            ).all()
-        return [
-            SurveyResponse(
-                r.respondent, r.incident_id, tuple(r.answers), _utc(r.at) or datetime.now(UTC)
-            )
-            for r in rows
-        ]
+            return [_survey(r) for r in conn.execute(q)]
 
 
 def _with_id(incident: Incident, new_id: int) -> Incident:

@@ -23,7 +23,7 @@ from callcenter.config import (
 )
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
-from callcenter.store.db import make_engine
+from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import AMIEvent
 from callcenter.telephony.calls import CallRecord
 from tests.support.postgres import PostgresServer
@@ -203,6 +203,23 @@ async def running(daemon_factory: Callable[..., Daemon]) -> AsyncIterator[Runnin
     await rd.start()
     yield rd
     await rd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    """One migrated private PostgreSQL for the store tests that only need a database
+    (each clears the tables it uses); the outage tests start their own."""
+    pg = PostgresServer()
+    engine: Engine | None = None
+    try:
+        pg.start()
+        engine = make_engine(pg.url)
+        migrate(engine)
+        yield engine
+    finally:
+        if engine is not None:
+            engine.dispose()
+        pg.destroy()
 
 
 @pytest.fixture

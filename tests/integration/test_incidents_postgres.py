@@ -4,15 +4,11 @@ Its ON CONFLICT, JSONB and row-version paths differ from SQLite's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, delete
 
-from callcenter.store.db import make_engine, migrate
 from callcenter.store.incidents import HISTORY, INCIDENTS, SURVEYS
 from callcenter.webhooks.outbox import TABLE as OUTBOX
-from tests.support.postgres import PostgresServer
 from tests.unit.store.test_incidents_store import (  # noqa: F401 (collected here again)
     test_a_refused_change_changes_nothing,
     test_a_repeat_caller_is_linked_to_the_open_incident,
@@ -26,21 +22,6 @@ from tests.unit.store.test_incidents_store import (  # noqa: F401 (collected her
     test_times_in_any_zone_come_back_as_the_same_instant,
     test_two_writers_opening_the_same_call_make_one_incident,
 )
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    pg = PostgresServer()
-    engine: Engine | None = None
-    try:
-        pg.start()
-        engine = make_engine(pg.url)
-        migrate(engine)
-        yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        pg.destroy()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,13 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete, text
 
-from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import Base
 from callcenter.webhooks import outbox
 from callcenter.webhooks.outbox import TABLE, enqueue
 from callcenter.webhooks.sender import WebhookSender
 from callcenter.webhooks.settings import WebhookSettings
-from tests.support.postgres import PostgresServer
 from tests.unit.webhooks.support import (
     FAIL,
     HANG,
@@ -29,21 +27,6 @@ from tests.unit.webhooks.support import (
 )
 
 SETTINGS = WebhookSettings(secret=SECRET, timeout=0.3, retry_min=0.05, retry_max=0.2)
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    pg = PostgresServer()
-    engine: Engine | None = None
-    try:
-        pg.start()
-        engine = make_engine(pg.url)
-        migrate(engine)
-        yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        pg.destroy()
 
 
 @pytest.fixture
