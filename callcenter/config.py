@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.webhooks.settings import WebhookSettings
 
 DEFAULT_CONFIG_ENV = "CALLCENTER_CONFIG"
@@ -257,6 +258,7 @@ class Config:
     incidents: IncidentsConfig = IncidentsConfig()
     http: HttpConfig = HttpConfig()
     webhooks: WebhookSettings = WebhookSettings()  # noqa: RUF009 (frozen: safe to share)
+    pbx_record: PbxRecordSettings = PbxRecordSettings()  # noqa: RUF009 (frozen: safe to share)
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="support", number="1000"),)
     ivr: tuple[IvrConfig, ...] = (
         IvrConfig(name="main", number="2000", options=(("1", "queue:support"),)),
@@ -322,6 +324,7 @@ _SECTIONS: dict[str, type] = {
     "incidents": IncidentsConfig,
     "http": HttpConfig,
     "webhooks": WebhookSettings,
+    "pbx_record": PbxRecordSettings,
 }
 _ARRAYS: dict[str, type] = {
     "queues": QueueConfig,
@@ -708,6 +711,7 @@ def _check_incidents(cfg: Config, problems: list[str]) -> None:
     if not 0 <= inc.satisfaction_target <= 100:
         problems.append("incidents.satisfaction_target: between 0 and 100")
     problems.extend(cfg.webhooks.problems("webhooks"))
+    problems.extend(cfg.pbx_record.problems("pbx_record"))
 
 
 def parse_config(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -28,6 +29,9 @@ from callcenter.incidents.serialize import incident_dict
 from callcenter.lab import Lab
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
+from callcenter.pbxrecord.reader import CelFileReader
+from callcenter.pbxrecord.reconcile import Classifier, PassResult, reconcile_pending
+from callcenter.pbxrecord.settings import DEFAULT_CEL_FILE
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.calls import call_row, write_calls
@@ -71,6 +75,15 @@ def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) ->
             [f"ami.secret: empty; set ${cfg.ami.secret_env} or ami.secret in the config file"]
         )
     return AMITarget(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret)
+
+
+def cel_path(cfg: Config) -> Path:
+    """The CEL file of the PBX record (docs/decisions/0009-pbx-record.md)."""
+    if cfg.pbx_record.cel_file:
+        return cfg.path(cfg.pbx_record.cel_file)
+    if cfg.ami.use_lab:
+        return Lab(cfg).work / "log" / "cel-custom" / "callcenter.csv"
+    return Path(DEFAULT_CEL_FILE)
 
 
 class Daemon:
@@ -155,6 +168,19 @@ class Daemon:
             if cfg.incidents.enabled
             else None
         )
+        # Asterisk's own record: calls the AMI stream missed are completed from it.
+        self.pbx_reader: CelFileReader | None = (
+            CelFileReader(self.engine, cfg.server.id, cel_path(cfg))
+            if cfg.pbx_record.enabled
+            else None
+        )
+        self.classifier = Classifier(
+            cfg.server.id,
+            self.tz,
+            cfg.metrics.short_abandon_seconds,
+            {a.id: a.name for a in cfg.agents},
+        )
+        self.reconciled: list[CallRecord] = []  # the last pass's calls (for the tests)
         self.tokens = TokenStore(self.engine)
         self.http_port: int | None = None  # once the API listens
         self._http: web.AppRunner | None = None
@@ -397,6 +423,46 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.cfg.database.flush_interval)
 
+    async def _follow_pbx_record(self, stop: asyncio.Event) -> None:
+        """Read the PBX record as it grows; complete the calls the live path missed."""
+        reader = self.pbx_reader
+        if reader is None:
+            return
+        settings = self.cfg.pbx_record
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(reader.read_available)
+                settle = datetime.now(UTC) - timedelta(seconds=settings.settle_seconds)
+                res = await asyncio.to_thread(
+                    reconcile_pending, self.engine, self.classifier, settle
+                )
+                if res.written:
+                    self._reconciled(res)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("pbxrecord.read_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.poll_interval)
+
+    def _reconciled(self, res: PassResult) -> None:
+        self.reconciled = list(res.written)
+        today = self._roll_day()
+        for call in res.written:
+            if self.incidents is not None and call.answered_at is not None:
+                self.incidents.call_answered(call)  # one per call: the store is idempotent
+            if call.linkedid in res.added and self._local_day(call.arrived_at) == today:
+                # Not in today's running sums yet (a replaced estimate already is).
+                one = compute_figures([call], self.cfg.metrics)
+                before = self._today_live.get(call.queue)
+                self._today_live[call.queue] = one if before is None else before + one
+            log.info(
+                "call.from_pbx_record",
+                linkedid=call.linkedid,
+                outcome=call.outcome,
+                queue=call.queue,
+                agent=call.agent,
+                replaced_estimate=call.linkedid not in res.added,
+            )
+
     async def _parked_snapshot(self, client: AMIClient) -> list[Message] | None:
         # Not in _snapshot's retry loop: without res_parking this would wait a minute.
         try:
@@ -436,6 +502,8 @@ class Daemon:
             await self.incidents.start()
         if self.webhooks is not None:
             await self.webhooks.start()
+        pbx_stop = asyncio.Event()
+        pbx_follower = asyncio.create_task(self._follow_pbx_record(pbx_stop), name="pbx-record")
         starter = asyncio.create_task(self.client.start(), name="ami-start")
         stopper = asyncio.create_task(stop.wait(), name="stop-wait")
         try:
@@ -470,6 +538,8 @@ class Daemon:
                 await self.incidents.stop()
             if self.webhooks is not None:
                 await self.webhooks.stop()
+            pbx_stop.set()
+            await pbx_follower
             calls_stop.set()  # no call can finish any more: write the last ones
             await calls_writer
             if self._unwritten:

@@ -71,7 +71,8 @@ NOLOAD = (
     "cdr_sqlite3_custom.so",
     "cel_sqlite3_custom.so",
     "cdr_custom.so",
-    "cel_custom.so",
+    # CEL goes to the custom CSV (the PBX record) only, never as AMI events too.
+    "cel_manager.so",
     "cdr_syslog.so",
     "cdr_beanstalkd.so",
     "cel_beanstalkd.so",
@@ -237,7 +238,7 @@ exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
 def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_dir: Path) -> Path:
     """Write the lab's configuration tree under ``work`` and return asterisk.conf's path."""
     etc = work / "etc"
-    for sub in ("etc", "lib", "spool", "run", "log", "cache"):
+    for sub in ("etc", "lib", "spool", "run", "log", "log/cel-custom", "cache"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     files = {
         "asterisk.conf": _asterisk_conf(work),
@@ -256,7 +257,8 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "res_parking.conf": '[general]\n#include "callcenter-parking.conf"\n',
         "cdr.conf": "[general]\nenable = no\n",
         "pjproject.conf": "; defaults\n",
-        "cel.conf": "[general]\nenable = no\n",
+        "cel.conf": '#include "callcenter-cel.conf"\n',
+        "cel_custom.conf": '#include "callcenter-cel-custom.conf"\n',
         "http.conf": "[general]\nenabled = no\n",
         "indications.conf": "[general]\ncountry = jp\n[jp]\ndescription = Japan\n"
         "ringcadence = 1000,2000\ndial = 400\nbusy = 400/500,0/500\nring = 400+15/1000,0/2000\n"

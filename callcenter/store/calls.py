@@ -21,7 +21,7 @@ def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def call_row(call: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
+def call_row(call: CallRecord, tz: ZoneInfo, source: str = "ami") -> dict[str, Any]:
     if call.outcome is None or call.ended_at is None:
         raise ValueError(f"call {call.linkedid} is not finished")
     local = datetime.fromtimestamp(call.arrived_at, tz)
@@ -54,22 +54,29 @@ def call_row(call: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
         "abandon_stage": call.abandon_stage.value if call.abandon_stage else None,
         "system_end": call.system_end,
         "estimated": call.estimated,
+        "source": source,
     }
 
 
 def upsert_statement(engine: Engine) -> Insert:
-    """INSERT, replacing the row of the same (server, linkedid): rebuilding is idempotent."""
+    """INSERT, replacing the row of the same (server, linkedid): rebuilding is idempotent.
+
+    An estimate never replaces a record with real times: a call the PBX record completed
+    after a gap keeps them when the live tracker later writes its own estimate of it.
+    """
     if engine.dialect.name == "postgresql":
         pg = postgresql.insert(TABLE)
         return pg.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],
             set_={name: pg.excluded[name] for name in _UPDATABLE},
+            where=TABLE.c.estimated | ~pg.excluded.estimated,
         )
     if engine.dialect.name == "sqlite":
         lite = sqlite.insert(TABLE)
         return lite.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],
             set_={name: lite.excluded[name] for name in _UPDATABLE},
+            where=TABLE.c.estimated | ~lite.excluded.estimated,
         )
     return insert(TABLE)
 

@@ -90,6 +90,9 @@ class Call(Base):
     abandon_stage: Mapped[str | None] = mapped_column(String(10))
     system_end: Mapped[str | None] = mapped_column(String(40))
     estimated: Mapped[bool] = mapped_column(Boolean)
+    # Where the record came from: "ami" (seen live, or rebuilt from the stored events)
+    # or "pbx" (completed from Asterisk's own record after a gap).
+    source: Mapped[str] = mapped_column(String(8), server_default="ami")
 
     __table_args__ = (
         Index("ux_calls_server_linkedid", "server_id", "linkedid", unique=True),
@@ -177,3 +180,49 @@ class SurveyRow(Base):
         Index("ux_survey_once", "source", "respondent", "at", unique=True),
         Index("ix_survey_at", "at"),
     )
+
+
+class PbxRecordRow(Base):
+    """One line of Asterisk's own record (CEL), as read; append-only.
+
+    ``line_hash`` (SHA-1 of the line) makes a re-read harmless: after a rotation, a
+    truncation or a cursor lost with the database, lines already stored are skipped.
+    """
+
+    __tablename__ = "pbx_record"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(8))  # cel
+    line_hash: Mapped[str] = mapped_column(String(40))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    eventtype: Mapped[str] = mapped_column(String(40))
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(Headers)
+
+    __table_args__ = (
+        Index("ux_pbx_record_line", "server_id", "line_hash", unique=True),
+        Index("ix_pbx_record_linkedid", "server_id", "linkedid"),
+        Index("ix_pbx_record_time", "server_id", "event_time"),
+    )
+
+
+class PbxCursor(Base):
+    """How far the PBX record has been read (file inode and offset) and reconciled."""
+
+    __tablename__ = "pbx_cursor"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    # pbx_record.id up to which finished calls were checked against the calls table.
+    reconciled_id: Mapped[int] = mapped_column(BigInteger)
+    # Asterisk's time of the newest record read: "the record is read up to here".
+    read_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ux_pbx_cursor", "server_id", "source", unique=True),)

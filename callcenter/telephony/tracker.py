@@ -34,6 +34,16 @@ def event_time(ev: Event, received: float) -> float:
     return received
 
 
+# Contexts where only the desk's own phones start calls (rendered by dialplan render).
+INTERNAL_CONTEXTS = frozenset({"callcenter-agents", "callcenter-transfer"})
+
+
+def _endpoint(channel: str) -> str:
+    """'PJSIP/agent1-0000002a' -> 'agent1'."""
+    rest = channel.split("/", 1)[-1]
+    return rest.rsplit("-", 1)[0] if "-" in rest else rest
+
+
 def _name(value: str | None) -> str:
     return "" if value in (None, "<unknown>") else str(value)
 
@@ -289,8 +299,16 @@ class CallTracker:
                 # Still up; what happened to it during the gap shows in the snapshot.
                 self._catch_up(known, c, entries.get(uid), legs.get(uid, []), now)
                 continue
+            # A caller channel moves on from the inbound context into the desk's contexts;
+            # an agent's own call (say, to the second line) starts in them too, from the
+            # agent's phone: never an inbound call.
             is_caller = uid == c.get("Linkedid") and (
-                context in self.inbound_contexts or context.startswith(self.dialplan_context_prefix)
+                context in self.inbound_contexts
+                or (
+                    context.startswith(self.dialplan_context_prefix)
+                    and _endpoint(c.get("Channel", "")) not in self.agent_names
+                    and context not in INTERNAL_CONTEXTS
+                )
             )
             if not is_caller or uid in self._not_inbound:
                 continue

@@ -23,6 +23,7 @@ from callcenter.config import (
 )
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
+from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import AMIEvent
 from callcenter.telephony.calls import CallRecord
@@ -147,7 +148,12 @@ def daemon_factory(
 ) -> Callable[..., Daemon]:
     """Build daemons on the lab, each with its own database (SQLite file unless given)."""
 
-    def make(url: str | None = None, target: AMITarget | None = None, **db: object) -> Daemon:
+    def make(
+        url: str | None = None,
+        target: AMITarget | None = None,
+        pbx_record: PbxRecordSettings | None = None,
+        **db: object,
+    ) -> Daemon:
         cfg = Config(
             lab=lab_config.lab,
             database=DatabaseConfig(
@@ -174,6 +180,9 @@ def daemon_factory(
             service=ServiceConfig(manage_mode=False),
             http=HttpConfig(port=0),
             agents=lab_config.agents,
+            # Off unless a test reads the PBX record: the shared lab's CEL file holds every
+            # earlier test's calls, which would land in this daemon's database.
+            pbx_record=pbx_record or PbxRecordSettings(enabled=False),
             base_dir=tmp_path,
         )
         return Daemon(cfg, target or target_of(lab_state))

@@ -60,6 +60,8 @@ def _write_run_config(tmp_path: Path, lab_state: LabState, **ami: object) -> Pat
         # The shared lab's mode is pinned by the tests; this daemon must not change it.
         f"[service]\nmanage_mode = false\n"
         f"[http]\nport = 0\n"  # any free port: tests (and other checkouts) run side by side
+        # The shared lab's CEL file holds every earlier test's calls: not for this database.
+        f"[pbx_record]\nenabled = false\n"
         f"[ami]\n{ami_lines}"
     )
     return conf

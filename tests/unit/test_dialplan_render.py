@@ -38,7 +38,7 @@ def test_routes_and_menus() -> None:
     assert "exten => 1000,1,Set(__CC_DNIS=${EXTEN})" in lines
     assert " same => n,Goto(callcenter-queue,support,1)" in lines
     assert " same => n,Goto(callcenter-ivr-entry,main,1)" in lines
-    # Every choice is a UserEvent before it jumps anywhere.
+    # Every choice is a UserEvent, and the same into the PBX record, before it jumps.
     for menu, digit, jump in [
         ("main", "1", "Goto(callcenter-queue-join,support,1)"),
         ("main", "2", "Goto(callcenter-ivr-sub,s,1)"),
@@ -49,7 +49,9 @@ def test_routes_and_menus() -> None:
             f"exten => {digit},1,UserEvent(CallCenter,Stage: ivr,Menu: {menu},Choice: {digit})",
             lines.index(f"[callcenter-ivr-{menu}]"),
         )
-        assert lines[i + 1] == f" same => n,{jump}"
+        cel = f"CELGenUserEvent(CallCenter,Stage: ivr|Menu: {menu}|Choice: {digit})"
+        assert lines[i + 1] == f" same => n,{cel}"
+        assert lines[i + 2] == f" same => n,{jump}"
     assert " same => n,WaitExten(4)" in lines
     assert " same => n,GotoIf($[${CC_IVR_TRIES} > 2]?giveup)" in lines
     # A queue without a number gets no route.
@@ -67,6 +69,8 @@ def test_cli_writes_the_files(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
+        "callcenter-cel-custom.conf",
+        "callcenter-cel.conf",
         "callcenter-features.conf",
         "callcenter-parking.conf",
         "callcenter-pjsip.conf",

@@ -226,6 +226,7 @@ def test_ring_all_dials_every_member_at_once_then_overflows() -> None:
         f" same => n,Dial(PJSIP/a1&PJSIP/a2&PJSIP/a3,25,{ANSWERED.format('all')})",
         NOT_ANSWERED,
         " same => n,UserEvent(CallCenter,Stage: overflow,Group: all,To: group:hunt)",
+        " same => n,CELGenUserEvent(CallCenter,Stage: overflow|Group: all|To: group:hunt)",
         " same => n,Goto(callcenter-group-hunt,s,1)",
         " same => n(answered),Hangup()",
     ]
@@ -239,6 +240,7 @@ def test_hunt_dials_the_members_one_after_another_in_order() -> None:
         f" same => n,Dial(PJSIP/a1,8,{ANSWERED.format('hunt')})",
         NOT_ANSWERED,
         " same => n,UserEvent(CallCenter,Stage: overflow,Group: hunt,To: queue:support)",
+        " same => n,CELGenUserEvent(CallCenter,Stage: overflow|Group: hunt|To: queue:support)",
         " same => n,Answer()",
         " same => n,Goto(callcenter-queue-join,support,1)",
         " same => n(answered),Hangup()",
@@ -247,16 +249,19 @@ def test_hunt_dials_the_members_one_after_another_in_order() -> None:
 
 def test_overflow_to_a_menu_and_to_hang_up() -> None:
     text = render_routes(CFG)
-    assert _context(text, "callcenter-group-late")[-4:] == [
+    assert _context(text, "callcenter-group-late")[-5:] == [
         " same => n,UserEvent(CallCenter,Stage: overflow,Group: late,To: ivr:main)",
+        " same => n,CELGenUserEvent(CallCenter,Stage: overflow|Group: late|To: ivr:main)",
         " same => n,Answer()",
         " same => n,Goto(callcenter-ivr-main,s,1)",
         " same => n(answered),Hangup()",
     ]
     # Hanging up on a caller nobody answered is the system's doing: Stage: ended (failed).
-    assert _context(text, "callcenter-group-last")[-6:] == [
+    assert _context(text, "callcenter-group-last")[-8:] == [
         " same => n,UserEvent(CallCenter,Stage: overflow,Group: last,To: hangup)",
+        " same => n,CELGenUserEvent(CallCenter,Stage: overflow|Group: last|To: hangup)",
         " same => n,UserEvent(CallCenter,Stage: ended,Reason: ${DIALSTATUS})",
+        " same => n,CELGenUserEvent(CallCenter,Stage: ended|Reason: ${DIALSTATUS})",
         " same => n,Answer()",
         " same => n,Playback(im-sorry&please-try-call-later)",
         " same => n,Hangup()",
@@ -267,7 +272,8 @@ def test_overflow_to_a_menu_and_to_hang_up() -> None:
 def test_an_ivr_choice_goes_to_the_group() -> None:
     lines = render_routes(CFG).splitlines()
     i = lines.index("exten => 3,1,UserEvent(CallCenter,Stage: ivr,Menu: main,Choice: 3)")
-    assert lines[i + 1] == " same => n,Goto(callcenter-group-all,s,1)"
+    assert lines[i + 1] == " same => n,CELGenUserEvent(CallCenter,Stage: ivr|Menu: main|Choice: 3)"
+    assert lines[i + 2] == " same => n,Goto(callcenter-group-all,s,1)"
 
 
 def test_group_output_is_deterministic_and_leaves_the_rest_alone() -> None:

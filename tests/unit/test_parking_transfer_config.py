@@ -119,6 +119,7 @@ def test_a_menu_may_send_a_caller_to_a_transfer_target() -> None:
     # Reported as routed away (transfer_out) before it rings the target.
     assert (
         "exten => second-line,1,UserEvent(CallCenter,Stage: transfer_out,Target: second-line)\n"
+        " same => n,CELGenUserEvent(CallCenter,Stage: transfer_out|Target: second-line)\n"
         " same => n,Goto(callcenter-transfer,8001,1)"
     ) in contexts
 

@@ -1,0 +1,200 @@
+"""Read Asterisk's CEL file into the store with a durable cursor.
+
+The cursor (file inode and byte offset) is saved in the same transaction as the rows
+it covers, so a crash between the two can neither skip nor double a line; and each
+line is stored once by its hash whatever reads it again (a rotation, a truncation, a
+restored database). Only whole lines are read: Asterisk may be half-way through one.
+
+Rotation: when the file at ``path`` has another inode than the cursor's, the rest of
+the old file is read first if it is still beside it (``callcenter.csv.1`` or any
+``callcenter.csv*``), then the new file from its start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, Table, select, update
+from sqlalchemy.engine import Connection
+
+from callcenter.pbxrecord.cel import CelParseError, parse_line
+from callcenter.store.db import insert_or_skip
+from callcenter.store.models import PbxCursor, PbxRecordRow
+
+log = structlog.get_logger("callcenter.pbxrecord")
+
+RECORD: Table = PbxRecordRow.__table__  # type: ignore[assignment]
+CURSOR: Table = PbxCursor.__table__  # type: ignore[assignment]
+SOURCE = "cel"
+CHUNK_BYTES = 4 << 20
+
+
+@dataclass
+class ReadResult:
+    lines: int = 0
+    stored: int = 0
+    bad: int = 0
+    bytes: int = 0
+
+    def __iadd__(self, other: ReadResult) -> ReadResult:
+        self.lines += other.lines
+        self.stored += other.stored
+        self.bad += other.bad
+        self.bytes += other.bytes
+        return self
+
+
+@dataclass
+class Cursor:
+    path: str
+    inode: int
+    offset: int
+    reconciled_id: int
+    read_until: datetime | None
+
+
+def _clip(value: str, n: int) -> str:
+    return value[:n]
+
+
+def record_row(server_id: str, raw: bytes) -> dict[str, Any]:
+    """The stored form of one line; a line that does not parse is kept whole, flagged."""
+    text = raw.decode("utf-8", errors="replace")
+    digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    try:
+        row = parse_line(text)
+    except CelParseError as exc:
+        return {
+            "server_id": server_id,
+            "source": SOURCE,
+            "line_hash": digest,
+            "event_time": datetime.now(UTC),
+            "eventtype": "UNPARSED",
+            "uniqueid": "",
+            "linkedid": "",
+            "fields": {"raw": text.replace("\x00", "\ufffd"), "error": str(exc)[:200]},
+        }
+    return {
+        "server_id": server_id,
+        "source": SOURCE,
+        "line_hash": digest,
+        "event_time": datetime.fromtimestamp(row.eventtime, UTC),
+        "eventtype": _clip(row.eventtype, 40),
+        "uniqueid": _clip(row.uniqueid, 64),
+        "linkedid": _clip(row.linkedid, 64),
+        "fields": {k: v.replace("\x00", "\ufffd") for k, v in row.fields.items()},
+    }
+
+
+def load_cursor(conn: Connection, server_id: str) -> Cursor | None:
+    r = conn.execute(
+        select(
+            CURSOR.c.path,
+            CURSOR.c.inode,
+            CURSOR.c.offset,
+            CURSOR.c.reconciled_id,
+            CURSOR.c.read_until,
+        ).where(CURSOR.c.server_id == server_id, CURSOR.c.source == SOURCE)
+    ).first()
+    if r is None:
+        return None
+    until = r.read_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    return Cursor(r.path, r.inode, r.offset, r.reconciled_id, until)
+
+
+def save_cursor(conn: Connection, server_id: str, cur: Cursor) -> None:
+    values = {
+        "path": cur.path,
+        "inode": cur.inode,
+        "offset": cur.offset,
+        "reconciled_id": cur.reconciled_id,
+        "read_until": cur.read_until,
+        "updated_at": datetime.now(UTC),
+    }
+    done = conn.execute(
+        update(CURSOR)
+        .where(CURSOR.c.server_id == server_id, CURSOR.c.source == SOURCE)
+        .values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(CURSOR.insert().values(server_id=server_id, source=SOURCE, **values))
+
+
+class CelFileReader:
+    def __init__(self, engine: Engine, server_id: str, path: Path) -> None:
+        self.engine = engine
+        self.server_id = server_id
+        self.path = path
+        self._insert = insert_or_skip(engine.dialect.name, RECORD, ("server_id", "line_hash"))
+
+    def read_available(self, max_bytes: int = 64 << 20) -> ReadResult:
+        """Store every whole line not read yet (up to ``max_bytes`` this call)."""
+        total = ReadResult()
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return total  # no call since Asterisk started writing it: nothing yet
+        with self.engine.connect() as conn:
+            cur = load_cursor(conn, self.server_id)
+        if cur is not None and cur.inode != st.st_ino:
+            old = self._rotated(cur.inode)
+            if old is not None:
+                total += self._read_file(old, cur, max_bytes)
+            log.info("pbxrecord.rotated", path=str(self.path), old=str(old) if old else None)
+            cur = Cursor(str(self.path), st.st_ino, 0, cur.reconciled_id, cur.read_until)
+        if cur is None:
+            cur = Cursor(str(self.path), st.st_ino, 0, 0, None)
+        if st.st_size < cur.offset:
+            log.warning("pbxrecord.truncated", path=str(self.path), had=cur.offset)
+            cur.offset = 0
+        total += self._read_file(self.path, cur, max_bytes - total.bytes)
+        return total
+
+    def _rotated(self, inode: int) -> Path | None:
+        for p in sorted(self.path.parent.glob(self.path.name + "*")):
+            try:
+                if p.stat().st_ino == inode and p != self.path:
+                    return p
+            except OSError:
+                continue
+        return None
+
+    def _read_file(self, path: Path, cur: Cursor, max_bytes: int) -> ReadResult:
+        res = ReadResult()
+        with path.open("rb") as f:
+            inode = os.fstat(f.fileno()).st_ino
+            if inode != cur.inode:
+                cur.inode, cur.offset = inode, 0
+            while res.bytes < max_bytes:
+                f.seek(cur.offset)
+                chunk = f.read(min(CHUNK_BYTES, max_bytes - res.bytes))
+                end = chunk.rfind(b"\n")
+                if end < 0:
+                    break  # nothing, or a line Asterisk is still writing
+                lines = [ln for ln in chunk[: end + 1].split(b"\n") if ln.strip()]
+                rows = [record_row(self.server_id, ln) for ln in lines]
+                bad = sum(1 for r in rows if r["eventtype"] == "UNPARSED")
+                cur.offset += end + 1
+                cur.path = str(self.path)
+                times = [r["event_time"] for r in rows if r["eventtype"] != "UNPARSED"]
+                if times:
+                    newest = max(times)
+                    cur.read_until = max(newest, cur.read_until or newest)
+                with self.engine.begin() as conn:
+                    stored = conn.execute(self._insert, rows).rowcount if rows else 0
+                    save_cursor(conn, self.server_id, cur)
+                if bad:
+                    log.warning("pbxrecord.unparsed_lines", lines=bad, path=str(path))
+                res.lines += len(rows)
+                res.stored += max(0, stored)
+                res.bad += bad
+                res.bytes += end + 1
+        return res

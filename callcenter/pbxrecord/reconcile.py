@@ -1,0 +1,257 @@
+"""Complete the calls table from the PBX record: calls the daemon missed or estimated.
+
+After any gap (the daemon stopped or killed, the AMI link cut, Asterisk restarted)
+the CEL file still has every call. Each call whose caller channel has hung up in the
+record (and settled: the live path had time to write it) is checked against the calls
+table; one that is missing, or stored only as an estimate (opened or ended by a
+resync, ``unknown``), is classified from the record with the live tracker's rules and
+written with its real times (``estimated = false``, ``source = 'pbx'``). A call seen
+live keeps its live record: the AMI stream also has hold times, which CEL lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, Table, and_, select
+
+from callcenter.pbxrecord.asterisk_conf import COLUMNS
+from callcenter.pbxrecord.cel import CelParseError, CelRow, build_calls, parse_line
+from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
+from callcenter.store.calls import call_row, upsert_statement
+from callcenter.store.models import Call
+from callcenter.telephony.calls import CallRecord
+
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+BATCH = 2000
+
+
+def row_from_fields(fields: Mapping[str, Any]) -> CelRow | None:
+    """A stored record back into a CelRow (through the parser: one set of rules)."""
+    try:
+        values = [str(fields.get(c, "")) for c in COLUMNS]
+        line = "cc1," + ",".join('"' + v.replace('"', '""') + '"' for v in values)
+        return parse_line(line)
+    except CelParseError:
+        return None
+
+
+@dataclass
+class Classifier:
+    server_id: str
+    tz: ZoneInfo
+    short_abandon_seconds: float
+    agent_names: Mapping[str, str] = field(default_factory=dict)
+
+    def calls_for(self, engine: Engine, linkedids: Sequence[str]) -> list[CallRecord]:
+        rows: list[CelRow] = []
+        for i in range(0, len(linkedids), 500):
+            part = list(linkedids[i : i + 500])
+            with engine.connect() as conn:
+                found = conn.execute(
+                    select(RECORD.c.fields)
+                    .where(RECORD.c.server_id == self.server_id, RECORD.c.linkedid.in_(part))
+                    .order_by(RECORD.c.id)
+                ).all()
+            rows += [r for (f,) in found if (r := row_from_fields(f)) is not None]
+        built = build_calls(
+            rows,
+            self.server_id,
+            short_abandon_seconds=self.short_abandon_seconds,
+            agent_names=self.agent_names,
+        )
+        return built.finished
+
+
+@dataclass
+class StoredCall:
+    linkedid: str
+    estimated: bool
+    outcome: str
+    agent: str | None
+    queue: str | None
+    source: str
+
+
+def stored_calls(engine: Engine, server_id: str, linkedids: Iterable[str]) -> dict[str, StoredCall]:
+    ids = list(linkedids)
+    out: dict[str, StoredCall] = {}
+    for i in range(0, len(ids), 500):
+        with engine.connect() as conn:
+            for r in conn.execute(
+                select(
+                    CALLS.c.linkedid,
+                    CALLS.c.estimated,
+                    CALLS.c.outcome,
+                    CALLS.c.agent,
+                    CALLS.c.queue,
+                    CALLS.c.source,
+                ).where(CALLS.c.server_id == server_id, CALLS.c.linkedid.in_(ids[i : i + 500]))
+            ):
+                out[r.linkedid] = StoredCall(
+                    r.linkedid, bool(r.estimated), r.outcome, r.agent, r.queue, r.source
+                )
+    return out
+
+
+def needs_record(stored: StoredCall | None) -> bool:
+    """A missing call, or one the daemon could only estimate, takes the PBX record's."""
+    return stored is None or stored.estimated or stored.outcome == "unknown"
+
+
+def write_from_record(engine: Engine, calls: list[CallRecord], tz: ZoneInfo) -> None:
+    rows = [call_row(c, tz, source="pbx") for c in calls]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(upsert_statement(engine), rows)
+
+
+@dataclass
+class PassResult:
+    checked: int = 0
+    written: list[CallRecord] = field(default_factory=list)
+    added: set[str] = field(default_factory=set)  # linkedids that had no record at all
+
+    @property
+    def replaced(self) -> int:
+        """Of the written, how many replaced an estimate."""
+        return len(self.written) - len(self.added)
+
+
+def reconcile_pending(engine: Engine, cls: Classifier, settle_before: datetime) -> PassResult:
+    """Check every caller hang-up read since the last pass and settled by now."""
+    res = PassResult()
+    with engine.connect() as conn:
+        cur = load_cursor(conn, cls.server_id)
+    if cur is None:
+        return res
+    while True:
+        with engine.connect() as conn:
+            hangups = conn.execute(
+                select(RECORD.c.id, RECORD.c.linkedid, RECORD.c.event_time)
+                .where(
+                    RECORD.c.server_id == cls.server_id,
+                    RECORD.c.id > cur.reconciled_id,
+                    RECORD.c.eventtype == "HANGUP",
+                    RECORD.c.uniqueid == RECORD.c.linkedid,
+                )
+                .order_by(RECORD.c.id)
+                .limit(BATCH)
+            ).all()
+        settled = []
+        for h in hangups:
+            t = h.event_time if h.event_time.tzinfo else h.event_time.replace(tzinfo=UTC)
+            if t >= settle_before:
+                break
+            settled.append(h)
+        if not settled:
+            return res
+        _check(engine, cls, [h.linkedid for h in settled], res)
+        cur.reconciled_id = settled[-1].id
+        with engine.begin() as conn:
+            # Only the reconcile mark: the reader owns inode and offset.
+            fresh = load_cursor(conn, cls.server_id) or cur
+            save_cursor(
+                conn,
+                cls.server_id,
+                Cursor(fresh.path, fresh.inode, fresh.offset, cur.reconciled_id, fresh.read_until),
+            )
+        if len(settled) < len(hangups) or len(hangups) < BATCH:
+            return res
+
+
+def _check(engine: Engine, cls: Classifier, linkedids: list[str], res: PassResult) -> None:
+    res.checked += len(linkedids)
+    stored = stored_calls(engine, cls.server_id, linkedids)
+    todo = [lid for lid in linkedids if needs_record(stored.get(lid))]
+    if not todo:
+        return
+    calls = cls.calls_for(engine, todo)
+    write_from_record(engine, calls, cls.tz)
+    res.written += calls
+    res.added |= {c.linkedid for c in calls if c.linkedid not in stored}
+
+
+@dataclass
+class Difference:
+    linkedid: str
+    action: str  # added | replaced | differs | not_in_record
+    before: str | None
+    after: str | None
+    detail: str = ""
+
+
+@dataclass
+class DayReport:
+    day: str
+    in_record: int = 0
+    in_calls: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    written: list[CallRecord] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for d in self.differences if d.action == action)
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), tz)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def reconcile_day(engine: Engine, cls: Classifier, day: date) -> DayReport:
+    """Check a whole local day against the PBX record; fix what is missing or estimated."""
+    report = DayReport(day.isoformat())
+    start, end = day_bounds(day, cls.tz)
+    with engine.connect() as conn:
+        starts = conn.execute(
+            select(RECORD.c.linkedid).where(
+                and_(
+                    RECORD.c.server_id == cls.server_id,
+                    RECORD.c.eventtype == "CHAN_START",
+                    RECORD.c.uniqueid == RECORD.c.linkedid,
+                    RECORD.c.event_time >= start,
+                    RECORD.c.event_time < end,
+                )
+            )
+        ).all()
+        day_calls = conn.execute(
+            select(CALLS.c.linkedid).where(
+                CALLS.c.server_id == cls.server_id, CALLS.c.local_day == day.isoformat()
+            )
+        ).all()
+    from_record = {c.linkedid: c for c in cls.calls_for(engine, [r.linkedid for r in starts])}
+    report.in_record = len(from_record)
+    ids = list(from_record) + [r.linkedid for r in day_calls]
+    stored = stored_calls(engine, cls.server_id, ids)
+    report.in_calls = sum(1 for r in day_calls if r.linkedid in stored)
+    fix: list[CallRecord] = []
+    for lid, call in sorted(from_record.items(), key=lambda kv: kv[1].arrived_at):
+        before = stored.get(lid)
+        after = call.outcome.value if call.outcome else None
+        if needs_record(before):
+            action = "added" if before is None else "replaced"
+            report.differences.append(
+                Difference(lid, action, before.outcome if before else None, after)
+            )
+            fix.append(call)
+        elif before is not None and (before.outcome, before.agent) != (after, call.agent):
+            report.differences.append(
+                Difference(
+                    lid,
+                    "differs",
+                    before.outcome,
+                    after,
+                    f"agent {before.agent!r} live, {call.agent!r} in the record; live kept",
+                )
+            )
+    for r in day_calls:
+        if r.linkedid not in from_record:
+            s = stored[r.linkedid]
+            report.differences.append(Difference(r.linkedid, "not_in_record", s.outcome, None))
+    write_from_record(engine, fix, cls.tz)
+    report.written = fix
+    return report
