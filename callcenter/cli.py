@@ -14,6 +14,8 @@ import structlog
 
 from callcenter import __version__
 from callcenter.ami import AMIError
+from callcenter.cli_history import add_parsers as add_history_parsers
+from callcenter.cli_history import cmd_calls, cmd_reconcile
 from callcenter.config import Config, ConfigError, load_config
 from callcenter.logging import setup_logging
 
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("file", metavar="CSV")
     _add_config(q)
+    add_history_parsers(sub, _add_config)
     return parser
 
 
@@ -538,6 +541,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_token(cfg, args)
     if args.command == "report":
         return cmd_report(cfg, args)
+    if args.command == "reconcile":
+        return cmd_reconcile(cfg, args)
+    if args.command == "calls":
+        return cmd_calls(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

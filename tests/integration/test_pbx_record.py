@@ -18,9 +18,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +29,8 @@ from sqlalchemy import select
 from callcenter.config import Config
 from callcenter.daemon import Daemon
 from callcenter.lab import LabState
+from callcenter.rebuild import rebuild_calls
+from callcenter.store.db import make_engine
 from callcenter.store.models import Call
 from tests.integration.conftest import RunningDaemon, wait_for
 from tests.support.sipp import Sipp, finish, stop
@@ -116,6 +119,11 @@ def _rows(db: Path) -> list[dict[str, Any]]:
             return [dict(r) for r in conn.execute("select * from calls")]
         except sqlite3.OperationalError:
             return []
+
+
+def _local_day(truth: dict[str, dict[str, Any]]) -> str:
+    first = min(c["arrived_at"] for c in truth.values())
+    return datetime.fromtimestamp(first, ZoneInfo("Asia/Tokyo")).date().isoformat()
 
 
 def _utc(value: datetime) -> float:
@@ -244,10 +252,46 @@ async def test_calls_while_the_daemon_is_killed_are_in_the_figures(
         today = json.loads(figures.stdout)
         total = today.get("total", today)
         assert (total["answered"], total["abandoned"], total["short_abandoned"]) == (2, 1, 1)
+
+        # A day's check against the PBX record finds nothing left to fix.
+        checked = await asyncio.to_thread(
+            subprocess.run,
+            [
+                *CLI,
+                "reconcile",
+                "--day",
+                _local_day(truth),
+                "--json",
+                "--config",
+                str(subject.conf),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        report = json.loads(checked.stdout)
+        assert (report["in_record"], report["added"], report["replaced"]) == (4, 0, 0)
+        assert report["differs"] == 0, report["differences"]
     finally:
         for proc in procs:
             stop(proc)
         await witness.shutdown()
+
+    # The witness's calls rebuilt from its stored events are the live records.
+    day = date.fromisoformat(_local_day(truth))
+    engine = make_engine(witness.daemon.cfg.database_url())
+    try:
+        rebuilt = rebuild_calls(engine, witness.daemon.cfg, day, day + timedelta(days=1))
+        assert rebuilt.from_events == 4
+        assert rebuilt.moved == []
+        assert rebuilt.before == rebuilt.after
+        again = witness_calls(witness.daemon)
+        for n in numbers:
+            for key in ("outcome", "agent", "queue", "arrived_at", "answered_at", "ended_at"):
+                assert again[n][key] == truth[n][key], (n, key)
+    finally:
+        engine.dispose()
 
 
 async def test_a_call_up_across_the_kill_ends_with_its_real_times(

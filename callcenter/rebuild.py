@@ -1,0 +1,205 @@
+"""Re-derive a period's call records from the stored record.
+
+The calls table is derived data. ``rebuild_calls`` replays the stored AMI events of a
+period through a fresh ``CallTracker`` (the live daemon's rules and definitions), then
+classifies from the PBX record (CEL) the calls the events do not hold whole: those of
+a gap, or those that the PBX record had completed before. Writing is an upsert by
+(server, linkedid), so a rebuild is idempotent: run twice, it changes nothing the
+second time. It reports the outcome counts before and after, and each call that moved.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, Table, select
+
+from callcenter.config import Config
+from callcenter.pbxrecord.reader import RECORD
+from callcenter.pbxrecord.reconcile import Classifier, day_bounds
+from callcenter.store.calls import call_row, write_calls
+from callcenter.store.models import AMIEvent, Call
+from callcenter.telephony.calls import CallRecord
+from callcenter.telephony.tracker import CallTracker
+
+EVENTS: Table = AMIEvent.__table__  # type: ignore[assignment]
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+# Events this long before the period are replayed too: a call that arrived just before
+# midnight is in neither day otherwise... and one that arrived in the period may have
+# been ringing since. Only calls that arrived inside the period are written.
+MARGIN = timedelta(hours=6)
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Moved:
+    linkedid: str
+    before: str | None
+    after: str
+
+
+@dataclass
+class RebuildReport:
+    day_from: str
+    day_to: str
+    events: int = 0
+    from_events: int = 0
+    from_record: int = 0
+    before: Counter[str] = field(default_factory=Counter)
+    after: Counter[str] = field(default_factory=Counter)
+    moved: list[Moved] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        outcomes = sorted(set(self.before) | set(self.after))
+        return {
+            "from": self.day_from,
+            "to": self.day_to,
+            "events_replayed": self.events,
+            "calls_from_events": self.from_events,
+            "calls_from_pbx_record": self.from_record,
+            "outcomes": {o: {"before": self.before[o], "after": self.after[o]} for o in outcomes},
+            "moved": [m.__dict__ for m in self.moved],
+        }
+
+
+def _stored(
+    engine: Engine, server_id: str, day_from: str, day_to: str
+) -> dict[str, tuple[str, str | None, bool, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                CALLS.c.linkedid, CALLS.c.outcome, CALLS.c.agent, CALLS.c.estimated, CALLS.c.source
+            ).where(
+                CALLS.c.server_id == server_id,
+                CALLS.c.local_day >= day_from,
+                CALLS.c.local_day < day_to,
+            )
+        ).all()
+    return {r[0]: (r[1], r[2], bool(r[3]), r[4]) for r in rows}
+
+
+def _events(
+    engine: Engine, server_id: str, start: datetime, end: datetime, chunk: int = 20_000
+) -> Iterator[tuple[dict[str, str], float]]:
+    """The period's unsolicited events in the order they were received, in chunks."""
+    last: tuple[datetime, int] | None = None
+    while True:
+        stmt = (
+            select(EVENTS.c.id, EVENTS.c.received_at, EVENTS.c.headers)
+            .where(
+                EVENTS.c.server_id == server_id,
+                EVENTS.c.received_at >= start,
+                EVENTS.c.received_at < end,
+                EVENTS.c.action_id.is_(None),
+            )
+            .order_by(EVENTS.c.received_at, EVENTS.c.id)
+            .limit(chunk)
+        )
+        if last is not None:
+            at, rid = last
+            stmt = stmt.where(
+                (EVENTS.c.received_at > at) | ((EVENTS.c.received_at == at) & (EVENTS.c.id > rid))
+            )
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        for _rid, at, headers in rows:
+            t = at if at.tzinfo else at.replace(tzinfo=UTC)
+            yield dict(headers), t.timestamp()
+        if len(rows) < chunk:
+            return
+        last = (rows[-1][1], rows[-1][0])
+
+
+def _count_events(engine: Engine, server_id: str, start: datetime, end: datetime) -> int:
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(EVENTS)
+                .where(
+                    EVENTS.c.server_id == server_id,
+                    EVENTS.c.received_at >= start,
+                    EVENTS.c.received_at < end,
+                )
+            ).scalar_one()
+        )
+
+
+def calls_from_events(
+    engine: Engine, cfg: Config, start: datetime, end: datetime, progress: Progress | None = None
+) -> tuple[list[CallRecord], int]:
+    """Every call that arrived in [start, end), classified from the stored AMI events."""
+    tracker = CallTracker(
+        cfg.server.id,
+        short_abandon_seconds=cfg.metrics.short_abandon_seconds,
+        agent_names={a.id: a.name for a in cfg.agents},
+    )
+    total = _count_events(engine, cfg.server.id, start - MARGIN, end + MARGIN) if progress else 0
+    lo, hi = start.timestamp(), end.timestamp()
+    out: list[CallRecord] = []
+    n = 0
+    for headers, received in _events(engine, cfg.server.id, start - MARGIN, end + MARGIN):
+        done = tracker.feed(headers, received)
+        tracker.newly_answered.clear()
+        if done is not None and lo <= done.arrived_at < hi:
+            out.append(done)
+        n += 1
+        if progress is not None and n % 5000 == 0:
+            progress(n, total)
+    if progress is not None:
+        progress(n, max(n, total))
+    return out, n
+
+
+def rebuild_calls(
+    engine: Engine, cfg: Config, day_from: date, day_to: date, progress: Progress | None = None
+) -> RebuildReport:
+    tz = ZoneInfo(cfg.service.timezone)
+    start, _ = day_bounds(day_from, tz)
+    end, _ = day_bounds(day_to, tz)
+    report = RebuildReport(day_from.isoformat(), day_to.isoformat())
+    before = _stored(engine, cfg.server.id, report.day_from, report.day_to)
+    report.before = Counter(v[0] for v in before.values())
+    calls, report.events = calls_from_events(engine, cfg, start, end, progress)
+    seen = {c.linkedid for c in calls}
+    report.from_events = len(calls)
+    # The PBX record: the period's inbound calls the events do not hold whole, and those
+    # that were completed from it before (re-classified with today's definitions).
+    with engine.connect() as conn:
+        starts = conn.execute(
+            select(RECORD.c.linkedid).where(
+                RECORD.c.server_id == cfg.server.id,
+                RECORD.c.eventtype == "CHAN_START",
+                RECORD.c.uniqueid == RECORD.c.linkedid,
+                RECORD.c.event_time >= start,
+                RECORD.c.event_time < end,
+            )
+        ).all()
+    wanted = [
+        r.linkedid
+        for r in starts
+        if r.linkedid not in seen
+        and (r.linkedid not in before or before[r.linkedid][2] or before[r.linkedid][3] == "pbx")
+    ]
+    cls = Classifier(
+        cfg.server.id, tz, cfg.metrics.short_abandon_seconds, {a.id: a.name for a in cfg.agents}
+    )
+    from_record = cls.calls_for(engine, wanted) if wanted else []
+    report.from_record = len(from_record)
+    rows = [call_row(c, tz) for c in calls] + [call_row(c, tz, source="pbx") for c in from_record]
+    for i in range(0, len(rows), 2000):
+        write_calls(engine, rows[i : i + 2000])
+    after = _stored(engine, cfg.server.id, report.day_from, report.day_to)
+    report.after = Counter(v[0] for v in after.values())
+    for lid, (outcome, agent, _, _) in sorted(after.items()):
+        old = before.get(lid)
+        if old is None or (old[0], old[1]) != (outcome, agent):
+            report.moved.append(Moved(lid, old[0] if old else None, outcome))
+    return report
