@@ -27,13 +27,15 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.config import Config
-from callcenter.daemon import Daemon
+from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import LabState
+from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.rebuild import rebuild_calls
 from callcenter.store.db import make_engine
 from callcenter.store.models import Call
 from tests.integration.conftest import RunningDaemon, wait_for
 from tests.support.sipp import Sipp, finish, stop
+from tests.support.tcpproxy import CuttableProxy
 
 CLI = [sys.executable, "-m", "callcenter"]
 FIELDS = ("outcome", "agent", "queue", "arrived_at", "answered_at", "ended_at")
@@ -147,6 +149,7 @@ def witness_calls(witness: Daemon) -> dict[str, dict[str, Any]]:
             "arrived_at": _utc(r["arrived_at"]),
             "answered_at": _utc(r["answered_at"]) if r["answered_at"] else None,
             "ended_at": _utc(r["ended_at"]),
+            "linkedid": r["linkedid"],
         }
         for r in rows
     }
@@ -348,3 +351,81 @@ async def test_a_call_up_across_the_kill_ends_with_its_real_times(
             if proc.returncode is None:
                 stop(proc)
         await witness.shutdown()
+
+
+async def test_calls_during_an_ami_cut_are_completed_from_the_pbx_record(
+    lab_state: LabState,
+    daemon_factory: Callable[..., Daemon],
+    sipp: Sipp,
+    agent_ports: dict[str, int],
+) -> None:
+    fresh_cel_file(lab_state)
+    witness = RunningDaemon(daemon_factory())
+    await witness.start()
+    proxy = CuttableProxy(lab_state.ami_port)
+    await proxy.start()
+    via_proxy = AMITarget("127.0.0.1", proxy.port, lab_state.ami_username, lab_state.ami_secret)
+    cut_off = RunningDaemon(
+        daemon_factory(
+            url=f"sqlite:///{Path(witness.daemon.cfg.base_dir) / 'cut.db'}",
+            target=via_proxy,
+            pbx_record=PbxRecordSettings(poll_interval=0.3, settle_seconds=2.0),
+        )
+    )
+    await cut_off.start()
+    procs: list[subprocess.Popen[bytes]] = []
+    numbers = ["0390000021", "0390000022", "0390000023"]
+    try:
+        await proxy.cut()
+        await wait_for(lambda: not cut_off.daemon.client.connected.is_set(), 5, "the cut")
+        # While the link is down: one call answered, one abandoned after 6 s, one
+        # one-ring hang-up; all start and end inside the gap.
+        procs.append(sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1))
+        calls = [sipp.caller("1000", [(numbers[0], "切断 中")], talk_ms=4000)]
+        await asyncio.to_thread(finish, calls[0], 30)
+        stop(procs.pop())
+        calls = [
+            sipp.caller("1000", [(numbers[1], "放棄")], talk_ms=6000),
+            sipp.caller("1000", [(numbers[2], "ワン")], talk_ms=300),
+        ]
+        for proc in calls:
+            await asyncio.to_thread(finish, proc, 30)
+        await wait_for(
+            lambda: set(numbers) <= set(witness_calls(witness.daemon)), 15, "the witness"
+        )
+        # The PBX record does not need AMI: the calls are completed while the link is
+        # still down...
+        await wait_for(
+            lambda: set(numbers) <= set(witness_calls(cut_off.daemon)),
+            30,
+            "the gap's calls from the PBX record",
+        )
+        # ...and the reconnect's resync neither doubles nor spoils them.
+        await proxy.restore()
+        await wait_for(lambda: cut_off.daemon.client.connects == 2, 20, "the reconnect and resync")
+        await asyncio.sleep(1.0)
+        truth, got = witness_calls(witness.daemon), witness_calls(cut_off.daemon)
+        assert [truth[n]["outcome"] for n in numbers] == [
+            "answered",
+            "abandoned",
+            "short_abandoned",
+        ]
+        for n in numbers:
+            assert got[n]["outcome"] == truth[n]["outcome"], n
+            assert got[n]["agent"] == truth[n]["agent"], n
+            assert got[n]["estimated"] is False, n
+            for key in ("arrived_at", "answered_at", "ended_at"):
+                if truth[n][key] is None:
+                    assert got[n][key] is None
+                else:
+                    assert abs(got[n][key] - truth[n][key]) < 1.0, (n, key)
+        incidents = await asyncio.to_thread(
+            lambda: cut_off.daemon.incident_store.find_by_call("lab", got[numbers[0]]["linkedid"])
+        )
+        assert incidents is not None
+    finally:
+        for proc in procs:
+            stop(proc)
+        await cut_off.shutdown()
+        await witness.shutdown()
+        await proxy.close()
