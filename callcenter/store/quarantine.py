@@ -10,12 +10,14 @@ a lone surrogate, which PostgreSQL refuses in text and JSONB, survives as an esc
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
@@ -94,3 +96,28 @@ def quarantine(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def record_original(thing: object) -> bytes:
+    """Exact bytes of a dataclass job or record (anything else: its repr)."""
+    # A field that cannot be copied: fall through to the repr.
+    with contextlib.suppress(Exception):
+        if dataclasses.is_dataclass(thing) and not isinstance(thing, type):
+            return original_bytes(dataclasses.asdict(thing))
+    return original_bytes({"repr": repr(thing)})
+
+
+def store_quarantined(
+    engine: Engine,
+    *,
+    server_id: str,
+    kind: str,
+    error: str,
+    original: bytes,
+    ref: str | None = None,
+) -> int:
+    """``quarantine`` in a transaction of its own (for a writer that has none open)."""
+    with engine.begin() as conn:
+        return quarantine(
+            conn, server_id=server_id, kind=kind, error=error, original=original, ref=ref
+        )
