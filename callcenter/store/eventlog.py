@@ -431,22 +431,23 @@ class EventLog:
         n = min(self.batch_size, len(self._buf))
         return [self._buf.popleft() for _ in range(n)]
 
-    async def run(self) -> None:
+    async def run(self, *, replay: bool = True) -> None:
         """Write until ``stop()``; then flush what is left. Safe to run again after it
-        died (the batch it was writing goes back in front)."""
+        died (the batch it was writing goes back in front). ``replay``: first replay
+        the spool files left by earlier runs."""
         if self._inflight:
             self._buf.extendleft(reversed(self._inflight))
             self._inflight = []
         try:
-            await self._run()
+            await self._run(replay)
         finally:
             if self._inflight and self._stopping:
                 self._buf.extendleft(reversed(self._inflight))
                 self._inflight = []
             await self._drain_spills()
 
-    async def _run(self) -> None:
-        if not await self._replay_spool():
+    async def _run(self, replay: bool) -> None:
+        if replay and not await self._replay_spool():
             self._spill()
             return
         while True:
@@ -482,7 +483,7 @@ class EventLog:
         when the writer task died."""
         self._stopping = True
         try:
-            await self.run()
+            await self.run(replay=False)  # spool files wait for the next start
         except Exception:
             log.exception("eventlog.flush_failed", pending=len(self._buf))
             if self._buf:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -85,8 +85,12 @@ class WebhookSender:
 
     # -- control -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start sending; rows left by an earlier run (or a crash) are sent first."""
+    async def start(
+        self,
+        spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None,
+    ) -> None:
+        """Start sending; rows left by an earlier run (or a crash) are sent first.
+        ``spawn`` (e.g. ``Supervisor.start``) runs the sending loop supervised."""
         if self._task is not None:
             return
         if not self._secret:
@@ -101,7 +105,10 @@ class WebhookSender:
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
             headers={"User-Agent": "callcenter-webhooks/1"},
         )
-        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        else:
+            self._task = spawn("webhook-sender", self._run)
 
     def wake(self) -> None:
         """Look for due rows now (call right after committing an ``enqueue``).

@@ -79,5 +79,5 @@ def test_a_new_day_starts_from_nothing(daemon: Daemon) -> None:
     assert stale.answered == 1
     daemon._today, daemon._today_base = "1999-01-01", {"support": stale}
     assert daemon.today_figures().calls == 0
-    assert daemon.finished_calls == []
+    assert not daemon.recent_calls
     daemon.engine.dispose()
