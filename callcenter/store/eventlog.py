@@ -33,26 +33,25 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from sqlalchemy import Engine, Insert, Table, select
+from sqlalchemy import Engine, Insert, Table
 
 from callcenter.backoff import backoff
 from callcenter.store.db import insert_or_skip
 from callcenter.store.models import AMIEvent
+from callcenter.store.poison import QUARANTINE_HEADER as QUARANTINE_HEADER
+from callcenter.store.poison import quarantine_row
 from callcenter.store.quarantine import (
     clean_text,
     is_transient,
     original_bytes,
-    quarantine,
     short_error,
+    store_quarantined,
 )
 
 log = structlog.get_logger("callcenter.eventlog")
 
 Row = dict[str, Any]
 TABLE: Table = AMIEvent.__table__  # type: ignore[assignment]
-QUARANTINE_HEADER = "X-Callcenter-Quarantined"
-# Column lengths of ami_events (store/models.py): a safe row is cut to them.
-_LIMITS = {"event": 80, "uniqueid": 64, "linkedid": 64, "action_id": 64}
 
 
 def _as_text(value: object) -> str:
@@ -95,21 +94,6 @@ def event_row(
     }
 
 
-def safe_row(row: Row, quarantine_id: int, *, minimal: bool = False) -> Row:
-    """A form of ``row`` every database stores: unstorable characters replaced, columns
-    cut to their length, and a header naming the quarantined original."""
-    safe = dict(row)
-    for col, limit in _LIMITS.items():
-        value = row.get(col)
-        safe[col] = None if value is None else clean_text(value)[:limit]
-    headers: dict[str, str] = {}
-    if not minimal:
-        headers = {clean_text(k): clean_text(v) for k, v in row["headers"].items()}
-    headers[QUARANTINE_HEADER] = str(quarantine_id)
-    safe["headers"] = headers
-    return safe
-
-
 def insert_statement(engine: Engine) -> Insert:
     """INSERT that skips rows already stored (same server, run and seq)."""
     return insert_or_skip(engine.dialect.name, TABLE, ("server_id", "run_id", "seq"))
@@ -118,36 +102,6 @@ def insert_statement(engine: Engine) -> Insert:
 def write_rows(engine: Engine, rows: list[Row], stmt: Insert | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(stmt if stmt is not None else insert_statement(engine), rows)
-
-
-def quarantine_row(engine: Engine, row: Row, error: str, stmt: Insert) -> int | None:
-    """Quarantine one refused row and store its safe form, in one transaction; the
-    quarantine id, or None when the row is stored already (a replay, a retry)."""
-    key = (TABLE.c.server_id, TABLE.c.run_id, TABLE.c.seq)
-    where = [c == row[c.name] for c in key]
-    ref = f"{row['run_id']}:{row['seq']}"
-    failure: Exception | None = None
-    for minimal in (False, True):  # the whole safe form, or, if even that is refused, a stub
-        try:
-            with engine.begin() as conn:
-                if conn.scalar(select(TABLE.c.id).where(*where)) is not None:
-                    return None
-                qid = quarantine(
-                    conn,
-                    server_id=row["server_id"],
-                    kind="ami_event",
-                    error=error,
-                    original=original_bytes(row["headers"]),
-                    ref=ref,
-                )
-                conn.execute(stmt, [safe_row(row, qid, minimal=minimal)])
-                return qid
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            failure = exc
-    assert failure is not None
-    raise failure
 
 
 @dataclass
@@ -399,8 +353,10 @@ class EventLog:
 
     async def _replay_file(self, path: Path) -> bool:
         """Replay one spool file a batch at a time, read in a thread: never the whole
-        file on the loop, nor in memory."""
-        f = await asyncio.to_thread(path.open, encoding="utf-8")
+        file on the loop, nor in memory. A line that is not a row (a damaged file) is
+        quarantined as it is; replaying the file again stores nothing twice."""
+        # surrogateescape: a damaged byte becomes an unreadable line, not a dead writer.
+        f = await asyncio.to_thread(path.open, encoding="utf-8", errors="surrogateescape")
         count = 0
         try:
             while lines := await asyncio.to_thread(_read_lines, f, self.batch_size):
@@ -411,12 +367,8 @@ class EventLog:
                     try:
                         rows.append(_row_from_json(line))
                     except (ValueError, KeyError, TypeError, OverflowError) as exc:
-                        log.error(
-                            "eventlog.spool_line_unreadable",
-                            spool=str(path),
-                            line=n,
-                            error=type(exc).__name__,
-                        )
+                        if not await self._quarantine_line(path, n, line, exc):
+                            return False
                 count += len(lines)
                 if rows and not await self._write_retrying(rows):
                     return False
@@ -425,6 +377,26 @@ class EventLog:
         await asyncio.to_thread(path.unlink)
         self.stats.replayed += count
         log.info("eventlog.spool_replayed", rows=count, spool=str(path))
+        return True
+
+    async def _quarantine_line(self, path: Path, n: int, line: str, exc: Exception) -> bool:
+        ref = f"spool:{path.name}:{n}"
+        try:
+            qid = await asyncio.to_thread(
+                store_quarantined,
+                self.engine,
+                server_id=self.server_id,
+                kind="ami_event",
+                error=f"unreadable spool line: {short_error(exc)}",
+                original=original_bytes({"spool": path.name, "line": n, "text": line}),
+                ref=ref,
+            )
+        except Exception as qexc:
+            # The file stays; it is replayed again later (rows already stored are skipped).
+            log.warning("eventlog.spool_quarantine_failed", ref=ref, error=type(qexc).__name__)
+            return False
+        self.stats.quarantined += 1
+        log.error("eventlog.spool_line_unreadable", ref=ref, quarantine_id=qid)
         return True
 
     def _take(self) -> list[Row]:
@@ -447,8 +419,8 @@ class EventLog:
             await self._drain_spills()
 
     async def _run(self, replay: bool) -> None:
-        if replay and not await self._replay_spool():
-            self._spill()
+        if replay and not await self._replay_spool() and self._stopping:
+            self._spill()  # stopping with the database down: the buffer goes to disk too
             return
         while True:
             if not self._buf:

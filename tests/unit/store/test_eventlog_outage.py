@@ -203,3 +203,23 @@ async def test_a_writer_that_died_mid_batch_loses_nothing_when_run_again(
     await log.stop()
     await log.run()
     assert sorted(s for _, s in seqs(engine)) == list(range(1, 26))
+
+
+async def test_a_damaged_spool_line_is_quarantined_and_the_rest_replayed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    first = EventLog(engine, "srv1", spool_dir=spool)
+    for i in range(3):
+        first.append(ev(i))
+    await asyncio.to_thread(first._spill)  # off the loop: written at once
+    [path] = spool.glob("*.jsonl")
+    good = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(good[0] + b'{"not": "a row"}\n' + b"\xff\xfe garbage\n" + b"".join(good[1:]))
+
+    second = EventLog(engine, "srv1", spool_dir=spool, flush_interval=0.01)
+    await second.stop()
+    await second.run()
+    assert sorted(s for _, s in seqs(engine)) == [1, 2, 3]
+    assert second.stats.quarantined == 2
+    assert not list(spool.glob("*.jsonl"))
