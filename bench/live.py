@@ -1151,7 +1151,7 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
                         events_stored_per_s=(e1 - e0) / wall,
                         ami_leg=summary(ami_leg),
                         server=probed,
-                        finished_calls=len(daemon.finished_calls),
+                        finished_calls=daemon.outcomes.total(),
                     )
                     windows.append(result)
                     errors.extend(result["errors"])
@@ -1175,7 +1175,7 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
             stop.set()
             await asyncio.wait_for(running, 60)
             conn.send(("exit",))
-            outcomes = Counter(str(c.outcome) for c in daemon.finished_calls)
+            outcomes = Counter(daemon.outcomes)
     finally:
         proc.join(15)
         if proc.is_alive():

@@ -513,6 +513,13 @@ async def _run_daemon(cfg: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     await daemon.run(stop)
+    if daemon.failed:
+        print(
+            f"callcenter run: background task {daemon.supervisor.failure} kept failing "
+            "(see task.crashed in the log)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

@@ -68,7 +68,7 @@ def _engine(cfg: Config) -> Any:
 def cmd_reconcile(cfg: Config, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from callcenter.daemon import cel_path
+    from callcenter.ami_target import cel_path
     from callcenter.pbxrecord.reader import CelFileReader
     from callcenter.pbxrecord.reconcile import Classifier, reconcile_day
 

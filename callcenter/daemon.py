@@ -7,10 +7,9 @@ import contextlib
 import gc
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -20,24 +19,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents import AgentService
 from callcenter.ami import AMIActionError, AMIClient, Message
+
+# Where the daemon connects; imported from here by the CLI and tests.
+from callcenter.ami_target import AMITarget as AMITarget
+from callcenter.ami_target import cel_path
+from callcenter.ami_target import resolve_ami_target as resolve_ami_target
+from callcenter.backoff import backoff
 from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.serialize import incident_dict
-from callcenter.lab import Lab
 from callcenter.logging import register_secret
-from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
+from callcenter.metrics import CallFigures
+from callcenter.metrics.today import TodaySums
+from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader
-from callcenter.pbxrecord.reconcile import Classifier, PassResult, reconcile_pending
-from callcenter.pbxrecord.settings import DEFAULT_CEL_FILE
+from callcenter.pbxrecord.reconcile import Classifier, PassResult
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.callswriter import CallsWriter
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
 from callcenter.store.incidents import IncidentStore
+from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.telephony.tracker import CallTracker, event_time
@@ -48,42 +54,9 @@ from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
 
-
-@dataclass(frozen=True)
-class AMITarget:
-    host: str
-    port: int
-    username: str
-    secret: str = field(repr=False)
-
-
-def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) -> AMITarget:
-    """Where to connect: the running lab (``ami.use_lab``) or the configured manager."""
-    if cfg.ami.use_lab:
-        st = Lab(cfg).running()
-        if st is None:
-            raise ConfigError(
-                [
-                    "ami.use_lab: the lab Asterisk is not running; start it with "
-                    "`callcenter lab up`, or set ami.use_lab = false and ami.host/port"
-                ]
-            )
-        return AMITarget("127.0.0.1", st.ami_port, st.ami_username, st.ami_secret)
-    secret = cfg.ami.resolved_secret(environ)
-    if not secret:
-        raise ConfigError(
-            [f"ami.secret: empty; set ${cfg.ami.secret_env} or ami.secret in the config file"]
-        )
-    return AMITarget(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret)
-
-
-def cel_path(cfg: Config) -> Path:
-    """The CEL file of the PBX record (docs/decisions/0009-pbx-record.md)."""
-    if cfg.pbx_record.cel_file:
-        return cfg.path(cfg.pbx_record.cel_file)
-    if cfg.ami.use_lab:
-        return Lab(cfg).work / "log" / "cel-custom" / "callcenter.csv"
-    return Path(DEFAULT_CEL_FILE)
+# Finished calls kept in memory for a look (tests, debugging): the last ones only, so
+# the daemon does not grow by one CallRecord per call all day.
+RECENT_CALLS = 1000
 
 
 class Daemon:
@@ -110,12 +83,19 @@ class Daemon:
             agent_names={a.id: a.name for a in cfg.agents},
         )
         self.tz = ZoneInfo(cfg.service.timezone)
-        self.finished_calls: list[CallRecord] = []  # calls finished since start (or midnight)
-        self._today = ""
-        self._today_base: dict[GroupKey, CallFigures] = {}  # stored before this run, by queue
-        self._today_live: dict[str | None, CallFigures] = {}  # finished in this run, by queue
-        self._unwritten: list[CallRecord] = []
-        self._calls_written = asyncio.Event()
+        # The last RECENT_CALLS calls finished since start (or midnight), oldest first.
+        self.recent_calls: deque[CallRecord] = deque(maxlen=RECENT_CALLS)
+        self.outcomes: Counter[str] = Counter()  # calls finished since start, by outcome
+        self.today = TodaySums(self.engine, cfg.metrics, self.tz, cfg.server.id)
+        self.calls_writer = CallsWriter(
+            self.engine,
+            self.tz,
+            retry_min=db.retry_min,
+            retry_max=db.retry_max,
+            flush_interval=db.flush_interval,
+        )
+        # Restarts a background task that crashed; one that keeps crashing stops the daemon.
+        self.supervisor = Supervisor()
         self._pbx_started: str | None = None
         self._resync_backlog: list[Message] | None = None
         self.client = AMIClient(
@@ -169,18 +149,24 @@ class Daemon:
             else None
         )
         # Asterisk's own record: calls the AMI stream missed are completed from it.
-        self.pbx_reader: CelFileReader | None = (
-            CelFileReader(self.engine, cfg.server.id, cel_path(cfg))
+        self.pbx: PbxRecordFollower | None = (
+            PbxRecordFollower(
+                self.engine,
+                CelFileReader(self.engine, cfg.server.id, cel_path(cfg)),
+                Classifier(
+                    cfg.server.id,
+                    self.tz,
+                    cfg.metrics.short_abandon_seconds,
+                    {a.id: a.name for a in cfg.agents},
+                ),
+                cfg.pbx_record,
+                self._reconciled,
+            )
             if cfg.pbx_record.enabled
             else None
         )
-        self.classifier = Classifier(
-            cfg.server.id,
-            self.tz,
-            cfg.metrics.short_abandon_seconds,
-            {a.id: a.name for a in cfg.agents},
-        )
-        self.reconciled: list[CallRecord] = []  # the last pass's calls (for the tests)
+        self._pbx_stop = asyncio.Event()
+        self._pbx_task: asyncio.Task[None] | None = None
         self.tokens = TokenStore(self.engine)
         self.http_port: int | None = None  # once the API listens
         self._http: web.AppRunner | None = None
@@ -264,53 +250,25 @@ class Daemon:
         if self.hub is not None and msg.get("Event") in LIVE_EVENTS:
             self.hub.notify()  # wallboards and consoles: pushed once the burst is over
 
-    def _local_day(self, ts: float) -> str:
-        return datetime.fromtimestamp(ts, self.tz).date().isoformat()
-
-    def _load_today(self) -> None:
-        """Today's calls stored before this run, by queue: the base of today's figures."""
-        today = datetime.now(self.tz).date()
-        self._today = today.isoformat()
-        self._today_base = query_figures_by(
-            self.engine,
-            self.cfg.metrics,
-            "queue",
-            self._today,
-            (today + timedelta(days=1)).isoformat(),
-            server_id=self.cfg.server.id,
-        )
-
-    def _roll_day(self) -> str:
-        """Today's date (service time zone); past midnight, start the new day from nothing."""
-        today = datetime.now(self.tz).date().isoformat()
-        if today != self._today:
-            self._today, self._today_base, self._today_live = today, {}, {}
-            self.finished_calls = [
-                c for c in self.finished_calls if self._local_day(c.arrived_at) == today
-            ]
-        return today
+    def _roll_day(self) -> None:
+        if self.today.roll():
+            day = self.today.day
+            self.recent_calls = deque(
+                (c for c in self.recent_calls if self.today.local_day(c.arrived_at) == day),
+                maxlen=RECENT_CALLS,
+            )
 
     def today_figures(self, queue: str | None = None) -> CallFigures:
-        """Today so far (service time zone): what is stored plus what finished since.
-
-        Both are kept as sums by queue (figures add up), so this costs the same with ten
-        calls finished today or ten thousand: the wallboard asks on every update.
-        """
+        """Today so far (service time zone): what is stored plus what finished since."""
         self._roll_day()
-        empty = CallFigures(self.cfg.metrics)
-        if queue is None:
-            return combine(
-                [*self._today_base.values(), *self._today_live.values()], self.cfg.metrics
-            )
-        return self._today_base.get(queue, empty) + self._today_live.get(queue, empty)
+        return self.today.figures(queue)
 
     def _call_finished(self, call: CallRecord) -> None:
-        self.finished_calls.append(call)
-        self._unwritten.append(call)
-        if self._local_day(call.arrived_at) == self._roll_day():
-            one = compute_figures([call], self.cfg.metrics)
-            before = self._today_live.get(call.queue)
-            self._today_live[call.queue] = one if before is None else before + one
+        self.recent_calls.append(call)
+        self.outcomes[str(call.outcome)] += 1
+        self.calls_writer.add(call)
+        self._roll_day()
+        self.today.add(call)
         log.info(
             "call.finished",
             linkedid=call.linkedid,
@@ -394,66 +352,12 @@ class Daemon:
                 await asyncio.sleep(0.5)
         raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
 
-    async def _write_calls(self, stop: asyncio.Event) -> None:
-        """Store finished calls; on a database error keep them and try again."""
-        delay = self.cfg.database.retry_min
-        while True:
-            batch, self._unwritten = self._unwritten, []
-            if batch:
-                try:
-                    rows = [call_row(c, self.tz) for c in batch]
-                    await asyncio.to_thread(write_calls, self.engine, rows)
-                    delay = self.cfg.database.retry_min
-                    self._calls_written.set()
-                except (SQLAlchemyError, OSError) as exc:
-                    self._unwritten[:0] = batch
-                    log.warning(
-                        "calls.write_failed",
-                        calls=len(batch),
-                        error=type(exc).__name__,
-                        retry_in=round(delay, 2),
-                    )
-                    if stop.is_set():
-                        return
-                    await asyncio.sleep(delay)
-                    delay = min(self.cfg.database.retry_max, delay * 2)
-                    continue
-            if stop.is_set() and not self._unwritten:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.cfg.database.flush_interval)
-
-    async def _follow_pbx_record(self, stop: asyncio.Event) -> None:
-        """Read the PBX record as it grows; complete the calls the live path missed."""
-        reader = self.pbx_reader
-        if reader is None:
-            return
-        settings = self.cfg.pbx_record
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(reader.read_available)
-                settle = datetime.now(UTC) - timedelta(seconds=settings.settle_seconds)
-                res = await asyncio.to_thread(
-                    reconcile_pending, self.engine, self.classifier, settle
-                )
-                if res.written:
-                    self._reconciled(res)
-            except (SQLAlchemyError, OSError) as exc:
-                log.warning("pbxrecord.read_failed", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.poll_interval)
-
     def _reconciled(self, res: PassResult) -> None:
-        self.reconciled = list(res.written)
-        today = self._roll_day()
         for call in res.written:
             if self.incidents is not None and call.answered_at is not None:
                 self.incidents.call_answered(call)  # one per call: the store is idempotent
-            if call.linkedid in res.added and self._local_day(call.arrived_at) == today:
-                # Not in today's running sums yet (a replaced estimate already is).
-                one = compute_figures([call], self.cfg.metrics)
-                before = self._today_live.get(call.queue)
-                self._today_live[call.queue] = one if before is None else before + one
+            if call.linkedid in res.added:
+                self.today.add(call)  # a replaced estimate is in the sums already
             log.info(
                 "call.from_pbx_record",
                 linkedid=call.linkedid,
@@ -473,8 +377,11 @@ class Daemon:
 
     async def _migrate(self, stop: asyncio.Event) -> bool:
         """Bring the schema up to date, waiting for a database that is not up yet."""
-        delay = self.cfg.database.retry_min
+        db = self.cfg.database
+        attempt = 0
         while True:
+            delay = backoff(attempt, db.retry_min, db.retry_max * 4)
+            attempt += 1
             try:
                 await asyncio.to_thread(migrate, self.engine)
                 return True
@@ -487,28 +394,38 @@ class Daemon:
                 await asyncio.wait_for(stop.wait(), delay)
             if stop.is_set():
                 return False
-            delay = min(self.cfg.database.retry_max * 4, delay * 2)
+
+    @property
+    def failed(self) -> bool:
+        """A background task kept failing (``callcenter run`` then exits 3)."""
+        return self.supervisor.failure is not None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set; then stop the AMI client and flush the event log."""
+        """Run until ``stop`` is set (or a background task keeps failing); then stop the
+        AMI client and flush the event log."""
         if not await self._migrate(stop):
             self.engine.dispose()
             return
-        await asyncio.to_thread(self._load_today)
-        writer = asyncio.create_task(self.eventlog.run(), name="eventlog-writer")
+        await asyncio.to_thread(self.today.load)
+        sup = self.supervisor
+        writer = sup.start("eventlog-writer", self.eventlog.run)
         calls_stop = asyncio.Event()
-        calls_writer = asyncio.create_task(self._write_calls(calls_stop), name="calls-writer")
-        if self.incidents is not None:
-            await self.incidents.start()
-        if self.webhooks is not None:
-            await self.webhooks.start()
-        pbx_stop = asyncio.Event()
-        pbx_follower = asyncio.create_task(self._follow_pbx_record(pbx_stop), name="pbx-record")
-        starter = asyncio.create_task(self.client.start(), name="ami-start")
-        stopper = asyncio.create_task(stop.wait(), name="stop-wait")
+        calls_writer = sup.start("calls-writer", lambda: self.calls_writer.run(calls_stop))
+        if self.pbx is not None:
+            pbx = self.pbx
+            self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
+        waits: list[asyncio.Task[object]] = []
         try:
+            if self.incidents is not None:
+                await self.incidents.start(spawn=sup.start)
+            if self.webhooks is not None:
+                await self.webhooks.start(spawn=sup.start)
+            starter = asyncio.create_task(self.client.start(), name="ami-start")
+            stopper = asyncio.create_task(stop.wait(), name="stop-wait")
+            failed = asyncio.create_task(sup.failed.wait(), name="supervisor-failed")
+            waits += [starter, stopper, failed]
             await self._start_http()
-            done, _ = await asyncio.wait({starter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message
                 if self.service_mode is not None:
@@ -523,36 +440,76 @@ class Daemon:
                 # the daemon: out of the collector's sight, a full collection no longer
                 # stops the loop for 60-90 ms (bench/live saw it in the pushes' p99).
                 gc.freeze()
-                await stopper
+                await asyncio.wait([stopper, failed], return_when=asyncio.FIRST_COMPLETED)
+            if sup.failed.is_set():
+                log.error("daemon.stopping", reason=f"background task {sup.failure} kept failing")
         finally:
-            for task in (starter, stopper):
+            await self._shutdown(waits, writer, calls_stop, calls_writer)
+
+    async def _shutdown(
+        self,
+        waits: list[asyncio.Task[object]],
+        writer: asyncio.Task[None],
+        calls_stop: asyncio.Event,
+        calls_writer: asyncio.Task[None],
+    ) -> None:
+        """Stop everything in order. Each step runs even if an earlier one raised (it is
+        logged), and the event log comes last, always: shutdown always flushes what the
+        other tasks hold."""
+
+        async def cancel_waits() -> None:
+            for task in waits:
                 task.cancel()
+            for task in waits:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if self.service_mode is not None:
-                await self.service_mode.stop()
-            if self._http is not None:
-                await self._http.cleanup()
-            await self.client.close()
-            if self.incidents is not None:
-                await self.incidents.stop()
-            if self.webhooks is not None:
-                await self.webhooks.stop()
-            pbx_stop.set()
-            await pbx_follower
+
+        async def stop_pbx_record() -> None:
+            self._pbx_stop.set()
+            if self._pbx_task is not None:
+                await self._pbx_task
+
+        async def stop_calls_writer() -> None:
             calls_stop.set()  # no call can finish any more: write the last ones
             await calls_writer
-            if self._unwritten:
+            if self.calls_writer.unwritten and calls_writer.done():
+                await self.calls_writer.run(calls_stop)  # its task died: one last try
+            if self.calls_writer.unwritten:
                 # Not lost: the event log holds their events, and replaying it rebuilds them.
-                log.error("calls.unwritten", calls=len(self._unwritten))
+                log.error("calls.unwritten", calls=len(self.calls_writer.unwritten))
+
+        async def stop_writer() -> None:
             await self.eventlog.stop()
             await writer
-            s = self.eventlog.stats
-            log.info(
-                "daemon.stopped",
-                events=s.appended,
-                written=s.written,
-                spooled=s.spilled,
-                pending=self.eventlog.pending,
-            )
-            self.engine.dispose()
+
+        steps: list[tuple[str, Callable[[], Awaitable[None]] | None]] = [
+            ("waits", cancel_waits),
+            ("service-mode", self.service_mode.stop if self.service_mode else None),
+            ("http", self._http.cleanup if self._http else None),
+            ("ami-client", self.client.close),
+            ("incidents", self.incidents.stop if self.incidents else None),
+            ("webhooks", self.webhooks.stop if self.webhooks else None),
+            ("pbx-record", stop_pbx_record),
+            ("calls-writer", stop_calls_writer),
+            ("eventlog-writer", stop_writer),
+            # Whatever became of the writer task: what is still held is written or spooled.
+            ("eventlog-flush", self.eventlog.flush),
+            ("supervisor", self.supervisor.stop),
+        ]
+        for name, step in steps:
+            if step is None:
+                continue
+            try:
+                await step()
+            except Exception:
+                log.exception("daemon.shutdown_step_failed", step=name)
+        s = self.eventlog.stats
+        log.info(
+            "daemon.stopped",
+            events=s.appended,
+            written=s.written,
+            spooled=s.spilled,
+            quarantined=s.quarantined,
+            pending=self.eventlog.pending,
+        )
+        self.engine.dispose()

@@ -36,6 +36,7 @@ from callcenter.ami.protocol import (
     Message,
     encode_action,
 )
+from callcenter.backoff import backoff
 
 EventHandler = Callable[[Message, float], None]
 ConnectHandler = Callable[["AMIClient"], Awaitable[None]]
@@ -56,11 +57,8 @@ class _Pending:
 def backoff_delay(
     attempt: int, low: float, high: float, rand: Callable[[], float] = random.random
 ) -> float:
-    """Exponential backoff with full jitter in its upper half: never below ``low``."""
-    # The exponent is bounded: after hours of outage 2**attempt would overflow a float
-    # (and kill the supervisor), and far past the cap it no longer matters anyway.
-    ceiling = min(high, low * 2.0 ** min(attempt, 64))
-    return max(low, ceiling * (0.5 + rand() / 2))
+    """The reconnect delay: the shared bounded backoff, jittered in its upper half."""
+    return backoff(attempt, low, high, rand)
 
 
 class AMIActions(Protocol):

@@ -14,18 +14,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.backoff import backoff
 from callcenter.incidents.model import Incident, IncidentError, SurveyResponse
 from callcenter.store.incidents import IncidentNotFound, IncidentStore
+from callcenter.store.quarantine import (
+    is_transient,
+    record_original,
+    short_error,
+    store_quarantined,
+)
 from callcenter.telephony.calls import CallRecord
 
 log = structlog.get_logger("callcenter.incidents")
+
+# Incidents opened by this run kept for a look (tests, debugging): the last ones only,
+# so a daemon that runs for months does not grow by one incident per answered call.
+OPENED_KEEP = 1000
+# A database refusal that is not an outage (an IntegrityError of a lost race) gets a
+# few tries; past that, retrying the same job would fail forever.
+REFUSED_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -64,8 +79,11 @@ class IncidentDesk:
         self.on_opened = on_opened
         self._jobs: asyncio.Queue[_Open | _Survey] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.opened: dict[str, Incident] = {}  # linkedid -> incident, opened by this run
+        # linkedid -> incident, the last OPENED_KEEP opened by this run
+        self.opened: OrderedDict[str, Incident] = OrderedDict()
+        self.opened_count = 0
         self.failures = 0
+        self.quarantined = 0
 
     # -- from the event handler (never blocks) -------------------------------------------
 
@@ -84,9 +102,16 @@ class IncidentDesk:
 
     # -- the worker ----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(
+        self,
+        spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None,
+    ) -> None:
+        """Start the worker; ``spawn`` (e.g. ``Supervisor.start``) runs it supervised."""
         if self._task is None:
-            self._task = asyncio.create_task(self._work(), name="incident-desk")
+            if spawn is None:
+                self._task = asyncio.create_task(self._work(), name="incident-desk")
+            else:
+                self._task = spawn("incident-desk", self._work)
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Finish the queued jobs (for a while), then stop."""
@@ -104,25 +129,67 @@ class IncidentDesk:
     async def _work(self) -> None:
         while True:
             job = await self._jobs.get()
-            delay = self.retry_min
             try:
-                while True:
-                    try:
-                        await asyncio.to_thread(self._run, job)
-                        break
-                    except (SQLAlchemyError, OSError) as exc:
-                        self.failures += 1
-                        log.warning(
-                            "incidents.store_failed", error=type(exc).__name__, retry_in=delay
-                        )
-                        await asyncio.sleep(delay)
-                        delay = min(self.retry_max, delay * 2)
-                    except (IncidentError, IncidentNotFound, ValueError) as exc:
-                        # Cannot succeed by retrying: say so loudly, go on with the next.
-                        log.error("incidents.job_refused", job=type(job).__name__, error=str(exc))
-                        break
+                await self._do(job)
             finally:
                 self._jobs.task_done()
+
+    async def _do(self, job: _Open | _Survey) -> None:
+        """Run one job: outages are retried until they end; a job that cannot succeed is
+        quarantined, and the worker goes on with the next (one bad job must not stop
+        the incidents of every later call)."""
+        attempt = 0
+        while True:
+            try:
+                await asyncio.to_thread(self._run, job)
+                return
+            except (IncidentError, IncidentNotFound, ValueError) as exc:
+                # Cannot succeed by retrying: say so loudly, go on with the next.
+                log.error("incidents.job_refused", job=type(job).__name__, error=str(exc))
+                await self._quarantine(job, exc)
+                return
+            except Exception as exc:
+                attempt += 1
+                transient = is_transient(exc)
+                if transient or (isinstance(exc, SQLAlchemyError) and attempt < REFUSED_TRIES):
+                    self.failures += 1
+                    delay = backoff(attempt - 1, self.retry_min, self.retry_max)
+                    log.warning(
+                        "incidents.store_failed",
+                        error=type(exc).__name__,
+                        attempt=attempt,
+                        retry_in=round(delay, 2),
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                log.error(
+                    "incidents.job_failed",
+                    job=type(job).__name__,
+                    error=type(exc).__name__,
+                    exc_info=True,
+                )
+                await self._quarantine(job, exc)
+                return
+
+    async def _quarantine(self, job: _Open | _Survey, exc: BaseException) -> None:
+        server_id = job.call.server_id if isinstance(job, _Open) else job.server_id
+        linkedid = job.call.linkedid if isinstance(job, _Open) else job.linkedid
+        try:
+            qid = await asyncio.to_thread(
+                store_quarantined,
+                self.store.engine,
+                server_id=server_id,
+                kind="incident_job",
+                error=short_error(exc),
+                original=record_original(job),
+                ref=f"{type(job).__name__}:{linkedid}",
+            )
+        except Exception as qexc:
+            # Not lost: the event log holds the call's events.
+            log.error("incidents.quarantine_failed", linkedid=linkedid, error=type(qexc).__name__)
+            return
+        self.quarantined += 1
+        log.error("incidents.job_quarantined", quarantine_id=qid, linkedid=linkedid)
 
     def _run(self, job: _Open | _Survey) -> None:
         if isinstance(job, _Open):
@@ -144,6 +211,10 @@ class IncidentDesk:
             repeat_window=self.repeat_window,
         )
         self.opened[call.linkedid] = incident
+        self.opened.move_to_end(call.linkedid)
+        while len(self.opened) > OPENED_KEEP:
+            self.opened.popitem(last=False)
+        self.opened_count += 1
         if opened:
             log.info(
                 "incident.opened",

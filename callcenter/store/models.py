@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -226,3 +227,24 @@ class PbxCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ux_pbx_cursor", "server_id", "source", unique=True),)
+
+
+class QuarantineRow(Base):
+    """What a writer could not store as it came (a poison event, call or incident job),
+    kept byte for byte for a person to look at; append-only.
+
+    ``original`` is ``json.dumps(..., ensure_ascii=True)``: NULs and lone surrogates,
+    which the database refuses in text, survive exactly as JSON escapes.
+    """
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # ami_event | call | incident_job
+    ref: Mapped[str | None] = mapped_column(String(120))  # run_id:seq, linkedid, ...
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str] = mapped_column(String(300))
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_quarantine_at", "at"),)

@@ -24,13 +24,22 @@ ROUTED_STAGES = {
 
 
 def event_time(ev: Event, received: float) -> float:
-    """Asterisk's own time of the event when it sends one (timestampevents=yes)."""
+    """Asterisk's own time of the event when it sends one (timestampevents=yes).
+
+    The receive time instead when the Timestamp is missing, not a number, not finite, or
+    more than a day away from the receive time: a garbage ``Timestamp: 1e19`` would
+    otherwise end up in datetime arithmetic (OverflowError) and in stored calls.
+    """
+    max_skew = 86_400.0  # Asterisk's clock may be off a little, never by a day
     ts = ev.get("Timestamp")
     if ts:
         try:
-            return float(ts)
-        except ValueError:
-            pass
+            t = float(ts)
+        except (ValueError, TypeError):
+            return received
+        # Written so that NaN and infinities fail the test as well.
+        if abs(t - received) <= max_skew:
+            return t
     return received
 
 

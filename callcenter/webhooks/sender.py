@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.backoff import backoff
 from callcenter.logging import register_secret
 from callcenter.webhooks import outbox
 from callcenter.webhooks.outbox import Delivery
@@ -36,17 +37,6 @@ log = structlog.get_logger("callcenter.webhooks")
 
 Clock = Callable[[], datetime]
 ERROR_BODY_CHARS = 200
-
-
-def backoff(attempts: int, retry_min: float, retry_max: float, rng: random.Random) -> float:
-    """Seconds to wait after the ``attempts``-th failure (1-based): 2^n growth, jittered.
-
-    The jitter (the upper half of the step, never below ``retry_min``) spreads the
-    retries of many rows that failed together, so a recovering receiver is not hit by
-    all of them at once.
-    """
-    step = min(retry_max, retry_min * 2 ** max(0, attempts - 1))
-    return max(retry_min, min(retry_max, rng.uniform(step / 2, step)))
 
 
 def safe_url(url: str) -> str:
@@ -95,8 +85,12 @@ class WebhookSender:
 
     # -- control -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start sending; rows left by an earlier run (or a crash) are sent first."""
+    async def start(
+        self,
+        spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None,
+    ) -> None:
+        """Start sending; rows left by an earlier run (or a crash) are sent first.
+        ``spawn`` (e.g. ``Supervisor.start``) runs the sending loop supervised."""
         if self._task is not None:
             return
         if not self._secret:
@@ -111,7 +105,10 @@ class WebhookSender:
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
             headers={"User-Agent": "callcenter-webhooks/1"},
         )
-        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        else:
+            self._task = spawn("webhook-sender", self._run)
 
     def wake(self) -> None:
         """Look for due rows now (call right after committing an ``enqueue``).
@@ -160,6 +157,15 @@ class WebhookSender:
 
     # -- the loop ------------------------------------------------------------------------
 
+    def _backoff(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failure (1-based), jittered.
+
+        The jitter spreads the retries of many rows that failed together, so a
+        recovering receiver is not hit by all of them at once.
+        """
+        s = self.settings
+        return backoff(attempts - 1, s.retry_min, s.retry_max, self._rng.random)
+
     async def _run(self) -> None:
         db_failures = 0
         while not self._stopping:
@@ -172,9 +178,7 @@ class WebhookSender:
             except SQLAlchemyError as exc:
                 db_failures += 1
                 self.healthy = False
-                delay = backoff(
-                    db_failures, self.settings.retry_min, self.settings.retry_max, self._rng
-                )
+                delay = self._backoff(db_failures)
                 log.warning(
                     "webhook.db_failed",
                     error=type(exc).__name__,
@@ -226,9 +230,7 @@ class WebhookSender:
             else:
                 # The row still looks due in the table: hold its URL back for a while, or
                 # it would be posted again at once, over and over.
-                delay = backoff(
-                    row.attempts + 1, self.settings.retry_min, self.settings.retry_max, self._rng
-                )
+                delay = self._backoff(row.attempts + 1)
                 self._hold[row.url] = asyncio.get_running_loop().time() + delay
             self._epoch[row.url] = self._epoch.get(row.url, 0) + 1
             self._inflight.pop(row.url, None)
@@ -282,7 +284,7 @@ class WebhookSender:
                 return True
             error = self._scrub(error)
             dead = attempts >= self.settings.max_attempts
-            delay = backoff(attempts, self.settings.retry_min, self.settings.retry_max, self._rng)
+            delay = self._backoff(attempts)
             next_at = now + timedelta(seconds=delay)
             await asyncio.to_thread(self._write_failed, row.id, now, error, next_at, status, dead)
         except SQLAlchemyError as exc:

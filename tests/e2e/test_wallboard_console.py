@@ -261,13 +261,13 @@ async def test_the_wallboard_keeps_up_with_a_burst_of_callers(
     assert positions == [str(n) for n in range(1, 11)]
     await wallboard.screenshot("wallboard-busy.png")
 
-    await wait_for(lambda: len(d.finished_calls) == 10, 40, "all ten hung up")
+    await wait_for(lambda: len(d.recent_calls) == 10, 40, "all ten hung up")
     await wallboard.wait(
         lambda drv: rows(drv, f"{queue} [data-field='waiting_count']") == ["0"],
         5,
         "nobody waiting",
     )
-    assert all(c.outcome is Outcome.ABANDONED for c in d.finished_calls)
+    assert all(c.outcome is Outcome.ABANDONED for c in d.recent_calls)
     # Abandonment far over its 10% target: red, on the totals and on the queue.
     await wallboard.wait_css("#totals [data-figure='abandonment_rate'][data-level='bad']", 10)
     await wallboard.wait_css(f"{queue} [data-figure='abandonment_rate'][data-level='bad']")

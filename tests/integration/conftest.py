@@ -251,10 +251,10 @@ async def finished_call(rd: RunningDaemon, number: str, timeout: float = 20) -> 
     """The finished record of the (first) call from ``number``, once the daemon has it."""
 
     def done() -> bool:
-        return any(c.caller_num == number for c in rd.daemon.finished_calls)
+        return any(c.caller_num == number for c in rd.daemon.recent_calls)
 
     await wait_for(done, timeout, f"call from {number} finished")
-    return next(c for c in rd.daemon.finished_calls if c.caller_num == number)
+    return next(c for c in rd.daemon.recent_calls if c.caller_num == number)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

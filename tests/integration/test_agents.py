@@ -54,7 +54,7 @@ async def agents(running: RunningDaemon) -> AsyncIterator[AgentService]:
 
 
 def finished(rd: RunningDaemon, number: str) -> CallRecord | None:
-    return next((c for c in rd.daemon.finished_calls if c.caller_num == number), None)
+    return next((c for c in rd.daemon.recent_calls if c.caller_num == number), None)
 
 
 async def test_agent_logs_in_takes_a_call_pauses_resumes_and_logs_out(

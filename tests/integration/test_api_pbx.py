@@ -334,7 +334,7 @@ async def test_a_call_through_the_api_seen_on_the_websocket(
     await asyncio.to_thread(finish, caller, 30)
 
     def ended() -> list[CallRecord]:
-        return [c for c in desk.daemon.finished_calls if c.caller_num == "0311113001"]
+        return [c for c in desk.daemon.recent_calls if c.caller_num == "0311113001"]
 
     await wait_for(lambda: bool(ended()), 10, "the call ended")
     [record] = ended()
@@ -441,7 +441,7 @@ async def test_an_attended_transfer_to_the_second_line_through_the_api(
     await asyncio.to_thread(finish, caller, 30)
 
     def ended() -> list[CallRecord]:
-        return [c for c in desk.daemon.finished_calls if c.caller_num == "0311113002"]
+        return [c for c in desk.daemon.recent_calls if c.caller_num == "0311113002"]
 
     await wait_for(lambda: bool(ended()), 10, "the call ended")
     assert [t.kind for t in ended()[0].transfers] == ["attended"]
@@ -496,7 +496,7 @@ async def test_many_calls_at_once_the_websocket_agrees_with_the_api(
     await wait_for(lambda: len(desk.daemon.tracker.calls) >= 4, 10, "calls in progress")
     await agrees(2.0)  # mid-way, while calls arrive, wait and are answered
     await asyncio.to_thread(finish, crowd, 60)
-    await wait_for(lambda: len(desk.daemon.finished_calls) == 6, 15, "all six calls ended")
+    await wait_for(lambda: len(desk.daemon.recent_calls) == 6, 15, "all six calls ended")
     await agrees(2.0)
     waits = [len(m["data"]["queues"][0]["waiting"]) for _, m in wall.seen if "queues" in m["data"]]
     assert max(waits) >= 2, waits  # callers did wait side by side

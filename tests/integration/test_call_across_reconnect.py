@@ -49,14 +49,14 @@ async def test_calls_spanning_a_network_cut(
         assert len(daemon.tracker.calls) == 2  # call 1 kept, call 2 opened from the snapshot
         for proc in callers:
             await asyncio.to_thread(finish, proc, 30)
-        await wait_for(lambda: len(daemon.finished_calls) == 2, 10, "both calls finished")
+        await wait_for(lambda: len(daemon.recent_calls) == 2, 10, "both calls finished")
     finally:
         for proc in [agent1, agent2, *callers]:
             stop(proc)
         await rd.shutdown()
         await proxy.close()
 
-    by_num = {c.caller_num: c for c in daemon.finished_calls}
+    by_num = {c.caller_num: c for c in daemon.recent_calls}
     one, two = by_num["0311110001"], by_num["0311110002"]
     # Call 1: every event of its start and end was seen; only the middle was missed.
     assert one.outcome is Outcome.ANSWERED

@@ -41,12 +41,12 @@ async def test_full_queue_plays_busy_then_the_caller_is_answered(
             callers.append(sipp.caller("1001", [(number, name)], talk_ms=patience))
         for proc in callers:
             await asyncio.to_thread(finish, proc, 60)
-        await wait_for(lambda: len(d.finished_calls) >= 3, 15, "three calls finished")
+        await wait_for(lambda: len(d.recent_calls) >= 3, 15, "three calls finished")
     finally:
         for proc in [agent, *callers]:
             stop(proc)
 
-    got = {c.caller_num: c for c in d.finished_calls}
+    got = {c.caller_num: c for c in d.recent_calls}
     x, y, z = got["0300000011"], got["0300000012"], got["0300000013"]
     assert [c.outcome for c in (x, y, z)] == [Outcome.ANSWERED] * 3
     assert [c.heard_busy for c in (x, y, z)] == [False, True, True]

@@ -119,7 +119,7 @@ async def test_one_incident_per_call_across_an_ami_cut(
         )
         for proc in callers:
             await asyncio.to_thread(finish, proc, 30)
-        await wait_for(lambda: len(daemon.finished_calls) == 2, 10, "both calls finished")
+        await wait_for(lambda: len(daemon.recent_calls) == 2, 10, "both calls finished")
         await wait_for(lambda: daemon.incidents is not None and daemon.incidents.pending == 0,
                        10, "incidents stored")  # fmt: skip
     finally:
@@ -128,7 +128,7 @@ async def test_one_incident_per_call_across_an_ami_cut(
         await rd.shutdown()
         await proxy.close()
 
-    by_num = {c.caller_num: c for c in daemon.finished_calls}
+    by_num = {c.caller_num: c for c in daemon.recent_calls}
     for number, agent in (("0311112101", "agent1"), ("0311112102", "agent2")):
         call = by_num[number]
         assert call.outcome is Outcome.ANSWERED

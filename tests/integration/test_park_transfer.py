@@ -43,7 +43,7 @@ class Desk:
         ]
 
     def finished(self, number: str) -> CallRecord | None:
-        return next((c for c in self.rd.daemon.finished_calls if c.caller_num == number), None)
+        return next((c for c in self.rd.daemon.recent_calls if c.caller_num == number), None)
 
     def trace(self) -> str:
         keep = ("Event", "Channel", "Uniqueid", "Linkedid", "Result", "Response", "Message")

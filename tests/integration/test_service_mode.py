@@ -43,9 +43,9 @@ async def call(running: RunningDaemon, sipp: Sipp, number: str, name: str) -> Ca
     d = running.daemon
     await asyncio.to_thread(finish, sipp.caller("1000", [(number, name)], talk_ms=1500), 30)
     await wait_for(
-        lambda: any(c.caller_num == number for c in d.finished_calls), 10, f"call {number}"
+        lambda: any(c.caller_num == number for c in d.recent_calls), 10, f"call {number}"
     )
-    return next(c for c in d.finished_calls if c.caller_num == number)
+    return next(c for c in d.recent_calls if c.caller_num == number)
 
 
 def assert_heard(rec: CallRecord, mode: str) -> None:

@@ -78,21 +78,21 @@ async def test_traffic_mix_outcomes_match_the_script(
             callers.append(sipp.caller("1000", [(number, name)], talk_ms=patience))
         for proc in callers:
             await asyncio.to_thread(finish, proc, 60)
-        await wait_for(lambda: len(d.finished_calls) >= 5, 15, "five calls finished")
+        await wait_for(lambda: len(d.recent_calls) >= 5, 15, "five calls finished")
 
         set_mode(lab, "closed")
         try:
             await asyncio.to_thread(
                 finish, sipp.caller("1000", [("0300000009", "伊藤 翔")], talk_ms=2000), 30
             )
-            await wait_for(lambda: len(d.finished_calls) >= 6, 15, "the after-hours call")
+            await wait_for(lambda: len(d.recent_calls) >= 6, 15, "the after-hours call")
         finally:
             set_mode(lab, "open")
     finally:
         for proc in agents + callers:
             stop(proc)
 
-    got = {c.caller_num: c for c in d.finished_calls}
+    got = {c.caller_num: c for c in d.recent_calls}
     assert set(got) == set(EXPECTED)
     for number, (outcome, heard_busy, stage) in EXPECTED.items():
         call = got[number]
@@ -123,7 +123,9 @@ async def test_traffic_mix_outcomes_match_the_script(
     assert d.today_figures("support").to_dict()["answered"] == 3
 
     # ...and the same from the stored calls, through the command auditors use.
-    await wait_for(lambda: not d._unwritten and d._calls_written.is_set(), 10, "calls stored")
+    await wait_for(
+        lambda: not d.calls_writer.unwritten and d.calls_writer.written.is_set(), 10, "calls stored"
+    )
     conf = tmp_path / "metrics.toml"
     conf.write_text(f'[database]\nurl = "{d.cfg.database_url()}"\n')
     res = await asyncio.to_thread(

@@ -56,7 +56,7 @@ def test_today_is_stored_calls_plus_calls_finished_since(daemon: Daemon) -> None
             call_row(record("old", yesterday, Outcome.ABANDONED), TZ),
         ],
     )
-    daemon._load_today()
+    daemon.today.load()
     daemon._call_finished(record("c", now, Outcome.ANSWERED))
     daemon._call_finished(record("d", yesterday, Outcome.ANSWERED))  # finished past midnight
     f = daemon.today_figures()
@@ -70,14 +70,14 @@ def test_today_is_stored_calls_plus_calls_finished_since(daemon: Daemon) -> None
 
 def test_a_new_day_starts_from_nothing(daemon: Daemon) -> None:
     now = datetime.now(TZ)
-    daemon._load_today()
+    daemon.today.load()
     daemon._call_finished(record("x", now - timedelta(days=1), Outcome.ABANDONED))
     # As if the day had turned since the base was loaded: its calls are yesterday's.
     stale = compute_figures(
         [record("y", now - timedelta(days=1), Outcome.ANSWERED)], daemon.cfg.metrics
     )
     assert stale.answered == 1
-    daemon._today, daemon._today_base = "1999-01-01", {"support": stale}
+    daemon.today.day, daemon.today.base = "1999-01-01", {"support": stale}
     assert daemon.today_figures().calls == 0
-    assert daemon.finished_calls == []
+    assert not daemon.recent_calls
     daemon.engine.dispose()

@@ -127,6 +127,7 @@ async def test_full_buffer_spills_to_spool_and_is_replayed(
         log.append(ev(i))
         await asyncio.sleep(0)
     assert log.stats.spilled >= 20
+    await log.wait_spills()  # written by the spill thread, not on the loop
     assert list(spool.glob("*.jsonl"))
     while log.pending or log._spool_files():
         await asyncio.sleep(0.01)

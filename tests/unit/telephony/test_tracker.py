@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callcenter.telephony.calls import AbandonStage, CallRecord, Outcome, Transfer
-from callcenter.telephony.tracker import CallTracker
+from callcenter.telephony.tracker import CallTracker, event_time
 
 from .events import (
     AGENT1,
@@ -619,6 +619,25 @@ def test_a_malformed_timestamp_falls_back_to_the_received_time(
     rec = one(tracker, call)
     assert rec.arrived_at == T0 + 0.25  # its received time
     assert rec.ended_at == T0 + 30
+
+
+@pytest.mark.parametrize(
+    "garbage", ["1e19", "nan", "inf", "-inf", "1e308", "-5", f"{T0 + 2 * 86400}"]
+)
+def test_a_nonsense_timestamp_falls_back_to_the_received_time(
+    pbx: Pbx, tracker: CallTracker, garbage: str
+) -> None:
+    call = pbx.call().arrive(at=0).hangup(at=30)
+    call.steps[0].event["Timestamp"] = garbage  # not finite, or days away from now
+    rec = one(tracker, call)
+    assert rec.arrived_at == T0 + 0.25  # its received time
+    assert rec.ended_at == T0 + 30
+
+
+def test_event_time_keeps_a_plausible_timestamp() -> None:
+    assert event_time({"Timestamp": f"{T0 - 3600:.6f}"}, T0) == T0 - 3600  # an hour off: kept
+    assert event_time({"Timestamp": "1e19"}, T0) == T0
+    assert event_time({"Timestamp": ""}, T0) == T0
 
 
 # -- reconnects ------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ import pytest
 import structlog
 from sqlalchemy import Connection, Engine
 
+from callcenter.backoff import backoff
 from callcenter.store.db import make_engine, migrate
 from callcenter.webhooks import outbox as outbox_mod
 from callcenter.webhooks.outbox import Delivery, enqueue
-from callcenter.webhooks.sender import WebhookSender, backoff, safe_url
+from callcenter.webhooks.sender import WebhookSender, safe_url
 from callcenter.webhooks.settings import WebhookSettings
 from callcenter.webhooks.signing import EVENT_HEADER, TIMESTAMP_HEADER
 from tests.unit.webhooks.support import (
@@ -309,11 +310,11 @@ def test_backoff_grows_within_bounds() -> None:
     rng = random.Random(1)
     for attempts in range(1, 30):
         for _ in range(20):
-            d = backoff(attempts, 1.0, 300.0, rng)
+            d = backoff(attempts - 1, 1.0, 300.0, rng.random)  # as the sender calls it
             step = min(300.0, 2.0 ** (attempts - 1))
             assert max(1.0, step / 2) <= d <= step
-    assert backoff(30, 1.0, 300.0, rng) >= 150
-    assert backoff(1, 1.0, 300.0, rng) == 1.0
+    assert backoff(29, 1.0, 300.0, rng.random) >= 150
+    assert backoff(0, 1.0, 300.0, rng.random) == 1.0
 
 
 def test_safe_url_drops_credentials() -> None:

@@ -1,0 +1,60 @@
+"""The daemon's side of the PBX record: read the CEL file as it grows, and complete the
+calls the live path missed; off the event loop, every ``poll_interval``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.pbxrecord.reader import CelFileReader
+from callcenter.pbxrecord.reconcile import Classifier, PassResult, reconcile_pending
+from callcenter.pbxrecord.settings import PbxRecordSettings
+
+log = structlog.get_logger("callcenter.pbxrecord")
+
+
+class PbxRecordFollower:
+    def __init__(
+        self,
+        engine: Engine,
+        reader: CelFileReader,
+        classifier: Classifier,
+        settings: PbxRecordSettings,
+        on_calls: Callable[[PassResult], None],
+    ) -> None:
+        self.engine = engine
+        self.reader = reader
+        self.classifier = classifier
+        self.settings = settings
+        self.on_calls = on_calls
+        self.healthy = True
+        self.last_read: datetime | None = None  # when the file was last read through
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.pass_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.poll_interval)
+
+    async def pass_once(self) -> None:
+        try:
+            await asyncio.to_thread(self.reader.read_available)
+            self.last_read = datetime.now(UTC)
+            settle = self.last_read - timedelta(seconds=self.settings.settle_seconds)
+            res = await asyncio.to_thread(reconcile_pending, self.engine, self.classifier, settle)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database or the file is away for now: the cursor has not moved, so the
+            # next pass reads and checks the same again.
+            if self.healthy:
+                log.warning("pbxrecord.read_failed", error=type(exc).__name__)
+            self.healthy = False
+            return
+        self.healthy = True
+        if res.written:
+            self.on_calls(res)
