@@ -451,6 +451,7 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from callcenter.metrics import combine, query_figures, query_figures_by
+    from callcenter.metrics.period import period_record, period_record_text
     from callcenter.metrics.report import figures_text, grouped_json, grouped_text
     from callcenter.store.db import make_engine, migrate
 
@@ -479,6 +480,7 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
             groups = query_figures_by(engine, cfg.metrics, args.by, day_from, day_to, **where)
             # Every call is in exactly one group, so the groups add up to the total.
             figures = combine(groups.values(), cfg.metrics)
+        record = period_record(engine, cfg, day_from, day_to, args.queue, args.server)
     except SQLAlchemyError as exc:
         print(f"callcenter metrics: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
@@ -486,6 +488,7 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
         engine.dispose()
     if args.json:
         doc = figures.to_dict() if args.by is None else grouped_json(args.by, groups, figures)
+        doc.update(record)
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
     last = (date.fromisoformat(day_to) - timedelta(days=1)).isoformat()
@@ -494,6 +497,8 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
     print()
     lines = figures_text(figures) if args.by is None else grouped_text(args.by, groups, figures)
     print("\n".join(lines))
+    print()
+    print("\n".join(period_record_text(record)))
     return 0
 
 

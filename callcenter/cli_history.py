@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 from callcenter.config import Config
 
@@ -70,12 +69,11 @@ def cmd_reconcile(cfg: Config, args: argparse.Namespace) -> int:
 
     from callcenter.ami_target import cel_path
     from callcenter.pbxrecord.reader import CelFileReader
-    from callcenter.pbxrecord.reconcile import Classifier, reconcile_day
+    from callcenter.pbxrecord.reconcile import classifier_for, reconcile_day
 
     if not 2000 <= args.day.year <= 9998:
         print(f"callcenter reconcile: --day {args.day} is out of range", file=sys.stderr)
         return 2
-    tz = ZoneInfo(cfg.service.timezone)
     try:
         engine = _engine(cfg)
     except SQLAlchemyError as exc:
@@ -87,10 +85,7 @@ def cmd_reconcile(cfg: Config, args: argparse.Namespace) -> int:
         if cfg.pbx_record.enabled and path.exists():
             # Whatever the daemon has not read yet (it may be stopped) is read first.
             read = CelFileReader(engine, cfg.server.id, path).read_available(max_bytes=1 << 40)
-        cls = Classifier(
-            cfg.server.id, tz, cfg.metrics.short_abandon_seconds, {a.id: a.name for a in cfg.agents}
-        )
-        report = reconcile_day(engine, cls, args.day)
+        report = reconcile_day(engine, classifier_for(cfg), args.day)
     except SQLAlchemyError as exc:
         print(f"callcenter reconcile: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -27,16 +27,18 @@ from callcenter.ami_target import resolve_ami_target as resolve_ami_target
 from callcenter.backoff import backoff
 from callcenter.calls import CallControl
 from callcenter.config import Config, ConfigError
+from callcenter.coverage import CoverageKeeper
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.serialize import incident_dict
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures
+from callcenter.metrics.definitions import definitions_of
 from callcenter.metrics.today import TodaySums
 from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader
-from callcenter.pbxrecord.reconcile import Classifier, PassResult
+from callcenter.pbxrecord.reconcile import PassResult, classifier_for
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.callswriter import CallsWriter
@@ -79,6 +81,7 @@ class Daemon:
         self.live = LiveState()
         self.tracker = CallTracker(
             cfg.server.id,
+            definitions=definitions_of(cfg.metrics),
             short_abandon_seconds=cfg.metrics.short_abandon_seconds,
             agent_names={a.id: a.name for a in cfg.agents},
         )
@@ -153,12 +156,7 @@ class Daemon:
             PbxRecordFollower(
                 self.engine,
                 CelFileReader(self.engine, cfg.server.id, cel_path(cfg)),
-                Classifier(
-                    cfg.server.id,
-                    self.tz,
-                    cfg.metrics.short_abandon_seconds,
-                    {a.id: a.name for a in cfg.agents},
-                ),
+                classifier_for(cfg),
                 cfg.pbx_record,
                 self._reconciled,
             )
@@ -166,6 +164,12 @@ class Daemon:
             else None
         )
         self._pbx_stop = asyncio.Event()
+        # Which stretches of time the daemon saw through AMI (figures name the gaps).
+        self._synced_conn: int | None = None
+        self.coverage = CoverageKeeper(
+            self.engine, cfg.server.id, self.eventlog.run_id, self._connected
+        )
+        self._coverage_task: asyncio.Task[None] | None = None
         self._pbx_task: asyncio.Task[None] | None = None
         self.tokens = TokenStore(self.engine)
         self.http_port: int | None = None  # once the API listens
@@ -316,6 +320,8 @@ class Daemon:
             self.hub.notify()  # the state after a gap: every page gets it
         # Ready means connected *and* the live state reflects the server.
         self.ready.set()
+        self._synced_conn = self.client.connects
+        self.coverage.wake()
 
     @staticmethod
     def _reconcile(channels: list[Message], backlog: list[Message]) -> list[Mapping[str, str]]:
@@ -351,6 +357,12 @@ class Daemon:
                 log.info("ami.resync_waiting", attempt=attempt, reason=exc.reason[:60])
                 await asyncio.sleep(0.5)
         raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
+
+    def _connected(self) -> int | None:
+        """The current connection's number once its resync is done; None while blind."""
+        c = self.client
+        ok = c.connected.is_set() and self._synced_conn == c.connects
+        return c.connects if ok else None
 
     def _reconciled(self, res: PassResult) -> None:
         for call in res.written:
@@ -414,6 +426,7 @@ class Daemon:
         if self.pbx is not None:
             pbx = self.pbx
             self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
+        self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
         waits: list[asyncio.Task[object]] = []
         try:
             if self.incidents is not None:
@@ -465,9 +478,10 @@ class Daemon:
                     await task
 
         async def stop_pbx_record() -> None:
-            self._pbx_stop.set()
-            if self._pbx_task is not None:
-                await self._pbx_task
+            self._pbx_stop.set()  # and the coverage keeper, which closes its interval
+            for task in (self._pbx_task, self._coverage_task):
+                if task is not None:
+                    await task
 
         async def stop_calls_writer() -> None:
             calls_stop.set()  # no call can finish any more: write the last ones

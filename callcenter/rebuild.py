@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, select
 
 from callcenter.config import Config
+from callcenter.metrics.definitions import definitions_of
 from callcenter.pbxrecord.reader import RECORD
-from callcenter.pbxrecord.reconcile import Classifier, day_bounds
+from callcenter.pbxrecord.reconcile import classifier_for, day_bounds
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.models import AMIEvent, Call
 from callcenter.telephony.calls import CallRecord
@@ -140,6 +141,7 @@ def calls_from_events(
         cfg.server.id,
         short_abandon_seconds=cfg.metrics.short_abandon_seconds,
         agent_names={a.id: a.name for a in cfg.agents},
+        definitions=definitions_of(cfg.metrics),
     )
     total = _count_events(engine, cfg.server.id, start - MARGIN, end + MARGIN) if progress else 0
     lo, hi = start.timestamp(), end.timestamp()
@@ -188,9 +190,7 @@ def rebuild_calls(
         if r.linkedid not in seen
         and (r.linkedid not in before or before[r.linkedid][2] or before[r.linkedid][3] == "pbx")
     ]
-    cls = Classifier(
-        cfg.server.id, tz, cfg.metrics.short_abandon_seconds, {a.id: a.name for a in cfg.agents}
-    )
+    cls = classifier_for(cfg)
     from_record = cls.calls_for(engine, wanted) if wanted else []
     report.from_record = len(from_record)
     rows = [call_row(c, tz) for c in calls] + [call_row(c, tz, source="pbx") for c in from_record]

@@ -220,13 +220,19 @@ def build_calls(
     *,
     short_abandon_seconds: float,
     agent_names: Mapping[str, str] | None = None,
+    definitions: str = "",
 ) -> Rebuilt:
     """Classify every inbound call of ``rows`` (any order) with the live tracker's rules.
 
     Calls whose caller channel has not hung up in the record yet are returned open.
     """
     names = dict(agent_names or {})
-    tracker = CallTracker(server_id, short_abandon_seconds=short_abandon_seconds, agent_names=names)
+    tracker = CallTracker(
+        server_id,
+        short_abandon_seconds=short_abandon_seconds,
+        agent_names=names,
+        definitions=definitions,
+    )
     finished: list[CallRecord] = []
     # Asterisk's own times, in order; the file order breaks ties (same microsecond).
     ordered = sorted(enumerate(rows), key=lambda ir: (ir[1].eventtime, ir[0]))

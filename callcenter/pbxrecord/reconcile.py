@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, and_, select
 
+from callcenter.config import Config
 from callcenter.pbxrecord.asterisk_conf import COLUMNS
 from callcenter.pbxrecord.cel import CelParseError, CelRow, build_calls, parse_line
 from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
 from callcenter.store.calls import call_row, upsert_statement
 from callcenter.store.models import Call
-from callcenter.telephony.calls import CallRecord
+from callcenter.telephony.calls import CallRecord, definitions_key
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 BATCH = 2000
@@ -46,6 +47,7 @@ class Classifier:
     tz: ZoneInfo
     short_abandon_seconds: float
     agent_names: Mapping[str, str] = field(default_factory=dict)
+    definitions: str = ""
 
     def calls_for(self, engine: Engine, linkedids: Sequence[str]) -> list[CallRecord]:
         rows: list[CelRow] = []
@@ -63,8 +65,21 @@ class Classifier:
             self.server_id,
             short_abandon_seconds=self.short_abandon_seconds,
             agent_names=self.agent_names,
+            definitions=self.definitions,
         )
         return built.finished
+
+
+def classifier_for(cfg: Config) -> Classifier:
+    """The live tracker's rules and definitions, from the config."""
+    m = cfg.metrics
+    return Classifier(
+        cfg.server.id,
+        ZoneInfo(cfg.service.timezone),
+        m.short_abandon_seconds,
+        {a.id: a.name for a in cfg.agents},
+        definitions_key(m.short_abandon_seconds, m.service_level_seconds),
+    )
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from callcenter.incidents.figures import (
 )
 from callcenter.metrics import CallFigures, query_figures, query_figures_by
 from callcenter.metrics.figures import key_label
+from callcenter.metrics.period import period_record
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.store.incidents import IncidentStore
 
@@ -85,6 +86,12 @@ WORDS = {
         "received": "受付インシデント",
         "unresolved": "うち未解決",
         "generated": "作成",
+        "record": "定義とデータの網羅性",
+        "def_short": "ワンコール切りの閾値",
+        "def_sl": "サービスレベルの基準",
+        "def_mixed": "異なる定義で分類された通話",
+        "coverage": "記録のない区間の数",
+        "gap": "記録のない区間",
     },
     "en": {
         "title": "Monthly operations report",
@@ -102,6 +109,12 @@ WORDS = {
         "received": "Incidents received",
         "unresolved": "of which unresolved",
         "generated": "Generated",
+        "record": "Definitions and coverage",
+        "def_short": "One-ring threshold",
+        "def_sl": "Service level within",
+        "def_mixed": "Calls classified with other definitions",
+        "coverage": "Intervals no source covered",
+        "gap": "Not covered by any source",
     },
 }
 
@@ -113,6 +126,8 @@ class MonthlyReport:
     calls_by_queue: dict[str, CallFigures]
     incidents: IncidentFigures
     generated_at: datetime
+    # The definitions in force and stored, and the coverage (metrics.period).
+    record: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +140,7 @@ class MonthlyReport:
                 "unresolved": self.incidents.unresolved,
                 "figures": {k: f.to_dict() for k, f in self.incidents.figures().items()},
             },
+            **self.record,
         }
 
 
@@ -156,6 +172,7 @@ def build(
         {key_label(k): f for k, f in by_queue.items()},
         incidents,
         now,
+        period_record(engine, cfg, day_from, day_to),
     )
 
 
@@ -208,6 +225,35 @@ def rows(report: MonthlyReport, lang: str) -> list[tuple[str, str, str, str, str
             ("incidents", key, ja if lang == "ja" else en, _value(kind, fig.value), target,
              met(fig.met))
         )  # fmt: skip
+    out += record_rows(report, lang)
+    return out
+
+
+def record_rows(report: MonthlyReport, lang: str) -> list[tuple[str, str, str, str, str, str]]:
+    """The definitions in force (and whether the month mixes them), and the coverage."""
+    if not report.record:
+        return []
+    w = WORDS[lang]
+    d = report.record["definitions"]
+    f = d["in_force"]
+    out = [
+        ("record", "short_abandon_seconds", w["def_short"],
+         _value("seconds", f["short_abandon_seconds"]), "", ""),
+        ("record", "service_level_seconds", w["def_sl"],
+         _value("seconds", f["service_level_seconds"]), "", ""),
+        ("record", "classified_otherwise", w["def_mixed"],
+         str(d["calls_classified_otherwise"]), "0", w["yes"] if not d["mixed"] else w["no"]),
+    ]  # fmt: skip
+    cov = report.record["coverage"]
+    gaps = [(s["server"], g) for s in cov["servers"] for g in s["uncovered"]]
+    # How many intervals no source covered: 0 is a complete month.
+    out.append(
+        ("record", "coverage", w["coverage"], str(len(gaps)), "0",
+         w["yes"] if cov["complete"] else w["no"])
+    )  # fmt: skip
+    for server, g in gaps:
+        out.append(("record", "uncovered", f"{w['gap']} ({server})",
+                    f"{g['from']} .. {g['to']}", "", ""))  # fmt: skip
     return out
 
 
@@ -259,6 +305,8 @@ def render_html(report: MonthlyReport, lang: str) -> str:
         if lang == "ja"
         else f"<p>{e(w['received'])}: {inc.incidents} ({e(w['unresolved'])}: {inc.unresolved})</p>",
         table([r for r in all_rows if r[0] == "incidents"]),
+        f"<h2>{e(w['record'])}</h2>",
+        table([r for r in all_rows if r[0] == "record"]),
         f"<p>{e(w['generated'])}: {e(report.generated_at.isoformat(timespec='seconds'))}</p>",
         "</body></html>\n",
     ]

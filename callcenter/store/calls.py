@@ -55,6 +55,7 @@ def call_row(call: CallRecord, tz: ZoneInfo, source: str = "ami") -> dict[str, A
         "system_end": call.system_end,
         "estimated": call.estimated,
         "source": source,
+        "definitions": call.definitions or None,
     }
 
 

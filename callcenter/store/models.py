@@ -94,6 +94,8 @@ class Call(Base):
     # Where the record came from: "ami" (seen live, or rebuilt from the stored events)
     # or "pbx" (completed from Asterisk's own record after a gap).
     source: Mapped[str] = mapped_column(String(8), server_default="ami")
+    # The definitions that classified it (telephony.calls.definitions_key).
+    definitions: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (
         Index("ux_calls_server_linkedid", "server_id", "linkedid", unique=True),
@@ -248,3 +250,19 @@ class QuarantineRow(Base):
     original: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_quarantine_at", "at"),)
+
+
+class CoverageRow(Base):
+    """An interval in which the daemon saw the PBX through AMI (from a connect and its
+    resync to the loss of the link, extended while it lasts)."""
+
+    __tablename__ = "coverage"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(8))  # ami
+    run_id: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_coverage_server_time", "server_id", "started_at"),)

@@ -60,6 +60,8 @@ class CallRecord:
     estimated: bool = False  # some times come from a resync, not from events
     outcome: Outcome | None = None
     abandon_stage: AbandonStage | None = None
+    # The definitions that classified it (definitions_key): kept with the stored call.
+    definitions: str = ""
 
     @property
     def wait_seconds(self) -> float | None:
@@ -81,6 +83,30 @@ class CallRecord:
     @property
     def heard_busy(self) -> bool:
         return self.busy_at is not None
+
+
+def definitions_key(short_abandon_seconds: float, service_level_seconds: float) -> str:
+    """The contract definitions a call was classified with, as one comparable string.
+
+    Stored with every call, so a period classified under two thresholds says so, and a
+    rebuild under a new one shows what moved (docs/metrics.md, "Definitions").
+    """
+    return (
+        f"short_abandon_seconds={short_abandon_seconds:g};"
+        f"service_level_seconds={service_level_seconds:g}"
+    )
+
+
+def parse_definitions(key: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in key.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+    return out
 
 
 def classify(call: CallRecord, short_abandon_seconds: float) -> tuple[Outcome, AbandonStage | None]:

@@ -74,8 +74,10 @@ class CallTracker:
         inbound_contexts: Iterable[str] = ("from-trunk",),
         dialplan_context_prefix: str = "callcenter",
         agent_names: Mapping[str, str] | None = None,
+        definitions: str = "",
     ) -> None:
         self.server_id = server_id
+        self.definitions = definitions
         # Endpoint id -> the agent's name, so a group answer (reported by endpoint) and a
         # queue answer (reported by member name) count for the same person.
         self.agent_names = dict(agent_names or {})
@@ -245,6 +247,7 @@ class CallTracker:
                 call.hold_seconds += max(0.0, t - start)
                 del self._holds[key]
         call.outcome, call.abandon_stage = classify(call, self.short_abandon_seconds)
+        call.definitions = self.definitions
         del self.calls[call.linkedid]
         return call
 
