@@ -279,6 +279,9 @@ class CallControl:
         exten = self._destination(exten)
         context = self._context(context or self.transfer_context)
         leg, caller = self.active_call(agent.id)
+        # Between the agent's answer and the bridge Asterisk refuses a blind transfer
+        # ("Transfer invalid"): the agent pressed the button as soon as the call showed.
+        await self._until_bridged(leg, agent.id, "BlindTransfer")
         await self._send(
             "BlindTransfer", agent, {"Channel": leg.name, "Exten": exten, "Context": context}
         )
@@ -302,11 +305,7 @@ class CallControl:
         leg, caller = self.active_call(agent.id)
         # The feature is read when the bridge is made: an Atxfer that comes between the
         # agent's answer and the bridge is "queued" and silently does nothing.
-        deadline = time.monotonic() + self.park_confirm_seconds
-        while not leg.bridge:
-            if time.monotonic() >= deadline:
-                raise PBXError("Atxfer", agent.id, f"{leg.name} is not bridged with the caller")
-            await asyncio.sleep(0.02)
+        await self._until_bridged(leg, agent.id, "Atxfer")
         # "#" ends the digits at once: without it Asterisk waits transferdigittimeout (3 s)
         # whenever a longer extension could still match (a pattern such as _X.).
         await self._send(
@@ -314,6 +313,13 @@ class CallControl:
         )
         log.info("call.attended_transfer", agent=agent.id, target=exten, linkedid=caller.linkedid)
         return Transfer("attended", agent.id, leg.name, caller.name, exten, context)
+
+    async def _until_bridged(self, leg: Channel, agent_id: str, action: str) -> None:
+        deadline = time.monotonic() + self.park_confirm_seconds
+        while not leg.bridge:
+            if time.monotonic() >= deadline:
+                raise PBXError(action, agent_id, f"{leg.name} is not bridged with the caller")
+            await asyncio.sleep(0.02)
 
     async def complete_transfer(self, transfer: Transfer) -> None:
         """Complete an attended transfer: hang up the agent's (transferring) leg."""
