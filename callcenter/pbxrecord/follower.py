@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.pbxrecord.reader import CelFileReader
-from callcenter.pbxrecord.reconcile import Classifier, PassResult, reconcile_pending
+from callcenter.pbxrecord.reconcile import (
+    Classifier,
+    DayReport,
+    PassResult,
+    reconcile_day,
+    reconcile_pending,
+)
 from callcenter.pbxrecord.settings import PbxRecordSettings
 
 log = structlog.get_logger("callcenter.pbxrecord")
@@ -35,6 +41,8 @@ class PbxRecordFollower:
         self.on_calls = on_calls
         self.healthy = True
         self.last_read: datetime | None = None  # when the file was last read through
+        self.swept: str = ""  # the last day the nightly sweep re-checked
+        self.last_sweep: DayReport | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -58,3 +66,41 @@ class PbxRecordFollower:
         self.healthy = True
         if res.written:
             self.on_calls(res)
+        await self.nightly_sweep()
+
+    async def nightly_sweep(self, now: datetime | None = None) -> DayReport | None:
+        """Past ``nightly_sweep`` each day, re-check yesterday whole (once a day)."""
+        at = self.settings.nightly_sweep
+        if not at:
+            return None
+        local = (now or datetime.now(UTC)).astimezone(self.classifier.tz)
+        yesterday = (local.date() - timedelta(days=1)).isoformat()
+        if self.swept == yesterday or local.strftime("%H:%M") < at:
+            return None
+        try:
+            report = await asyncio.to_thread(
+                reconcile_day, self.engine, self.classifier, date.fromisoformat(yesterday)
+            )
+        except SQLAlchemyError as exc:
+            log.warning("pbxrecord.sweep_failed", day=yesterday, error=type(exc).__name__)
+            return None
+        self.swept, self.last_sweep = yesterday, report
+        log.info(
+            "pbxrecord.nightly_sweep",
+            day=yesterday,
+            in_record=report.in_record,
+            in_calls=report.in_calls,
+            added=report.count("added"),
+            replaced=report.count("replaced"),
+            differs=report.count("differs"),
+            not_in_record=report.count("not_in_record"),
+        )
+        if report.written:
+            self.on_calls(
+                PassResult(
+                    checked=report.in_record,
+                    written=report.written,
+                    added={d.linkedid for d in report.differences if d.action == "added"},
+                )
+            )
+        return report

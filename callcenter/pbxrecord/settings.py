@@ -17,6 +17,9 @@ class PbxRecordSettings:
     # A call is checked against the calls table this long after its caller hung up in
     # the record: the live path writes it well within that when it saw the call.
     settle_seconds: float = 10.0
+    # Each night at this local time the previous day is re-checked whole against the
+    # record (as `callcenter reconcile --day` does); "" for never.
+    nightly_sweep: str = "03:00"
 
     def problems(self, prefix: str = "pbx_record") -> list[str]:
         out = []
@@ -24,4 +27,11 @@ class PbxRecordSettings:
             value = getattr(self, key)
             if not 0 < value <= 3600:
                 out.append(f"{prefix}.{key}: must be between 0 and 3600 seconds, got {value}")
+        if self.nightly_sweep and not _hhmm(self.nightly_sweep):
+            out.append(f'{prefix}.nightly_sweep: {self.nightly_sweep!r} is not HH:MM (or "")')
         return out
+
+
+def _hhmm(text: str) -> bool:
+    h, sep, m = text.partition(":")
+    return bool(sep) and h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60

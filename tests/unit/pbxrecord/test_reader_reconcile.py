@@ -12,8 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, delete, func, select
 
+from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader, load_cursor
-from callcenter.pbxrecord.reconcile import Classifier, reconcile_day, reconcile_pending
+from callcenter.pbxrecord.reconcile import (
+    Classifier,
+    PassResult,
+    reconcile_day,
+    reconcile_pending,
+)
+from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import Call, PbxCursor, PbxRecordRow
@@ -175,3 +182,28 @@ def test_reconcile_day_reports_each_difference(engine: Engine, tmp_path: Path) -
     assert again.count("added") == 0
     assert again.count("differs") == 1
     assert calls(engine)[ANSWERED_ID][2] == "pbx"
+
+
+async def test_the_nightly_sweep_rechecks_yesterday_once(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "callcenter.csv"
+    path.write_bytes(FIXTURE.read_bytes())
+    CelFileReader(engine, "lab", path).read_available()
+    seen: list[PassResult] = []
+    follower = PbxRecordFollower(
+        engine,
+        CelFileReader(engine, "lab", path),
+        classifier(),
+        PbxRecordSettings(nightly_sweep="03:00"),
+        seen.append,
+    )
+    before = datetime(2026, 12, 5, 2, 59, tzinfo=TZ)
+    assert await follower.nightly_sweep(before) is None
+    report = await follower.nightly_sweep(datetime(2026, 12, 5, 3, 0, tzinfo=TZ))
+    assert report is not None
+    assert report.day == "2026-12-04"
+    assert report.count("added") == 2
+    assert [sorted(r.added) for r in seen] == [[ANSWERED_ID, IVR_ID]]
+    assert calls(engine)[ANSWERED_ID][:3] == ("answered", False, "pbx")
+    # Once a day.
+    assert await follower.nightly_sweep(datetime(2026, 12, 5, 23, 0, tzinfo=TZ)) is None
+    assert len(seen) == 1
