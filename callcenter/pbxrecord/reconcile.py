@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Table, and_, select
 
 from callcenter.config import Config
 from callcenter.pbxrecord.asterisk_conf import COLUMNS
-from callcenter.pbxrecord.cel import CelParseError, CelRow, build_calls, parse_line
+from callcenter.pbxrecord.cel import CelRow, build_calls
 from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
 from callcenter.store.calls import call_row, upsert_statement
 from callcenter.store.models import Call
@@ -32,13 +32,17 @@ BATCH = 2000
 
 
 def row_from_fields(fields: Mapping[str, Any]) -> CelRow | None:
-    """A stored record back into a CelRow (through the parser: one set of rules)."""
+    """A stored record back into a CelRow (the parser checked it when it was read)."""
+    values = {c: str(fields.get(c, "")) for c in COLUMNS}
     try:
-        values = [str(fields.get(c, "")) for c in COLUMNS]
-        line = "cc1," + ",".join('"' + v.replace('"', '""') + '"' for v in values)
-        return parse_line(line)
-    except CelParseError:
+        t = float(values["eventtime"])
+    except ValueError:
         return None
+    if not values["eventtype"] or not values["uniqueid"]:
+        return None
+    return CelRow(
+        values["eventtype"], t, values["uniqueid"], values["linkedid"] or values["uniqueid"], values
+    )
 
 
 @dataclass

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from callcenter.config import Config
 from callcenter.daemon import AMITarget, Daemon
-from callcenter.lab import LabState
+from callcenter.lab import Lab, LabState
 from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.rebuild import rebuild_calls
 from callcenter.store.db import make_engine
@@ -429,3 +429,68 @@ async def test_calls_during_an_ami_cut_are_completed_from_the_pbx_record(
         await cut_off.shutdown()
         await witness.shutdown()
         await proxy.close()
+
+
+async def test_a_call_cut_by_an_asterisk_restart_is_recorded_once_with_its_end(
+    lab: Lab,
+    lab_state: LabState,
+    daemon_factory: Callable[..., Daemon],
+    sipp: Sipp,
+    agent_ports: dict[str, int],
+) -> None:
+    fresh_cel_file(lab_state)
+    subject = RunningDaemon(
+        daemon_factory(pbx_record=PbxRecordSettings(poll_interval=0.3, settle_seconds=2.0))
+    )
+    await subject.start()
+    agent = sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1, timeout_s=40)
+    caller = sipp.caller("1000", [("0390000031", "再起動 中")], talk_ms=30000, timeout_s=40)
+    try:
+        await wait_for(
+            lambda: any(c.answered_at for c in subject.daemon.tracker.calls.values()),
+            15,
+            "the call answered",
+        )
+        restarted_at = time.time()
+        st = await asyncio.to_thread(lab.restart)
+    finally:
+        stop(agent)
+        stop(caller)
+    try:
+        await wait_for(
+            lambda: subject.daemon.client.connects == 2 and subject.daemon.live.resyncs == 2,
+            20,
+            "reconnect and resync",
+        )
+        # A call right after the restart is recorded in full, as usual.
+        new = Sipp(st.sip_port)
+        agent2 = new.agent(agent_ports["agent2"], answer_ms=200, calls=1)
+        agent1 = new.agent(agent_ports["agent1"], answer_ms=200, calls=1)
+        try:
+            await asyncio.to_thread(
+                finish, new.caller("1000", [("0390000032", "再起動 後")], talk_ms=1000), 30
+            )
+        finally:
+            stop(agent1)
+            stop(agent2)
+        await wait_for(
+            lambda: {"0390000031", "0390000032"} <= set(witness_calls(subject.daemon)),
+            20,
+            "both calls stored",
+        )
+        await asyncio.sleep(3.0)  # a reconcile pass or more: nothing doubles or moves
+        got = witness_calls(subject.daemon)
+    finally:
+        await subject.shutdown()
+    cut, after = got["0390000031"], got["0390000032"]
+    assert cut["outcome"] == "answered"
+    assert cut["agent"] == "Agent 1"
+    # It ended with the PBX: at the restart (from the PBX record, or the resync's estimate).
+    assert restarted_at - 1 < cut["ended_at"] < restarted_at + 10, (cut, restarted_at)
+    assert after["outcome"] == "answered"
+    assert after["estimated"] is False
+    with subject.daemon.engine.connect() as conn:
+        rows = conn.execute(select(Call.linkedid).where(Call.caller_num == "0390000031")).all()
+    assert len(rows) == 1
+    incident = subject.daemon.incident_store.find_by_call("lab", cut["linkedid"])
+    assert incident is not None
