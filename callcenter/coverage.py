@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, Table, func, insert, select, update
@@ -141,6 +142,7 @@ class CoverageKeeper:
         run_id: str,
         connected: Callable[[], int | None],
         interval: float = 5.0,
+        tz: ZoneInfo | None = None,
     ) -> None:
         """``connected()``: the number of the current connection (its resync done), or
         None while the daemon is not connected."""
@@ -152,6 +154,10 @@ class CoverageKeeper:
         self._row: int | None = None
         self._conn: int | None = None
         self._wake = asyncio.Event()
+        self.tz = tz or ZoneInfo("Asia/Tokyo")
+        # Today so far, as last measured (for the wallboard: read from memory, never
+        # from the database on the event loop).
+        self.today: dict[str, Any] | None = None
 
     def wake(self) -> None:
         """A (re)connect's resync is done: open its interval now, not at the next tick."""
@@ -184,9 +190,22 @@ class CoverageKeeper:
             if not final and conn is not None and self._row is None:
                 self._row = await asyncio.to_thread(self._open, now)
             self._conn = conn
+            if not final:
+                self.today = await asyncio.to_thread(self._today, now)
         except SQLAlchemyError as exc:
             # Kept open in memory, extended when the database is back.
             log.warning("coverage.write_failed", error=type(exc).__name__)
+
+    def _today(self, now: datetime) -> dict[str, Any]:
+        local = now.astimezone(self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        (mine,) = [
+            c
+            for c in query_coverage(self.engine, midnight, now, server_id=self.server_id, now=now)
+            if c.server_id == self.server_id
+        ]
+        doc = mine.to_dict()
+        return {"complete": doc["complete"], "uncovered": doc["uncovered"]}
 
     def _open(self, now: datetime) -> int:
         with self.engine.begin() as c:

@@ -167,7 +167,7 @@ class Daemon:
         # Which stretches of time the daemon saw through AMI (figures name the gaps).
         self._synced_conn: int | None = None
         self.coverage = CoverageKeeper(
-            self.engine, cfg.server.id, self.eventlog.run_id, self._connected
+            self.engine, cfg.server.id, self.eventlog.run_id, self._connected, tz=self.tz
         )
         self._coverage_task: asyncio.Task[None] | None = None
         self._pbx_task: asyncio.Task[None] | None = None
@@ -194,6 +194,7 @@ class Daemon:
                 service_mode=self.service_mode,
                 open_calls=lambda: self.tracker.calls,
                 engine=self.engine,
+                today_coverage=lambda: self.coverage.today,
             ),
         )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -56,6 +57,8 @@ class PbxDeps:
     open_calls: Callable[[], Mapping[str, CallRecord]] | None = None
     # For the figures of past days (GET /metrics); None answers 503 there.
     engine: Engine | None = None
+    # Today's coverage as the daemon last measured it (coverage.CoverageKeeper.today).
+    today_coverage: Callable[[], dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True)

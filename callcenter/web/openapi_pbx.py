@@ -102,6 +102,24 @@ PBX_SCHEMAS: dict[str, Any] = {
         {
             "all": _ref("CallFigures"),
             "by_queue": {"type": "object", "additionalProperties": _ref("CallFigures")},
+            "coverage": {
+                "type": ["object", "null"],
+                "description": "Whether today so far is complete: every moment seen through "
+                "AMI or the PBX record (docs/metrics.md, Coverage); `uncovered` names each "
+                "interval no source covered. Null until the daemon has measured it.",
+                "properties": {
+                    "complete": {"type": "boolean"},
+                    "uncovered": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "from": {"type": "string", "format": "date-time"},
+                                "to": {"type": "string", "format": "date-time"},
+                            }
+                        ),
+                    },
+                },
+            },
         }
     ),
     "Waiting": _obj(

@@ -424,6 +424,7 @@ def today_view(deps: PbxDeps) -> TodayView:
     return {
         "all": figures_dict(deps.today_figures(None)),
         "by_queue": {q.name: figures_dict(deps.today_figures(q.name)) for q in deps.cfg.queues},
+        "coverage": deps.today_coverage() if deps.today_coverage is not None else None,
     }
 
 

@@ -108,7 +108,19 @@
       plainTile("waiting_now", t("figure.waiting_now"), String(waiting)),
       plainTile("free_now", t("figure.free_now"), String(free.size)),
       figureTiles(todayAll(), at),
+      coverageNotice(),
     );
+  }
+
+  // Today's record is incomplete (the daemon was blind and the PBX record did not cover
+  // it): say so next to the figures, naming each interval, instead of hiding it.
+  function coverageNotice() {
+    const cov = state.today && state.today.coverage;
+    if (!cov || cov.complete) return null;
+    const list = listOf(cov.uncovered)
+      .map((g) => `${timeOfDay(g.from)}–${timeOfDay(g.to)}`)
+      .join(", ");
+    return el("p", { class: "coverage-gap", role: "alert", text: t("today.gaps", { list }) });
   }
 
   function memberRow(m, at) {

@@ -128,3 +128,17 @@ async def test_the_keeper_records_each_connection_and_ends_it_at_its_last_heartb
     first, second = ((r[1].replace(tzinfo=UTC), r[2].replace(tzinfo=UTC)) for r in rows)
     assert first[0] < first[1] <= lost_after  # extended while connected, not past the loss
     assert second[0] > lost_after
+
+
+async def test_the_keeper_measures_today_for_the_wallboard(engine: Engine) -> None:
+    state: dict[str, int | None] = {"conn": 1}
+    keeper = CoverageKeeper(engine, "pbx1", "run1", lambda: state["conn"], interval=0.05)
+    assert keeper.today is None  # not measured yet: the wallboard shows nothing
+    await keeper.tick()
+    today = keeper.today
+    assert today is not None
+    # Connected only from now on: the day so far, from midnight, is not covered.
+    assert today["complete"] is False
+    (gap,) = today["uncovered"]
+    midnight = datetime.fromisoformat(gap["from"]).astimezone(keeper.tz)
+    assert (midnight.hour, midnight.minute) == (0, 0)

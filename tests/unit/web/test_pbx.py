@@ -369,7 +369,7 @@ async def test_completing_after_the_agent_hung_up(desk: Desk) -> None:
 
 async def test_todays_figures(desk: Desk) -> None:
     r = await desk.call("GET", "/metrics/today", "a1")
-    assert set(r.body) == {"all", "by_queue"}
+    assert set(r.body) == {"all", "by_queue", "coverage"}
     assert r.body["all"]["targets"]["abandonment_rate"]["at_risk"] is True
     r = await desk.call("GET", "/metrics/today", "a1", params={"queue": "small"})
     assert (r.body["queue"], r.body["calls"]) == ("small", 0)

@@ -397,7 +397,8 @@ def test_service_level_is_at_risk_when_its_misses_near_the_allowance(
 
 def test_today_view_all_and_by_queue() -> None:
     view = today_view(make_deps(live_with()))
-    assert set(view) == {"all", "by_queue"}
+    assert set(view) == {"all", "by_queue", "coverage"}
+    assert view["coverage"] is None  # no daemon measured it here
     assert set(view["by_queue"]) == {"support", "small"}
     assert view["all"]["answered"] == 9
     assert view["by_queue"]["small"]["targets"]["service_level"]["met"] is None
