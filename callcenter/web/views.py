@@ -489,7 +489,9 @@ class SnapshotMaker:
             datetime.fromtimestamp(now, self.tz).date().isoformat(),
             frozenset(self.deps.open_calls()),
         )
-        if self._today is None or key != self._key:
+        # The coverage changes without a call finishing (a link lost or back).
+        coverage = self.deps.today_coverage() if self.deps.today_coverage else None
+        if self._today is None or key != self._key or coverage != self._today.get("coverage"):
             self._today, self._key = today_view(self.deps), key
         return self._today
 
