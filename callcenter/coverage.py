@@ -103,7 +103,9 @@ def query_coverage(
     now: datetime | None = None,
 ) -> list[ServerCoverage]:
     """Each server's coverage of [start, end) (capped at now: the future is not a gap)."""
-    end = min(end, now or datetime.now(UTC))
+    # In UTC: SQLite compares the stored UTC text, not instants.
+    start = start.astimezone(UTC)
+    end = min(end, now or datetime.now(UTC)).astimezone(UTC)
     with engine.connect() as conn:
         stmt = select(COVERAGE.c.server_id, COVERAGE.c.started_at, COVERAGE.c.ended_at).where(
             COVERAGE.c.started_at < end, COVERAGE.c.ended_at >= start

@@ -8,7 +8,7 @@ import gc
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents import AgentService
-from callcenter.ami import AMIActionError, AMIClient, Message
+from callcenter.ami import AMIClient, Message
 
 # Where the daemon connects; imported from here by the CLI and tests.
 from callcenter.ami_target import AMITarget as AMITarget
@@ -39,6 +39,7 @@ from callcenter.metrics.today import TodaySums
 from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader
 from callcenter.pbxrecord.reconcile import PassResult, classifier_for
+from callcenter.rebuild import open_call_events
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.callswriter import CallsWriter
@@ -48,6 +49,7 @@ from callcenter.store.incidents import IncidentStore
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
+from callcenter.telephony.snapshot import as_of_now, take_parked, take_snapshot
 from callcenter.telephony.tracker import CallTracker, event_time
 from callcenter.web import ApiDeps, PbxDeps, TokenStore, live_hub, make_app
 from callcenter.web.live import LiveHub
@@ -290,8 +292,8 @@ class Daemon:
             await self.service_mode.resync()  # first: callers hear the right message at once
         self._resync_backlog = []
         try:
-            queues, channels, started = await self._snapshot(client)
-            parked = await self._parked_snapshot(client)
+            queues, channels, started = await take_snapshot(client)
+            parked = await take_parked(client)
             backlog = self._resync_backlog
             self.live.reset_from_resync(queues, channels)
             if parked is not None:
@@ -302,7 +304,7 @@ class Daemon:
             restarted = self._pbx_started is not None and started != self._pbx_started
             self._pbx_started = started
             for call in self.tracker.resync(
-                self._reconcile(channels, backlog),
+                as_of_now(channels, backlog),
                 queues,
                 now=time.time(),
                 pbx_restarted=restarted,
@@ -324,40 +326,23 @@ class Daemon:
         self._synced_conn = self.client.connects
         self.coverage.wake()
 
-    @staticmethod
-    def _reconcile(channels: list[Message], backlog: list[Message]) -> list[Mapping[str, str]]:
-        """The snapshot as of now: the tracker has already seen the events since it began.
-
-        A channel that hung up after it was listed is dropped; one that appeared meanwhile
-        is added as present (its call is open already, so it is not opened twice).
-        """
-        hung_up = {e.get("Uniqueid") for e in backlog if e.get("Event") == "Hangup"}
-        current: list[Mapping[str, str]] = [c for c in channels if c.get("Uniqueid") not in hung_up]
-        current += [
-            {"Event": "CoreShowChannel", "Uniqueid": e.get("Uniqueid", ""), "Linkedid": ""}
-            for e in backlog
-            if e.get("Event") == "Newchannel" and e.get("Uniqueid") not in hung_up
-        ]
-        return current
-
-    async def _snapshot(self, client: AMIClient) -> tuple[list[Message], list[Message], str]:
-        # Asterisk accepts AMI logins while it is still loading modules: right after a
-        # restart QueueStatus may not exist yet. Retry until it does (or the connection
-        # drops, and the next connect starts a fresh resync).
-        for attempt in range(1, 121):
-            try:
-                status = await client.action("CoreStatus")
-                queues = await client.action_list("QueueStatus")
-                channels = await client.action_list("CoreShowChannels")
-                # Asterisk's start time tells a reconnect from a restart of the PBX.
-                started = f"{status.get('CoreStartupDate')} {status.get('CoreStartupTime')}"
-                return queues, channels, started
-            except AMIActionError as exc:
-                if "unknown command" not in exc.reason.lower():
-                    raise
-                log.info("ami.resync_waiting", attempt=attempt, reason=exc.reason[:60])
-                await asyncio.sleep(0.5)
-        raise AMIActionError("QueueStatus", "not available after 60s (is app_queue loaded?)")
+    async def _resume_open_calls(self) -> None:
+        """Calls an earlier run left open (stopped or killed mid-call) take their stored
+        events back into the tracker, so the first resync continues them with their real
+        times; a call that ended meanwhile is then finished by the resync (and completed
+        from the PBX record)."""
+        since = datetime.now(UTC) - timedelta(hours=12)
+        try:
+            events = await asyncio.to_thread(
+                open_call_events, self.engine, self.cfg.server.id, since
+            )
+        except SQLAlchemyError as exc:
+            log.warning("calls.resume_failed", error=type(exc).__name__)
+            return
+        for headers, received in events:
+            self.tracker.feed(headers, received)
+        if self.tracker.calls:
+            log.info("calls.resumed", calls=len(self.tracker.calls), events=len(events))
 
     def _connected(self) -> int | None:
         """The current connection's number once its resync is done; None while blind."""
@@ -379,14 +364,6 @@ class Daemon:
                 agent=call.agent,
                 replaced_estimate=call.linkedid not in res.added,
             )
-
-    async def _parked_snapshot(self, client: AMIClient) -> list[Message] | None:
-        # Not in _snapshot's retry loop: without res_parking this would wait a minute.
-        try:
-            return await client.action_list("ParkedCalls")
-        except AMIActionError as exc:
-            log.warning("ami.parked_calls_unavailable", reason=exc.reason[:80])
-            return None
 
     async def _migrate(self, stop: asyncio.Event) -> bool:
         """Bring the schema up to date, waiting for a database that is not up yet."""
@@ -420,6 +397,7 @@ class Daemon:
             self.engine.dispose()
             return
         await asyncio.to_thread(self.today.load)
+        await self._resume_open_calls()
         sup = self.supervisor
         writer = sup.start("eventlog-writer", self.eventlog.run)
         calls_stop = asyncio.Event()

@@ -88,6 +88,7 @@ def _events(
     engine: Engine, server_id: str, start: datetime, end: datetime, chunk: int = 20_000
 ) -> Iterator[tuple[dict[str, str], float]]:
     """The period's unsolicited events in the order they were received, in chunks."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite compares UTC text
     last: tuple[datetime, int] | None = None
     while True:
         stmt = (
@@ -203,3 +204,63 @@ def rebuild_calls(
         if old is None or (old[0], old[1]) != (outcome, agent):
             report.moved.append(Moved(lid, old[0] if old else None, outcome))
     return report
+
+
+def open_call_events(
+    engine: Engine, server_id: str, since: datetime
+) -> list[tuple[dict[str, str], float]]:
+    """The stored events of the calls an earlier run left open: the caller channel's
+    Newchannel is stored, its Hangup is not, and the call has no record. A restarted
+    daemon feeds them to its tracker before the first resync, so a call still up keeps
+    its real arrival, queue and answer times instead of estimates from the snapshot."""
+    since = since.astimezone(UTC)  # SQLite compares the stored UTC text
+    with engine.connect() as conn:
+        started = {
+            r[0]
+            for r in conn.execute(
+                select(EVENTS.c.linkedid).where(
+                    EVENTS.c.server_id == server_id,
+                    EVENTS.c.event == "Newchannel",
+                    EVENTS.c.uniqueid == EVENTS.c.linkedid,
+                    EVENTS.c.received_at >= since,
+                )
+            )
+        }
+        if not started:
+            return []
+        ended = {
+            r[0]
+            for r in conn.execute(
+                select(EVENTS.c.uniqueid).where(
+                    EVENTS.c.server_id == server_id,
+                    EVENTS.c.event == "Hangup",
+                    EVENTS.c.received_at >= since,
+                )
+            )
+        }
+        open_ids = sorted(started - ended)
+        known = {
+            r[0]
+            for r in conn.execute(
+                select(CALLS.c.linkedid).where(
+                    CALLS.c.server_id == server_id, CALLS.c.linkedid.in_(open_ids)
+                )
+            )
+        }
+        wanted = [lid for lid in open_ids if lid not in known]
+        out: list[tuple[dict[str, str], float]] = []
+        for i in range(0, len(wanted), 500):
+            rows = conn.execute(
+                select(EVENTS.c.received_at, EVENTS.c.headers)
+                .where(
+                    EVENTS.c.server_id == server_id,
+                    EVENTS.c.linkedid.in_(wanted[i : i + 500]),
+                    EVENTS.c.received_at >= since,
+                    EVENTS.c.action_id.is_(None),
+                )
+                .order_by(EVENTS.c.received_at, EVENTS.c.id)
+            ).all()
+            out += [(dict(h), (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+                    for at, h in rows]  # fmt: skip
+    out.sort(key=lambda eh: eh[1])
+    return out

@@ -4,7 +4,7 @@ each call keeps the definitions that classified it, and a period that mixes them
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,10 +13,11 @@ from sqlalchemy import Engine, select, update
 
 from callcenter.config import Config, DatabaseConfig, MetricsConfig
 from callcenter.metrics.definitions import definitions_doc, query_definitions
-from callcenter.rebuild import rebuild_calls
+from callcenter.rebuild import open_call_events, rebuild_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import event_row, write_rows
 from callcenter.store.models import Call
+from callcenter.telephony.tracker import CallTracker
 
 TZ = ZoneInfo("Asia/Tokyo")
 DAY = date(2026, 11, 2)
@@ -124,3 +125,38 @@ def test_a_period_classified_under_two_definitions_says_so(engine: Engine, tmp_p
     )
     assert doc["mixed"] is True
     assert doc["calls_classified_otherwise"] == 2
+
+
+def test_a_restarted_daemon_gets_back_the_calls_left_open(tmp_path: Path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'open.db'}")
+    migrate(eng)
+    start = datetime.now(TZ).timestamp() - 120
+    open_call = call_events("open", start, 999)[:-1]  # no Hangup stored: still up
+    open_call.append(
+        {"Event": "AgentConnect", "Linkedid": "open", "Uniqueid": "open", "Queue": "support",
+         "MemberName": "Agent 1", "Interface": "PJSIP/agent1", "Timestamp": f"{start + 9:.6f}"}
+    )  # fmt: skip
+    ended = call_events("ended", start, 30)
+    known = call_events("known", start, 999)[:-1]
+    rows = [
+        event_row(ev, float(ev["Timestamp"]), "lab", "run1", i)
+        for i, ev in enumerate(open_call + ended + known)
+    ]
+    write_rows(eng, rows)
+    day = datetime.fromtimestamp(start, TZ).date()
+    rebuild = rebuild_calls(eng, cfg(tmp_path, 5.0), day, day + timedelta(days=1))
+    assert rebuild.from_events == 1  # only "ended" is finished
+    with eng.begin() as conn:  # "known" was completed from the PBX record meanwhile
+        conn.execute(update(Call).where(Call.linkedid == "ended").values(linkedid="known"))
+    since = datetime.fromtimestamp(start - 60, TZ)
+    events = open_call_events(eng, "lab", since)
+    assert {e["Linkedid"] for e, _ in events} == {"open"}
+    tracker = CallTracker("lab")
+    for headers, received in events:
+        tracker.feed(headers, received)
+    (call,) = tracker.calls.values()
+    assert call.linkedid == "open"
+    assert call.answered_at == pytest.approx(start + 9)
+    assert call.queued_at == pytest.approx(start + 0.5)
+    assert call.estimated is False
+    eng.dispose()
