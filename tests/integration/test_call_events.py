@@ -25,6 +25,11 @@ def _events_for(rd: RunningDaemon, linkedid: str | None = None) -> list[dict[str
 async def test_queue_call_answered_by_agent_is_logged_with_japanese_name(
     running: RunningDaemon, sipp: Sipp, agent_ports: dict[str, int]
 ) -> None:
+    # The lab is shared by the whole session: a caller an earlier test left waiting in
+    # this queue would be served first, take agent1's one answer, and this call would
+    # never see an agent (no AgentComplete). Start once the queue is empty.
+    queue = running.daemon.live.queues["support"]
+    await wait_for(lambda: not queue.entries, 30, "the support queue to be empty")
     agent = sipp.agent(agent_ports["agent1"], answer_ms=600)
     try:
         caller = sipp.caller("1000", [CALLER], talk_ms=3000)
