@@ -146,7 +146,14 @@ def test_grouped_total_is_the_ungrouped_figures(config: Path) -> None:
     grouped = as_json(run_cli(*period, "--by", "day", config=config))
     assert list(grouped["groups"]) == ["2024-06-01", "2024-06-30"]
     assert grouped["groups"]["2024-06-30"]["answered"] == 1
-    assert grouped["total"] == as_json(run_cli(*period, config=config))
+    whole = as_json(run_cli(*period, config=config))
+    # Beside the figures, both state the definitions and the coverage of the period.
+    for key in ("definitions", "coverage"):
+        assert grouped[key] == whole.pop(key)
+    assert grouped["total"] == whole
+    assert whole["targets"]["abandonment_rate"]["met"] is False
+    assert grouped["coverage"]["complete"] is False  # no daemon ever recorded coverage
+    assert grouped["definitions"]["in_force"]["short_abandon_seconds"] == 5.0
 
 
 def test_human_table(config: Path) -> None:
