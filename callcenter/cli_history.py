@@ -84,7 +84,11 @@ def cmd_reconcile(cfg: Config, args: argparse.Namespace) -> int:
         read = None
         if cfg.pbx_record.enabled and path.exists():
             # Whatever the daemon has not read yet (it may be stopped) is read first.
-            read = CelFileReader(engine, cfg.server.id, path).read_available(max_bytes=1 << 40)
+            bar = Bar("reconcile: PBX record bytes")
+            read = CelFileReader(engine, cfg.server.id, path).read_available(
+                max_bytes=1 << 40, progress=bar
+            )
+            bar.close()
         report = reconcile_day(engine, classifier_for(cfg), args.day)
     except SQLAlchemyError as exc:
         print(f"callcenter reconcile: database: {str(exc).splitlines()[0]}", file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,9 +135,16 @@ class CelFileReader:
         self.server_id = server_id
         self.path = path
         self._insert = insert_or_skip(engine.dialect.name, RECORD, ("server_id", "line_hash"))
+        self._progress: Callable[[int, int], None] | None = None
 
-    def read_available(self, max_bytes: int = 64 << 20) -> ReadResult:
-        """Store every whole line not read yet (up to ``max_bytes`` this call)."""
+    def read_available(
+        self,
+        max_bytes: int = 64 << 20,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReadResult:
+        """Store every whole line not read yet (up to ``max_bytes`` this call);
+        ``progress(bytes read, bytes to read)`` after each chunk."""
+        self._progress = progress
         total = ReadResult()
         try:
             st = os.stat(self.path)
@@ -197,4 +205,6 @@ class CelFileReader:
                 res.stored += max(0, stored)
                 res.bad += bad
                 res.bytes += end + 1
+                if self._progress is not None:
+                    self._progress(cur.offset, os.fstat(f.fileno()).st_size)
         return res
