@@ -111,16 +111,20 @@ def query_coverage(
             COVERAGE.c.started_at < end, COVERAGE.c.ended_at >= start
         )
         cursors = select(CURSOR.c.server_id, CURSOR.c.read_until)
-        firsts = select(RECORD.c.server_id, func.min(RECORD.c.event_time)).group_by(
-            RECORD.c.server_id
-        )
         if server_id is not None:
             stmt = stmt.where(COVERAGE.c.server_id == server_id)
             cursors = cursors.where(CURSOR.c.server_id == server_id)
-            firsts = firsts.where(RECORD.c.server_id == server_id)
         ami_rows = conn.execute(stmt).all()
         until = {r[0]: r[1] for r in conn.execute(cursors) if r[1] is not None}
-        first = {r[0]: r[1] for r in conn.execute(firsts) if r[1] is not None}
+        # One server at a time: MIN over (server_id, event_time) is then an index probe,
+        # where a GROUP BY would read the whole record.
+        first = {}
+        for sid in until:
+            t = conn.execute(
+                select(func.min(RECORD.c.event_time)).where(RECORD.c.server_id == sid)
+            ).scalar()
+            if t is not None:
+                first[sid] = t
     servers = {r[0] for r in ami_rows} | set(until)
     if server_id is not None:
         servers.add(server_id)

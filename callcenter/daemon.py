@@ -7,7 +7,7 @@ import contextlib
 import gc
 import os
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -166,6 +166,8 @@ class Daemon:
             else None
         )
         self._pbx_stop = asyncio.Event()
+        self._from_record: OrderedDict[str, None] = OrderedDict()  # the last ones written
+        self._last_seen: float | None = None  # of the calls resumed from stored events
         # Which stretches of time the daemon saw through AMI (figures name the gaps).
         self._synced_conn: int | None = None
         self.coverage = CoverageKeeper(
@@ -273,9 +275,10 @@ class Daemon:
     def _call_finished(self, call: CallRecord) -> None:
         self.recent_calls.append(call)
         self.outcomes[str(call.outcome)] += 1
-        self.calls_writer.add(call)
+        self.calls_writer.add(call)  # an estimate never replaces the record's real times
         self._roll_day()
-        self.today.add(call)
+        if call.linkedid not in self._from_record:  # counted when the record completed it
+            self.today.add(call)
         log.info(
             "call.finished",
             linkedid=call.linkedid,
@@ -308,8 +311,10 @@ class Daemon:
                 queues,
                 now=time.time(),
                 pbx_restarted=restarted,
+                gap_started=self._last_seen,
             ):
                 self._call_finished(call)
+            self._last_seen = None
             self._incident_events(Message({}))  # calls the snapshot found answered
         finally:
             self._resync_backlog = None
@@ -341,6 +346,9 @@ class Daemon:
             return
         for headers, received in events:
             self.tracker.feed(headers, received)
+        # The last the earlier run saw of them: a resumed call gone at the first resync
+        # ended after that, not hours later at the resync.
+        self._last_seen = max((r for _, r in events), default=None)
         if self.tracker.calls:
             log.info("calls.resumed", calls=len(self.tracker.calls), events=len(events))
 
@@ -354,8 +362,17 @@ class Daemon:
         for call in res.written:
             if self.incidents is not None and call.answered_at is not None:
                 self.incidents.call_answered(call)  # one per call: the store is idempotent
-            if call.linkedid in res.added:
-                self.today.add(call)  # a replaced estimate is in the sums already
+            # Still open here (the link is down, or it was resumed): the record says it
+            # ended, so the resync must not finish it again as an estimate.
+            self.tracker.forget(call.linkedid)
+            self._from_record[call.linkedid] = None
+            while len(self._from_record) > RECENT_CALLS:
+                self._from_record.popitem(last=False)
+            old = next((c for c in self.recent_calls if c.linkedid == call.linkedid), None)
+            if old is not None:
+                self.today.replace(old, call)  # its estimate is in today's sums
+            elif call.linkedid in res.added:
+                self.today.add(call)
             log.info(
                 "call.from_pbx_record",
                 linkedid=call.linkedid,

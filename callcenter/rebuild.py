@@ -86,13 +86,13 @@ def _stored(
 
 def _events(
     engine: Engine, server_id: str, start: datetime, end: datetime, chunk: int = 20_000
-) -> Iterator[tuple[dict[str, str], float]]:
+) -> Iterator[tuple[dict[str, str], float, str]]:
     """The period's unsolicited events in the order they were received, in chunks."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite compares UTC text
     last: tuple[datetime, int] | None = None
     while True:
         stmt = (
-            select(EVENTS.c.id, EVENTS.c.received_at, EVENTS.c.headers)
+            select(EVENTS.c.id, EVENTS.c.received_at, EVENTS.c.headers, EVENTS.c.run_id)
             .where(
                 EVENTS.c.server_id == server_id,
                 EVENTS.c.received_at >= start,
@@ -109,9 +109,9 @@ def _events(
             )
         with engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        for _rid, at, headers in rows:
+        for _rid, at, headers, run in rows:
             t = at if at.tzinfo else at.replace(tzinfo=UTC)
-            yield dict(headers), t.timestamp()
+            yield dict(headers), t.timestamp(), run
         if len(rows) < chunk:
             return
         last = (rows[-1][1], rows[-1][0])
@@ -148,11 +148,19 @@ def calls_from_events(
     lo, hi = start.timestamp(), end.timestamp()
     out: list[CallRecord] = []
     n = 0
-    for headers, received in _events(engine, cfg.server.id, start - MARGIN, end + MARGIN):
+    # The daemon run that saw each open call begin: one that ends in another run spans a
+    # restart, and what happened in between is not in these events.
+    began: dict[str, str] = {}
+    for headers, received, run in _events(engine, cfg.server.id, start - MARGIN, end + MARGIN):
         done = tracker.feed(headers, received)
         tracker.newly_answered.clear()
-        if done is not None and lo <= done.arrived_at < hi:
-            out.append(done)
+        if headers.get("Event") == "Newchannel" and headers.get("Uniqueid") in tracker.calls:
+            began.setdefault(headers["Uniqueid"], run)
+        if done is not None:
+            if began.pop(done.linkedid, run) != run:
+                done.estimated = True
+            if lo <= done.arrived_at < hi:
+                out.append(done)
         n += 1
         if progress is not None and n % 5000 == 0:
             progress(n, total)
@@ -185,14 +193,22 @@ def rebuild_calls(
                 RECORD.c.event_time < end,
             )
         ).all()
-    wanted = [
-        r.linkedid
-        for r in starts
-        if r.linkedid not in seen
-        and (r.linkedid not in before or before[r.linkedid][2] or before[r.linkedid][3] == "pbx")
-    ]
+    # The record is taken for the calls the events do not hold whole: those they lack,
+    # those they hold only across a restart, and those completed from it before.
+    partial = {c.linkedid for c in calls if c.estimated}
+
+    def from_the_record(lid: str) -> bool:
+        old = before.get(lid)
+        if lid in seen and lid not in partial:
+            return old is not None and (old[2] or old[3] == "pbx")
+        return old is None or old[2] or old[3] == "pbx"
+
+    wanted = [r.linkedid for r in starts if from_the_record(r.linkedid)]
     cls = classifier_for(cfg)
     from_record = cls.calls_for(engine, wanted) if wanted else []
+    recorded = {c.linkedid for c in from_record}
+    calls = [c for c in calls if c.linkedid not in recorded]
+    report.from_events = len(calls)
     report.from_record = len(from_record)
     rows = [call_row(c, tz) for c in calls] + [call_row(c, tz, source="pbx") for c in from_record]
     for i in range(0, len(rows), 2000):
@@ -239,14 +255,17 @@ def open_call_events(
             )
         }
         open_ids = sorted(started - ended)
-        known = {
-            r[0]
-            for r in conn.execute(
-                select(CALLS.c.linkedid).where(
-                    CALLS.c.server_id == server_id, CALLS.c.linkedid.in_(open_ids)
+        known: set[str] = set()
+        for i in range(0, len(open_ids), 500):
+            known |= {
+                r[0]
+                for r in conn.execute(
+                    select(CALLS.c.linkedid).where(
+                        CALLS.c.server_id == server_id,
+                        CALLS.c.linkedid.in_(open_ids[i : i + 500]),
+                    )
                 )
-            )
-        }
+            }
         wanted = [lid for lid in open_ids if lid not in known]
         out: list[tuple[dict[str, str], float]] = []
         for i in range(0, len(wanted), 500):

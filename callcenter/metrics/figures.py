@@ -72,6 +72,17 @@ class CallFigures:
             max_wait_seconds=max(waits) if waits else None,
         )
 
+    def __sub__(self, other: CallFigures) -> CallFigures:
+        """Take calls back out (one replaced by a better record of it). The longest wait
+        cannot be taken back: it stays the longest seen."""
+        if not isinstance(other, CallFigures):
+            return NotImplemented
+        if other.cfg != self.cfg:
+            raise ValueError("cannot subtract figures taken with different metrics settings")
+        return replace(
+            self, **{name: getattr(self, name) - getattr(other, name) for name in _SUMMED}
+        )
+
     @property
     def calls(self) -> int:
         return sum(int(getattr(self, o)) for o in OUTCOMES)

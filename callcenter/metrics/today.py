@@ -58,6 +58,13 @@ class TodaySums:
         before = self.live.get(call.queue)
         self.live[call.queue] = one if before is None else before + one
 
+    def replace(self, old: CallRecord, new: CallRecord) -> None:
+        """A call counted as ``old`` (an estimate) now has a better record, ``new``."""
+        self.roll()
+        if self.local_day(old.arrived_at) == self.day and old.queue in self.live:
+            self.live[old.queue] = self.live[old.queue] - compute_figures([old], self.metrics)
+        self.add(new)
+
     def figures(self, queue: str | None = None) -> CallFigures:
         self.roll()
         if queue is None:

@@ -195,7 +195,10 @@ def to_events(row: CelRow, agent_names: Mapping[str, str]) -> list[dict[str, str
         ]
     if kind == "ATTENDEDTRANSFER":
         extra = _extra(row)
-        target = str(extra.get("channel2_name") or extra.get("transferee_channel_name") or "")
+        # The party the caller was transferred to (channel2 is the agent's own second leg).
+        target = str(extra.get("transfer_target_channel_name") or "")
+        if target == "N/A":
+            target = ""
         return [
             {
                 **base,

@@ -64,8 +64,9 @@ def _clip(value: str, n: int) -> str:
     return value[:n]
 
 
-def record_row(server_id: str, raw: bytes) -> dict[str, Any]:
+def record_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> dict[str, Any]:
     """The stored form of one line; a line that does not parse is kept whole, flagged."""
+    read_at = read_at or datetime.now(UTC)
     text = raw.decode("utf-8", errors="replace")
     digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
     try:
@@ -75,7 +76,8 @@ def record_row(server_id: str, raw: bytes) -> dict[str, Any]:
             "server_id": server_id,
             "source": SOURCE,
             "line_hash": digest,
-            "event_time": datetime.now(UTC),
+            "event_time": read_at,
+            "read_at": read_at,
             "eventtype": "UNPARSED",
             "uniqueid": "",
             "linkedid": "",
@@ -86,6 +88,7 @@ def record_row(server_id: str, raw: bytes) -> dict[str, Any]:
         "source": SOURCE,
         "line_hash": digest,
         "event_time": datetime.fromtimestamp(row.eventtime, UTC),
+        "read_at": read_at,
         "eventtype": _clip(row.eventtype, 40),
         "uniqueid": _clip(row.uniqueid, 64),
         "linkedid": _clip(row.linkedid, 64),
@@ -156,7 +159,18 @@ class CelFileReader:
             old = self._rotated(cur.inode)
             if old is not None:
                 total += self._read_file(old, cur, max_bytes)
-            log.info("pbxrecord.rotated", path=str(self.path), old=str(old) if old else None)
+            if old is None:
+                # Rotated away (compressed, moved elsewhere) before its end was read:
+                # what was left of it is not in the store; say so loudly.
+                log.warning(
+                    "pbxrecord.rotated_unread",
+                    path=str(self.path),
+                    inode=cur.inode,
+                    offset=cur.offset,
+                    note="run `callcenter reconcile --day` on a copy of the old file",
+                )
+            else:
+                log.info("pbxrecord.rotated", path=str(self.path), old=str(old))
             cur = Cursor(str(self.path), st.st_ino, 0, cur.reconciled_id, cur.read_until)
         if cur is None:
             cur = Cursor(str(self.path), st.st_ino, 0, 0, None)
@@ -188,7 +202,8 @@ class CelFileReader:
                 if end < 0:
                     break  # nothing, or a line Asterisk is still writing
                 lines = [ln for ln in chunk[: end + 1].split(b"\n") if ln.strip()]
-                rows = [record_row(self.server_id, ln) for ln in lines]
+                now = datetime.now(UTC)
+                rows = [record_row(self.server_id, ln, now) for ln in lines]
                 bad = sum(1 for r in rows if r["eventtype"] == "UNPARSED")
                 cur.offset += end + 1
                 cur.path = str(self.path)

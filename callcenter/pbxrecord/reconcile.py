@@ -29,6 +29,7 @@ from callcenter.telephony.calls import CallRecord, definitions_key
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 BATCH = 2000
+DAY_SLICE = 2000
 
 
 def row_from_fields(fields: Mapping[str, Any]) -> CelRow | None:
@@ -151,7 +152,7 @@ def reconcile_pending(engine: Engine, cls: Classifier, settle_before: datetime) 
     while True:
         with engine.connect() as conn:
             hangups = conn.execute(
-                select(RECORD.c.id, RECORD.c.linkedid, RECORD.c.event_time)
+                select(RECORD.c.id, RECORD.c.linkedid, RECORD.c.read_at)
                 .where(
                     RECORD.c.server_id == cls.server_id,
                     RECORD.c.id > cur.reconciled_id,
@@ -163,7 +164,8 @@ def reconcile_pending(engine: Engine, cls: Classifier, settle_before: datetime) 
             ).all()
         settled = []
         for h in hangups:
-            t = h.event_time if h.event_time.tzinfo else h.event_time.replace(tzinfo=UTC)
+            # Settled on the daemon's clock (when it read the line), not the PBX's.
+            t = h.read_at if h.read_at.tzinfo else h.read_at.replace(tzinfo=UTC)
             if t >= settle_before:
                 break
             settled.append(h)
@@ -242,35 +244,40 @@ def reconcile_day(engine: Engine, cls: Classifier, day: date) -> DayReport:
                 CALLS.c.server_id == cls.server_id, CALLS.c.local_day == day.isoformat()
             )
         ).all()
-    from_record = {c.linkedid: c for c in cls.calls_for(engine, [r.linkedid for r in starts])}
-    report.in_record = len(from_record)
-    ids = list(from_record) + [r.linkedid for r in day_calls]
-    stored = stored_calls(engine, cls.server_id, ids)
-    report.in_calls = sum(1 for r in day_calls if r.linkedid in stored)
-    fix: list[CallRecord] = []
-    for lid, call in sorted(from_record.items(), key=lambda kv: kv[1].arrived_at):
-        before = stored.get(lid)
-        after = call.outcome.value if call.outcome else None
-        if needs_record(before):
-            action = "added" if before is None else "replaced"
-            report.differences.append(
-                Difference(lid, action, before.outcome if before else None, after)
-            )
-            fix.append(call)
-        elif before is not None and (before.outcome, before.agent) != (after, call.agent):
-            report.differences.append(
-                Difference(
-                    lid,
-                    "differs",
-                    before.outcome,
-                    after,
-                    f"agent {before.agent!r} live, {call.agent!r} in the record; live kept",
+    in_record: set[str] = set()
+    ids = [r.linkedid for r in starts]
+    # In slices: a day's record is a few hundred thousand rows, never all in memory.
+    for i in range(0, len(ids), DAY_SLICE):
+        part = cls.calls_for(engine, ids[i : i + DAY_SLICE])
+        in_record |= {c.linkedid for c in part}
+        stored = stored_calls(engine, cls.server_id, [c.linkedid for c in part])
+        fix: list[CallRecord] = []
+        for call in sorted(part, key=lambda c: c.arrived_at):
+            before = stored.get(call.linkedid)
+            after = call.outcome.value if call.outcome else None
+            if needs_record(before):
+                action = "added" if before is None else "replaced"
+                report.differences.append(
+                    Difference(call.linkedid, action, before.outcome if before else None, after)
                 )
-            )
-    for r in day_calls:
-        if r.linkedid not in from_record:
-            s = stored[r.linkedid]
-            report.differences.append(Difference(r.linkedid, "not_in_record", s.outcome, None))
-    write_from_record(engine, fix, cls.tz)
-    report.written = fix
+                fix.append(call)
+            elif before is not None and (before.outcome, before.agent) != (after, call.agent):
+                report.differences.append(
+                    Difference(
+                        call.linkedid,
+                        "differs",
+                        before.outcome,
+                        after,
+                        f"agent {before.agent!r} live, {call.agent!r} in the record; live kept",
+                    )
+                )
+        write_from_record(engine, fix, cls.tz)
+        report.written += fix
+    report.in_record = len(in_record)
+    missing = [r.linkedid for r in day_calls if r.linkedid not in in_record]
+    stored = stored_calls(engine, cls.server_id, missing)
+    report.in_calls = len(day_calls)
+    for lid in missing:
+        s = stored[lid]
+        report.differences.append(Difference(lid, "not_in_record", s.outcome, None))
     return report

@@ -33,5 +33,7 @@ class PbxRecordSettings:
 
 
 def _hhmm(text: str) -> bool:
+    # Exactly HH:MM: the sweep compares it with the local time as text.
     h, sep, m = text.partition(":")
-    return bool(sep) and h.isdigit() and m.isdigit() and int(h) < 24 and int(m) < 60
+    ok = sep and len(h) == len(m) == 2 and h.isdigit() and m.isdigit()
+    return bool(ok) and int(h) < 24 and int(m) < 60

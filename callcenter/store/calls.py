@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Insert, Table, insert
+from sqlalchemy import ColumnElement, Engine, Insert, Table, and_, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.store.models import Call
@@ -59,25 +59,34 @@ def call_row(call: CallRecord, tz: ZoneInfo, source: str = "ami") -> dict[str, A
     }
 
 
+def _replaces(new: Any) -> ColumnElement[bool]:
+    old = TABLE.c
+    real_over_estimate = old.estimated | ~new.estimated
+    live_kept = (new.source == "ami") | (old.source == "pbx") | old.estimated
+    return and_(real_over_estimate, live_kept | (old.outcome == "unknown"))
+
+
 def upsert_statement(engine: Engine) -> Insert:
     """INSERT, replacing the row of the same (server, linkedid): rebuilding is idempotent.
 
     An estimate never replaces a record with real times: a call the PBX record completed
-    after a gap keeps them when the live tracker later writes its own estimate of it.
+    after a gap keeps them when the live tracker later writes its own estimate of it. And
+    the PBX record never replaces a call seen live (AMI also has its hold times), unless
+    the live one was an estimate or ended unseen (``unknown``).
     """
     if engine.dialect.name == "postgresql":
         pg = postgresql.insert(TABLE)
         return pg.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],
             set_={name: pg.excluded[name] for name in _UPDATABLE},
-            where=TABLE.c.estimated | ~pg.excluded.estimated,
+            where=_replaces(pg.excluded),
         )
     if engine.dialect.name == "sqlite":
         lite = sqlite.insert(TABLE)
         return lite.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],
             set_={name: lite.excluded[name] for name in _UPDATABLE},
-            where=TABLE.c.estimated | ~lite.excluded.estimated,
+            where=_replaces(lite.excluded),
         )
     return insert(TABLE)
 

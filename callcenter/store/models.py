@@ -199,6 +199,9 @@ class PbxRecordRow(Base):
     source: Mapped[str] = mapped_column(String(8))  # cel
     line_hash: Mapped[str] = mapped_column(String(40))
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the daemon read it (its own clock): calls settle on this, so a PBX clock
+    # that runs behind never gets a call checked before the live path wrote it.
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     eventtype: Mapped[str] = mapped_column(String(40))
     uniqueid: Mapped[str] = mapped_column(String(64))
     linkedid: Mapped[str] = mapped_column(String(64))
@@ -208,6 +211,8 @@ class PbxRecordRow(Base):
         Index("ux_pbx_record_line", "server_id", "line_hash", unique=True),
         Index("ix_pbx_record_linkedid", "server_id", "linkedid"),
         Index("ix_pbx_record_time", "server_id", "event_time"),
+        # The reconcile pass: the caller hang-ups read since its mark.
+        Index("ix_pbx_record_type", "server_id", "eventtype", "id"),
     )
 
 

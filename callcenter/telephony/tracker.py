@@ -236,6 +236,16 @@ class CallTracker:
             return None  # an agent's or other leg's channel: the call goes on
         return self._finish(call, t)
 
+    def forget(self, linkedid: str) -> CallRecord | None:
+        """Drop an open call that another source has completed (the PBX record saw its
+        caller hang up while this tracker could not): it must not be finished twice."""
+        call = self.calls.pop(linkedid, None)
+        for held in [k for k, (lid, _) in self._holds.items() if lid == linkedid]:
+            del self._holds[held]
+        for parked in [k for k, (lid, _) in self._parks.items() if lid == linkedid]:
+            del self._parks[parked]
+        return call
+
     def _finish(self, call: CallRecord, t: float) -> CallRecord:
         call.ended_at = t
         for key, (linkedid, start) in list(self._parks.items()):
@@ -276,6 +286,7 @@ class CallTracker:
         *,
         now: float,
         pbx_restarted: bool,
+        gap_started: float | None = None,
     ) -> list[CallRecord]:
         """Reconcile with a snapshot taken right after a (re)connect.
 
@@ -299,7 +310,10 @@ class CallTracker:
                 call.system_end = call.system_end or "pbx_restart"
             else:
                 call.disconnected_end = True
-            finished.append(self._finish(call, now))
+            # It ended somewhere in the gap: at its start is the nearest bound anyone saw
+            # (a call resumed after hours must not get hours of talk time).
+            end = now if gap_started is None else max(min(gap_started, now), call.arrived_at)
+            finished.append(self._finish(call, end))
         legs: dict[str, list[Event]] = {}
         for c in snapshot:
             legs.setdefault(c.get("Linkedid", ""), []).append(c)

@@ -81,3 +81,43 @@ def test_a_new_day_starts_from_nothing(daemon: Daemon) -> None:
     assert daemon.today_figures().calls == 0
     assert not daemon.recent_calls
     daemon.engine.dispose()
+
+
+def test_a_call_completed_from_the_pbx_record_is_counted_once(daemon: Daemon) -> None:
+    from callcenter.pbxrecord.reconcile import PassResult
+
+    now = datetime.now(TZ)
+    daemon.today.load()
+    # Open in the live tracker when the link dropped; the PBX record then saw it end.
+    open_call = record("gap", now, Outcome.ANSWERED)
+    open_call.outcome, open_call.ended_at = None, None
+    daemon.tracker.calls["gap"] = open_call
+    real = record("gap", now, Outcome.ANSWERED)
+    daemon._reconciled(PassResult(checked=1, written=[real], added={"gap"}))
+    assert "gap" not in daemon.tracker.calls  # the resync will not finish it again
+    assert daemon.today_figures().answered == 1
+    # Had the estimate come anyway (a resumed call), it is written (the store keeps the
+    # real times) but not counted twice.
+    estimate = record("gap", now, Outcome.UNKNOWN)
+    estimate.estimated = True
+    daemon._call_finished(estimate)
+    f = daemon.today_figures()
+    assert (f.answered, f.calls) == (1, 1)
+
+
+def test_an_estimate_replaced_from_the_pbx_record_moves_in_todays_figures(
+    daemon: Daemon,
+) -> None:
+    from callcenter.pbxrecord.reconcile import PassResult
+
+    now = datetime.now(TZ)
+    daemon.today.load()
+    estimate = record("cut", now, Outcome.UNKNOWN)
+    estimate.estimated = True
+    daemon._call_finished(estimate)
+    assert daemon.today_figures().unknown == 1
+    real = record("cut", now, Outcome.ABANDONED)
+    daemon._reconciled(PassResult(checked=1, written=[real], added=set()))
+    f = daemon.today_figures()
+    assert (f.unknown, f.abandoned, f.calls) == (0, 1, 1)
+    daemon.engine.dispose()

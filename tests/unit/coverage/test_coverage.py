@@ -84,7 +84,7 @@ def test_a_period_is_complete_when_ami_and_the_pbx_record_cover_it(engine: Engin
     with engine.begin() as conn:
         conn.execute(
             insert(RECORD).values(
-                server_id="pbx1", source="cel", line_hash="h", event_time=at(20),
+                server_id="pbx1", source="cel", line_hash="h", event_time=at(20), read_at=at(20),
                 eventtype="CHAN_START", uniqueid="u", linkedid="u", fields={},
             )
         )  # fmt: skip

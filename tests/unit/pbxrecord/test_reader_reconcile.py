@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -127,8 +127,9 @@ def test_missing_calls_are_completed_once_with_real_times(engine: Engine, tmp_pa
     path = tmp_path / "callcenter.csv"
     path.write_bytes(FIXTURE.read_bytes())
     CelFileReader(engine, "lab", path).read_available()
-    # Not settled yet: nothing is decided while the live path may still write it.
-    early = datetime.fromtimestamp(1796370107.0, UTC)
+    # Not settled yet (read just now, whatever the PBX's clock said): nothing is decided
+    # while the live path may still write it.
+    early = datetime.now(UTC) - timedelta(seconds=5)
     assert reconcile_pending(engine, classifier(), early).written == []
     res = reconcile_pending(engine, classifier(), LATER)
     assert res.checked == 2

@@ -818,3 +818,33 @@ def test_an_internal_call_in_the_dialplan_is_not_discovered_at_a_resync(
     assert tracker.resync(channels, queues, now=T0 + 20, pbx_restarted=False) == []
     assert tracker.calls == {}
     assert play(tracker, after) == []
+
+
+def test_an_agents_own_call_up_across_a_restart_is_not_inbound(pbx: Pbx) -> None:
+    # The daemon restarted (its tracker knows nothing) while agent1 talks to the second
+    # line: the channel sits in a desk context, from an agent's phone.
+    fresh = CallTracker("lab", agent_names={"agent1": "Agent 1"})
+    channels = [
+        {"Event": "CoreShowChannel", "Uniqueid": "u1", "Linkedid": "u1",
+         "Channel": "PJSIP/agent1-00000007", "Context": "callcenter-agents",
+         "Exten": "8001", "Duration": "00:00:30", "BridgeId": "b1"},
+        {"Event": "CoreShowChannel", "Uniqueid": "u2", "Linkedid": "u1",
+         "Channel": "PJSIP/cc-second-line-00000008", "Context": "callcenter-transfer",
+         "Exten": "", "Duration": "00:00:29", "BridgeId": "b1"},
+    ]  # fmt: skip
+    assert fresh.resync(channels, [], now=T0 + 30, pbx_restarted=False) == []
+    assert fresh.calls == {}
+    assert fresh.newly_answered == []
+
+
+def test_a_call_gone_at_the_first_resync_after_a_restart_ends_at_the_gap(
+    pbx: Pbx, tracker: CallTracker
+) -> None:
+    call = pbx.call().arrive(at=0).join(at=2).hangup(at=50)
+    before, _ = split(call, (10, 11))
+    play(tracker, before)
+    # Resumed from the stored events, then found gone an hour later.
+    (rec,) = tracker.resync([], [], now=T0 + 3600, pbx_restarted=False, gap_started=T0 + 10)
+    assert rec.ended_at == T0 + 10
+    assert rec.outcome is Outcome.UNKNOWN
+    assert rec.estimated

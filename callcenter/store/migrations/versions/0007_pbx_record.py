@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(8), nullable=False),
         sa.Column("line_hash", sa.String(40), nullable=False),
         sa.Column("event_time", TS, nullable=False),
+        sa.Column("read_at", TS, nullable=False),
         sa.Column("eventtype", sa.String(40), nullable=False),
         sa.Column("uniqueid", sa.String(64), nullable=False),
         sa.Column("linkedid", sa.String(64), nullable=False),
@@ -36,6 +37,7 @@ def upgrade() -> None:
     op.create_index("ux_pbx_record_line", "pbx_record", ["server_id", "line_hash"], unique=True)
     op.create_index("ix_pbx_record_linkedid", "pbx_record", ["server_id", "linkedid"])
     op.create_index("ix_pbx_record_time", "pbx_record", ["server_id", "event_time"])
+    op.create_index("ix_pbx_record_type", "pbx_record", ["server_id", "eventtype", "id"])
     op.create_table(
         "pbx_cursor",
         sa.Column("id", ID, primary_key=True, autoincrement=True),
