@@ -26,7 +26,7 @@ from callcenter.pbxrecord.reconcile import classifier_for, day_bounds
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.models import AMIEvent, Call
 from callcenter.telephony.calls import CallRecord
-from callcenter.telephony.tracker import CallTracker
+from callcenter.telephony.tracker import TRACKED_EVENTS, CallTracker
 
 EVENTS: Table = AMIEvent.__table__  # type: ignore[assignment]
 CALLS: Table = Call.__table__  # type: ignore[assignment]
@@ -98,6 +98,8 @@ def _events(
                 EVENTS.c.received_at >= start,
                 EVENTS.c.received_at < end,
                 EVENTS.c.action_id.is_(None),
+                # Half the stream is events the tracker skips: not even decoded.
+                EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
             )
             .order_by(EVENTS.c.received_at, EVENTS.c.id)
             .limit(chunk)
@@ -129,6 +131,8 @@ def _count_events(engine: Engine, server_id: str, start: datetime, end: datetime
                     EVENTS.c.server_id == server_id,
                     EVENTS.c.received_at >= start,
                     EVENTS.c.received_at < end,
+                    EVENTS.c.action_id.is_(None),
+                    EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
                 )
             ).scalar_one()
         )
@@ -276,6 +280,7 @@ def open_call_events(
                     EVENTS.c.linkedid.in_(wanted[i : i + 500]),
                     EVENTS.c.received_at >= since,
                     EVENTS.c.action_id.is_(None),
+                    EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
                 )
                 .order_by(EVENTS.c.received_at, EVENTS.c.id)
             ).all()

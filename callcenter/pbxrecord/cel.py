@@ -53,6 +53,8 @@ STANDARD = frozenset(
     }
 )
 USER_EVENT = "CallCenter"
+# Recorded for the audit trail, but nothing the classifier reads.
+UNUSED = frozenset({"CHAN_END", "ANSWER", "APP_END", "BRIDGE_EXIT", "LINKEDID_END", "UNPARSED"})
 
 
 class CelParseError(ValueError):

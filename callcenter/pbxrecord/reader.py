@@ -67,7 +67,10 @@ def _clip(value: str, n: int) -> str:
 def record_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> dict[str, Any]:
     """The stored form of one line; a line that does not parse is kept whole, flagged."""
     read_at = read_at or datetime.now(UTC)
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace").rstrip("\r")
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")  # PostgreSQL text refuses NUL
+    # The hash is of the bytes as read: the identity of the line, whatever was replaced.
     digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
     try:
         row = parse_line(text)
@@ -81,7 +84,8 @@ def record_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> d
             "eventtype": "UNPARSED",
             "uniqueid": "",
             "linkedid": "",
-            "fields": {"raw": text.replace("\x00", "\ufffd"), "error": str(exc)[:200]},
+            "line": text,
+            "note": str(exc)[:200],
         }
     return {
         "server_id": server_id,
@@ -92,7 +96,8 @@ def record_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> d
         "eventtype": _clip(row.eventtype, 40),
         "uniqueid": _clip(row.uniqueid, 64),
         "linkedid": _clip(row.linkedid, 64),
-        "fields": {k: v.replace("\x00", "\ufffd") for k, v in row.fields.items()},
+        "line": text,
+        "note": None,
     }
 
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, and_, select
 
 from callcenter.config import Config
-from callcenter.pbxrecord.asterisk_conf import COLUMNS
-from callcenter.pbxrecord.cel import CelRow, build_calls
+from callcenter.pbxrecord.cel import UNUSED, CelParseError, CelRow, build_calls, parse_line
 from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
 from callcenter.store.calls import call_row, upsert_statement
 from callcenter.store.models import Call
@@ -32,18 +30,11 @@ BATCH = 2000
 DAY_SLICE = 2000
 
 
-def row_from_fields(fields: Mapping[str, Any]) -> CelRow | None:
-    """A stored record back into a CelRow (the parser checked it when it was read)."""
-    values = {c: str(fields.get(c, "")) for c in COLUMNS}
+def _parsed(line: str) -> CelRow | None:
     try:
-        t = float(values["eventtime"])
-    except ValueError:
-        return None
-    if not values["eventtype"] or not values["uniqueid"]:
-        return None
-    return CelRow(
-        values["eventtype"], t, values["uniqueid"], values["linkedid"] or values["uniqueid"], values
-    )
+        return parse_line(line)
+    except CelParseError:
+        return None  # stored as UNPARSED, with its reason
 
 
 @dataclass
@@ -60,11 +51,15 @@ class Classifier:
             part = list(linkedids[i : i + 500])
             with engine.connect() as conn:
                 found = conn.execute(
-                    select(RECORD.c.fields)
-                    .where(RECORD.c.server_id == self.server_id, RECORD.c.linkedid.in_(part))
+                    select(RECORD.c.line)
+                    .where(
+                        RECORD.c.server_id == self.server_id,
+                        RECORD.c.linkedid.in_(part),
+                        RECORD.c.eventtype.not_in(sorted(UNUSED)),
+                    )
                     .order_by(RECORD.c.id)
                 ).all()
-            rows += [r for (f,) in found if (r := row_from_fields(f)) is not None]
+            rows += [r for (line,) in found if (r := _parsed(line)) is not None]
         built = build_calls(
             rows,
             self.server_id,

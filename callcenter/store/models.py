@@ -205,7 +205,10 @@ class PbxRecordRow(Base):
     eventtype: Mapped[str] = mapped_column(String(40))
     uniqueid: Mapped[str] = mapped_column(String(64))
     linkedid: Mapped[str] = mapped_column(String(64))
-    fields: Mapped[dict[str, Any]] = mapped_column(Headers)
+    # The line as Asterisk wrote it (parsed again when used: one set of rules); a line
+    # that did not parse is kept with the reason in ``note``.
+    line: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         Index("ux_pbx_record_line", "server_id", "line_hash", unique=True),

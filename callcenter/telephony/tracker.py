@@ -374,3 +374,7 @@ class CallTracker:
             call.queue = call.queue or (caller.get("ApplicationData", "").split(",")[0] or None)
             call.estimated = True
             self.newly_answered.append(call)
+
+
+# The AMI events the tracker reads; a replay of stored events needs no other.
+TRACKED_EVENTS = frozenset(CallTracker._handlers)

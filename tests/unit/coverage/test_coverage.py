@@ -85,7 +85,7 @@ def test_a_period_is_complete_when_ami_and_the_pbx_record_cover_it(engine: Engin
         conn.execute(
             insert(RECORD).values(
                 server_id="pbx1", source="cel", line_hash="h", event_time=at(20), read_at=at(20),
-                eventtype="CHAN_START", uniqueid="u", linkedid="u", fields={},
+                eventtype="CHAN_START", uniqueid="u", linkedid="u", line="",
             )
         )  # fmt: skip
         conn.execute(

@@ -118,9 +118,11 @@ def test_a_garbled_line_is_kept_flagged_and_the_rest_read(engine: Engine, tmp_pa
     assert (res.lines, res.bad) == (24, 1)
     with engine.connect() as conn:
         kept = conn.execute(
-            select(PbxRecordRow.fields).where(PbxRecordRow.eventtype == "UNPARSED")
-        ).scalar_one()
-    assert "CHAN_START" in kept["raw"]
+            select(PbxRecordRow.line, PbxRecordRow.note).where(PbxRecordRow.eventtype == "UNPARSED")
+        ).one()
+    assert "CHAN_START" in kept.line
+    assert "\ufffd" in kept.line  # the NUL and the bytes that are not UTF-8
+    assert "columns" in (kept.note or "")
 
 
 def test_missing_calls_are_completed_once_with_real_times(engine: Engine, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0007"
 down_revision = "0006"
@@ -17,7 +16,6 @@ depends_on = None
 
 TS = sa.DateTime(timezone=True)
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -32,7 +30,8 @@ def upgrade() -> None:
         sa.Column("eventtype", sa.String(40), nullable=False),
         sa.Column("uniqueid", sa.String(64), nullable=False),
         sa.Column("linkedid", sa.String(64), nullable=False),
-        sa.Column("fields", JSON, nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("note", sa.String(200), nullable=True),
     )
     op.create_index("ux_pbx_record_line", "pbx_record", ["server_id", "line_hash"], unique=True)
     op.create_index("ix_pbx_record_linkedid", "pbx_record", ["server_id", "linkedid"])
