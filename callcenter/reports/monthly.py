@@ -148,9 +148,12 @@ def month_bounds(month: str) -> tuple[int, int, str, str]:
     """(year, month, first day, first day of the next month); ValueError names the flag."""
     try:
         year, mon = (int(x) for x in month.split("-"))
-        start, end = month_range(year, mon, UTC)
-    except ValueError:
+        start, end = month_range(year, mon, UTC) if 1970 <= year <= 9000 else (None, None)
+    except (ValueError, OverflowError):
         raise ValueError(f"--month: {month!r} is not YYYY-MM") from None
+    if start is None or end is None:
+        # The month after December 9999 is no date, and nothing was recorded before 1970.
+        raise ValueError(f"--month: {month!r} is out of range (1970-01 to 9000-12)")
     return year, mon, f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
 
 

@@ -22,6 +22,30 @@ from callcenter.web.errors import ApiError, invalid
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
+# Dates and times outside these years are refused: nothing here happened before 1970,
+# and the arithmetic on a date in 9999 (the next day, the next month) overflows.
+FIRST_YEAR, LAST_YEAR = 1970, 9000
+# Ids are 64-bit in the database.
+ID_MAX = 2**63 - 1
+# Text may hold tabs and line breaks; other control characters (NUL above all: the
+# database refuses it) and lone surrogates (not encodable) never.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(name: str, value: str) -> str:
+    """``value`` if it is text a person could have typed; a 422 naming ``name`` if not."""
+    if _CONTROL.search(value):
+        raise invalid(name, "must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(name, "is not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _check_year(name: str, value: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise invalid(name, f"{value!r} is out of range ({FIRST_YEAR} to {LAST_YEAR})")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -43,6 +67,8 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {_short(exc)}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"the body must be a JSON object, not {_json_type(data)}")
     return data
@@ -118,7 +144,7 @@ class Body:
             raise invalid(name, "must not be empty")
         if len(value) > max_length:
             raise invalid(name, f"at most {max_length} characters (got {len(value)})")
-        return value
+        return check_text(name, value)
 
     def required_text(self, name: str, *, max_length: int = 200) -> str:
         value = self.text(name, required=True, max_length=max_length)
@@ -149,7 +175,12 @@ class Body:
         return out
 
     def integer(
-        self, name: str, *, nullable: bool = False, minimum: int | None = None
+        self,
+        name: str,
+        *,
+        nullable: bool = False,
+        minimum: int | None = None,
+        maximum: int = ID_MAX,
     ) -> int | None:
         value = self._get(name, required=False, nullable=nullable)
         if value is None:
@@ -159,6 +190,8 @@ class Body:
             raise invalid(name, f"an integer is needed, not {_json_type(value)}")
         if minimum is not None and value < minimum:
             raise invalid(name, f"at least {minimum} (got {value})")
+        if value > maximum:
+            raise invalid(name, f"at most {maximum}")
         return value
 
     def integers(
@@ -187,6 +220,7 @@ class Body:
             raise invalid(name, f"{value!r} is not an ISO 8601 date-time") from None
         if at.tzinfo is None or at.utcoffset() is None:
             raise invalid(name, f"{value!r} has no UTC offset (e.g. +09:00 or Z)")
+        _check_year(name, value, at.year)
         return at.astimezone(UTC)
 
 
@@ -208,7 +242,7 @@ class Query:
             raise invalid(name, "must not be empty")
         if len(value) > max_length:
             raise invalid(name, f"at most {max_length} characters")
-        return value
+        return check_text(name, value)
 
     def choices(self, name: str, choices: Collection[str]) -> tuple[str, ...]:
         """Repeated (``?status=a&status=b``) or comma-separated (``?status=a,b``)."""
@@ -253,6 +287,7 @@ class Query:
             d = date.fromisoformat(value)
         except ValueError:
             raise invalid(name, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        _check_year(name, value, d.year)
         return datetime(d.year, d.month, d.day, tzinfo=tz)
 
     def month(self, name: str) -> tuple[int, int] | None:
@@ -263,4 +298,5 @@ class Query:
         m = _MONTH.fullmatch(value)
         if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
             raise invalid(name, f"{value!r} is not a month (YYYY-MM)")
+        _check_year(name, value, int(m.group(1)))
         return int(m.group(1)), int(m.group(2))

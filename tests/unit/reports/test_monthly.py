@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 from callcenter.config import Config, DatabaseConfig
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import SurveyResponse
-from callcenter.reports.monthly import build, render_csv, render_html, rows
+from callcenter.reports.monthly import build, month_bounds, render_csv, render_html, rows
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.incidents import IncidentStore
@@ -152,3 +153,18 @@ def test_the_command(setup: tuple[Engine, Config], tmp_path: Path) -> None:
     res = run("--month", "2026-11", "--out", str(tmp_path / "no" / "such" / "dir.html"))
     assert res.returncode == 2
     assert "No such file or directory" in res.stderr
+
+
+@pytest.mark.parametrize("month", ["0001-01", "9999-12", "2026-13", "x"])
+def test_a_month_out_of_range_is_a_clear_error_not_a_traceback(month: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--month"):
+        month_bounds(month)
+    env = {**os.environ, "CALLCENTER_CONFIG": ""}
+    for args in (["report", "monthly"], ["incidents", "figures"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "callcenter", *args, "--month", month],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert res.returncode == 2, res.stderr
+        assert "Traceback" not in res.stderr
+        assert "--month" in res.stderr

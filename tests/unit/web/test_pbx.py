@@ -445,6 +445,14 @@ async def test_past_figures_need_the_database(engine: Engine) -> None:
 # -- the service mode ---------------------------------------------------------------------
 
 
+async def test_an_override_until_the_year_9999_is_a_422_not_a_500(desk: Desk) -> None:
+    body = {"mode": "closed", "until": "9999-12-31T23:59:59+09:00"}
+    r = await desk.call("PUT", "/service-mode", "sup", json_body=body)
+    assert r.status == 422, r.text
+    assert r.error["field"] == "until"
+    assert ("callcenter", "override") not in desk.mode_ami.db
+
+
 async def test_service_mode_override_and_back(desk: Desk) -> None:
     r = await desk.call("GET", "/service-mode", "a1")
     assert (r.body["managed"], r.body["mode"], r.body["reason"]) == (True, "open", "hours")

@@ -3,6 +3,7 @@ named; and the errors no handler raises (no route, wrong method, too large, a cr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -194,3 +195,54 @@ async def test_a_crash_is_a_500_with_the_details_only_in_the_log(api: Api) -> No
     assert entry["ref"] in message
     assert entry["exc_info"] is True
     assert entry["path"] == "/api/v1/incidents"
+
+
+# Each of these was a 500 (issue 11): every bad input gets a 4xx naming its field.
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"caller_name": "\ud800"}, "caller_name"),
+        ({"notes": "a\ud800b"}, "notes"),
+        ({"category": "\udcff"}, "category"),
+        ({"notes": "NUL\x00here"}, "notes"),
+        ({"caller_number": "03\x1b[2J"}, "caller_number"),
+        ({"received_at": "9999-12-31T23:59:59-23:59"}, "received_at"),
+        ({"received_at": "0001-01-01T00:00:00+14:00"}, "received_at"),
+        ({"related_incident_id": 10**30}, "related_incident_id"),
+        ({"related_incident_id": 2**63}, "related_incident_id"),
+    ],
+)
+async def test_what_was_a_500_is_a_422_naming_the_field(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    # As a client sends them: JSON with \u escapes (a lone surrogate is legal JSON).
+    reply = await api.call("POST", "/incidents", data=json.dumps(body))
+    assert reply.status == 422, reply.text
+    assert reply.error["field"] == field
+    assert (await api.call("GET", "/incidents")).body["incidents"] == []
+
+
+async def test_a_body_nested_3000_deep_is_a_400(api: Api) -> None:
+    deep = '{"notes": ' + "[" * 3000 + "]" * 3000 + "}"
+    reply = await api.call("POST", "/incidents", data=deep)
+    assert reply.status == 400
+    assert reply.error["message"] == "the body is nested too deeply"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/incidents", {"from": "0001-01-01"}, "from"),
+        ("/incidents", {"to": "9999-12-31"}, "to"),
+        ("/incidents/figures", {"month": "9999-12"}, "month"),
+        ("/incidents/figures", {"month": "0001-01"}, "month"),
+        ("/incidents", {"caller_number": "03\x00"}, "caller_number"),
+    ],
+)
+async def test_queries_out_of_range_are_422(
+    api: Api, path: str, params: dict[str, str], field: str | None
+) -> None:
+    reply = await api.call("GET", path, params=params)
+    assert reply.status in (400, 422), reply.text
+    if field is not None:
+        assert reply.error["field"] == field
