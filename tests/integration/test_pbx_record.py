@@ -377,19 +377,27 @@ async def test_calls_during_an_ami_cut_are_completed_from_the_pbx_record(
     )
     await cut_off.start()
     procs: list[subprocess.Popen[bytes]] = []
-    numbers = ["0390000021", "0390000022", "0390000023"]
+    numbers = ["0390000021", "0390000022", "0390000023", "0390000024"]
     try:
         await proxy.cut()
         await wait_for(lambda: not cut_off.daemon.client.connected.is_set(), 5, "the cut")
-        # While the link is down: one call answered, one abandoned after 6 s, one
-        # one-ring hang-up; all start and end inside the gap.
-        procs.append(sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1))
-        calls = [sipp.caller("1000", [(numbers[0], "切断 中")], talk_ms=4000)]
-        await asyncio.to_thread(finish, calls[0], 30)
-        stop(procs.pop())
+        # While the link is down: two calls answered by known agents, one abandoned after
+        # about 8 s, one one-ring hang-up; all start and end inside the gap.
+        procs += [
+            sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1),
+            sipp.agent(agent_ports["agent2"], answer_ms=300, calls=1),
+        ]
+        answered = [sipp.caller("1000", [(numbers[0], "切断 一")], talk_ms=3000)]
+        await asyncio.sleep(1.0)
+        answered.append(sipp.caller("1000", [(numbers[1], "切断 二")], talk_ms=3000))
+        for proc in answered:
+            await asyncio.to_thread(finish, proc, 30)
+        for proc in procs:
+            stop(proc)
+        procs.clear()
         calls = [
-            sipp.caller("1000", [(numbers[1], "放棄")], talk_ms=6000),
-            sipp.caller("1000", [(numbers[2], "ワン")], talk_ms=300),
+            sipp.caller("1000", [(numbers[2], "放棄")], talk_ms=8000),
+            sipp.caller("1000", [(numbers[3], "ワン")], talk_ms=300),
         ]
         for proc in calls:
             await asyncio.to_thread(finish, proc, 30)
@@ -410,9 +418,11 @@ async def test_calls_during_an_ami_cut_are_completed_from_the_pbx_record(
         truth, got = witness_calls(witness.daemon), witness_calls(cut_off.daemon)
         assert [truth[n]["outcome"] for n in numbers] == [
             "answered",
+            "answered",
             "abandoned",
             "short_abandoned",
         ]
+        assert {truth[n]["agent"] for n in numbers[:2]} == {"Agent 1", "Agent 2"}
         for n in numbers:
             assert got[n]["outcome"] == truth[n]["outcome"], n
             assert got[n]["agent"] == truth[n]["agent"], n
@@ -422,10 +432,11 @@ async def test_calls_during_an_ami_cut_are_completed_from_the_pbx_record(
                     assert got[n][key] is None
                 else:
                     assert abs(got[n][key] - truth[n][key]) < 1.0, (n, key)
-        incidents = await asyncio.to_thread(
-            lambda: cut_off.daemon.incident_store.find_by_call("lab", got[numbers[0]]["linkedid"])
-        )
-        assert incidents is not None
+        for n in numbers[:2]:
+            incident = await asyncio.to_thread(
+                cut_off.daemon.incident_store.find_by_call, "lab", got[n]["linkedid"]
+            )
+            assert incident is not None, n
     finally:
         for proc in procs:
             stop(proc)
