@@ -199,7 +199,6 @@ def run_once(events: list[dict[str, str]], lines: list[str], work: Path) -> dict
         for e in events:
             if tracker.feed(e, float(e["Timestamp"])) is not None:
                 done += 1
-            tracker.newly_answered.clear()
         return done
 
     out: dict[str, float] = {}

@@ -48,9 +48,10 @@ from callcenter.store.eventlog import EventLog
 from callcenter.store.incidents import IncidentStore
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
+from callcenter.telephony.facts import CallAnswered, CallFinished, Fact
 from callcenter.telephony.live import LiveState
 from callcenter.telephony.snapshot import as_of_now, take_parked, take_snapshot
-from callcenter.telephony.tracker import CallTracker, event_time
+from callcenter.telephony.tracker import CallTracker
 from callcenter.web import ApiDeps, PbxDeps, TokenStore, live_hub, make_app
 from callcenter.web.live import LiveHub
 from callcenter.web.views import LIVE_EVENTS
@@ -227,35 +228,26 @@ class Daemon:
         if self.hub is not None:
             self.hub.publish_incident(incident_dict(incident))
 
-    def _incident_events(self, msg: Message) -> None:
-        """Answered calls open incidents; a survey key lands on the call's incident."""
+    def _route(self, facts: list[Fact]) -> None:
+        """Each fact the tracker made known, to whom it concerns (the one-way path)."""
         desk = self.incidents
-        answered = self.tracker.newly_answered
-        if desk is None:
-            answered.clear()
-            return
-        for call in answered:
-            desk.call_answered(call)
-        answered.clear()
-        if msg.get("UserEvent") == "CallCenter" and msg.get("Stage") == "survey":
-            answer = msg.get("Answer", "")
-            linkedid = msg.get("Linkedid", "")
-            if answer not in ("1", "2", "3", "4", "5") or not linkedid:
-                return  # no key, or not a rating: no answer to store
-            known = self.tracker.calls.get(linkedid)
-            respondent = (known.caller_num if known is not None else "") or f"call:{linkedid}"
-            at = datetime.fromtimestamp(event_time(msg, time.time()), UTC)
-            desk.survey_answer(self.cfg.server.id, linkedid, respondent, int(answer), at)
+        for fact in facts:
+            if isinstance(fact, CallFinished):
+                self._call_finished(fact.call)
+            elif desk is None:
+                continue
+            elif isinstance(fact, CallAnswered):
+                desk.call_answered(fact.call)  # an incident opens: once per call
+            else:
+                at = datetime.fromtimestamp(fact.at, UTC)
+                desk.survey_answer(fact.server_id, fact.linkedid, fact.respondent, fact.answer, at)
 
     def _on_event(self, msg: Message, received: float) -> None:
         self.eventlog.append(msg, received)  # first: whatever happens next, it is stored
         if self._resync_backlog is not None:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
-        finished = self.tracker.feed(msg, received)
-        self._incident_events(msg)
-        if finished is not None:
-            self._call_finished(finished)
+        self._route(self.tracker.apply(msg, received))
         if self.hub is not None and msg.get("Event") in LIVE_EVENTS:
             self.hub.notify()  # wallboards and consoles: pushed once the burst is over
 
@@ -306,16 +298,16 @@ class Daemon:
                     self.live.apply(ev)
             restarted = self._pbx_started is not None and started != self._pbx_started
             self._pbx_started = started
-            for call in self.tracker.resync(
-                as_of_now(channels, backlog),
-                queues,
-                now=time.time(),
-                pbx_restarted=restarted,
-                gap_started=self._last_seen,
-            ):
-                self._call_finished(call)
+            self._route(
+                self.tracker.resync_facts(
+                    as_of_now(channels, backlog),
+                    queues,
+                    now=time.time(),
+                    pbx_restarted=restarted,
+                    gap_started=self._last_seen,
+                )
+            )
             self._last_seen = None
-            self._incident_events(Message({}))  # calls the snapshot found answered
         finally:
             self._resync_backlog = None
         log.info(
@@ -345,7 +337,7 @@ class Daemon:
             log.warning("calls.resume_failed", error=type(exc).__name__)
             return
         for headers, received in events:
-            self.tracker.feed(headers, received)
+            self._route(self.tracker.apply(headers, received))
         # The last the earlier run saw of them: a resumed call gone at the first resync
         # ended after that, not hours later at the resync.
         self._last_seen = max((r for _, r in events), default=None)

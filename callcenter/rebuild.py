@@ -157,7 +157,6 @@ def calls_from_events(
     began: dict[str, str] = {}
     for headers, received, run in _events(engine, cfg.server.id, start - MARGIN, end + MARGIN):
         done = tracker.feed(headers, received)
-        tracker.newly_answered.clear()
         if headers.get("Event") == "Newchannel" and headers.get("Uniqueid") in tracker.calls:
             began.setdefault(headers["Uniqueid"], run)
         if done is not None:

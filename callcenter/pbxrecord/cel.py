@@ -246,5 +246,4 @@ def build_calls(
             done = tracker.feed(ev, row.eventtime)
             if done is not None:
                 finished.append(done)
-    tracker.newly_answered.clear()
     return Rebuilt(finished, list(tracker.calls.values()))

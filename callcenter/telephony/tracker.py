@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar
 
 from callcenter.telephony.calls import CallRecord, Outcome, Transfer, classify
+from callcenter.telephony.facts import CallAnswered, CallFinished, Fact, SurveyAnswered
 
 Event = Mapping[str, str]
 
@@ -90,17 +91,27 @@ class CallTracker:
         # First channels of calls that are not inbound (an agent's phone calling out, or
         # calling the queue): a resync must not take them for inbound calls it missed.
         self._not_inbound: set[str] = set()
-        # Calls answered since the owner last emptied it (an incident opens for each).
-        self.newly_answered: list[CallRecord] = []
+        # Facts not handed over yet (apply and resync_facts hand them over, in order).
+        self._facts: list[Fact] = []
 
     # -- events --------------------------------------------------------------------------
 
-    def feed(self, ev: Event, received: float) -> CallRecord | None:
-        """Apply one event; return the call it finished, if any."""
+    def apply(self, ev: Event, received: float) -> list[Fact]:
+        """Apply one event; the facts it made known, in order."""
         handler = self._handlers.get(ev.get("Event", ""))
-        if handler is None:
-            return None
-        return handler(self, ev, event_time(ev, received))
+        finished = None if handler is None else handler(self, ev, event_time(ev, received))
+        facts, self._facts = self._facts, []
+        if finished is not None:
+            facts.append(CallFinished(finished))
+        return facts
+
+    def feed(self, ev: Event, received: float) -> CallRecord | None:
+        """Apply one event; the call it finished, if any (for replays, which need no
+        other fact)."""
+        for fact in self.apply(ev, received):
+            if isinstance(fact, CallFinished):
+                return fact.call
+        return None
 
     def _call(self, ev: Event, *keys: str) -> CallRecord | None:
         for key in keys or ("Linkedid",):
@@ -132,9 +143,20 @@ class CallTracker:
         if ev.get("UserEvent") != "CallCenter":
             return
         call = self._call(ev)
+        stage = ev.get("Stage", "")
+        if stage == "survey":
+            # Kept even for a call this tracker does not know (it started before a
+            # restart): the answer lands on the call's incident all the same.
+            answer, linkedid = ev.get("Answer", ""), ev.get("Linkedid", "")
+            if answer in ("1", "2", "3", "4", "5") and linkedid:  # else: no rating given
+                number = call.caller_num if call is not None else ""
+                respondent = number or f"call:{linkedid}"
+                self._facts.append(
+                    SurveyAnswered(self.server_id, linkedid, respondent, int(answer), t)
+                )
+            return
         if call is None:
             return
-        stage = ev.get("Stage", "")
         queue = ev.get("Queue") or None
         if stage in ("entered", "queued", "busy") and queue and call.answered_at is None:
             # The queue that answers keeps the call: its SLA, not a later transfer's.
@@ -154,7 +176,7 @@ class CallTracker:
                 call.answered_at = t
                 call.agent = self.agent_names.get(ev["Agent"], ev["Agent"])
                 call.agent_interface = f"PJSIP/{ev['Agent']}"
-                self.newly_answered.append(call)
+                self._facts.append(CallAnswered(call))
         elif call.answered_at is not None:
             return  # routing after an answer does not change what happened to the call
         elif stage in ROUTED_STAGES:
@@ -179,7 +201,7 @@ class CallTracker:
             call.agent = ev.get("MemberName") or ev.get("Interface")
             call.agent_interface = ev.get("Interface")
             call.queue = call.queue or ev.get("Queue")
-            self.newly_answered.append(call)
+            self._facts.append(CallAnswered(call))
 
     def _hold(self, ev: Event, t: float) -> None:
         call = self._call(ev)
@@ -279,6 +301,24 @@ class CallTracker:
 
     # -- resync --------------------------------------------------------------------------
 
+    def resync_facts(
+        self,
+        channels: Iterable[Event],
+        queue_status: Iterable[Event],
+        *,
+        now: float,
+        pbx_restarted: bool,
+        gap_started: float | None = None,
+    ) -> list[Fact]:
+        """``resync``, as facts: the calls it finished, and those it found answered."""
+        finished = self.resync(
+            channels, queue_status, now=now, pbx_restarted=pbx_restarted, gap_started=gap_started
+        )
+        facts: list[Fact] = [CallFinished(c) for c in finished]
+        facts += self._facts
+        self._facts = []
+        return facts
+
     def resync(
         self,
         channels: Iterable[Event],
@@ -373,7 +413,7 @@ class CallTracker:
             call.agent = _name(caller.get("ConnectedLineName")) or None
             call.queue = call.queue or (caller.get("ApplicationData", "").split(",")[0] or None)
             call.estimated = True
-            self.newly_answered.append(call)
+            self._facts.append(CallAnswered(call))
 
 
 # The AMI events the tracker reads; a replay of stored events needs no other.

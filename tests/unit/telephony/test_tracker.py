@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callcenter.telephony.calls import AbandonStage, CallRecord, Outcome, Transfer
+from callcenter.telephony.facts import CallAnswered, CallFinished, SurveyAnswered
 from callcenter.telephony.tracker import CallTracker, event_time
 
 from .events import (
@@ -832,9 +833,8 @@ def test_an_agents_own_call_up_across_a_restart_is_not_inbound(pbx: Pbx) -> None
          "Channel": "PJSIP/cc-second-line-00000008", "Context": "callcenter-transfer",
          "Exten": "", "Duration": "00:00:29", "BridgeId": "b1"},
     ]  # fmt: skip
-    assert fresh.resync(channels, [], now=T0 + 30, pbx_restarted=False) == []
+    assert fresh.resync_facts(channels, [], now=T0 + 30, pbx_restarted=False) == []
     assert fresh.calls == {}
-    assert fresh.newly_answered == []
 
 
 def test_a_call_gone_at_the_first_resync_after_a_restart_ends_at_the_gap(
@@ -848,3 +848,23 @@ def test_a_call_gone_at_the_first_resync_after_a_restart_ends_at_the_gap(
     assert rec.ended_at == T0 + 10
     assert rec.outcome is Outcome.UNKNOWN
     assert rec.estimated
+
+
+def test_the_tracker_hands_over_facts_in_order(pbx: Pbx) -> None:
+    fresh = CallTracker("lab")
+    call = answered_call(pbx, connect=10).hangup(at=60)
+    facts = [f for s in call.steps for f in fresh.apply(s.event, s.received)]
+    answered, finished = facts
+    assert isinstance(answered, CallAnswered)
+    assert isinstance(finished, CallFinished)
+    assert answered.call is finished.call
+    # A survey key after the agent hung up, for a call this tracker never saw (it began
+    # before a restart): still an answer, on that call.
+    survey = {"Event": "UserEvent", "UserEvent": "CallCenter", "Stage": "survey",
+              "Answer": "4", "Linkedid": "before-restart", "Timestamp": "1700000000.5"}  # fmt: skip
+    (fact,) = fresh.apply(survey, 1700000001.0)
+    assert isinstance(fact, SurveyAnswered)
+    assert (fact.linkedid, fact.respondent, fact.answer, fact.at) == (
+        "before-restart", "call:before-restart", 4, 1700000000.5,
+    )  # fmt: skip
+    assert fresh.apply({**survey, "Answer": "none"}, 1700000001.0) == []
