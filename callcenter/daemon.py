@@ -400,37 +400,56 @@ class Daemon:
         return self.supervisor.failure is not None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set (or a background task keeps failing); then stop the
-        AMI client and flush the event log."""
+        """Run until ``stop`` is set (or a background task keeps failing); then stop
+        everything in the reverse order it started, the event log flushed last."""
         if not await self._migrate(stop):
             self.engine.dispose()
             return
         await asyncio.to_thread(self.today.load)
         await self._resume_open_calls()
-        sup = self.supervisor
-        writer = sup.start("eventlog-writer", self.eventlog.run)
-        calls_stop = asyncio.Event()
-        calls_writer = sup.start("calls-writer", lambda: self.calls_writer.run(calls_stop))
-        if self.pbx is not None:
-            pbx = self.pbx
-            self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
-        self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
-        waits: list[asyncio.Task[object]] = []
-        try:
-            if self.incidents is not None:
-                await self.incidents.start(spawn=sup.start)
+        async with contextlib.AsyncExitStack() as stack:
+            # Stop mirrors start: each part pushes its stop as it starts. Each stop runs
+            # even if a later-started part's stop raised (logged), and the event log,
+            # started first, is flushed last: shutdown always flushes what others hold.
+            def on_stop(name: str, step: Callable[[], Awaitable[None]]) -> None:
+                stack.push_async_callback(self._stop_step, name, step)
+
+            stack.callback(self._stopped)
+            sup = self.supervisor
+            on_stop("supervisor", sup.stop)
+            writer = sup.start("eventlog-writer", self.eventlog.run)
+            # Whatever became of the writer task: what is still held is written or spooled.
+            on_stop("eventlog-flush", self.eventlog.flush)
+            on_stop("eventlog-writer", lambda: self._stop_eventlog(writer))
+            calls_stop = asyncio.Event()
+            calls_writer = sup.start("calls-writer", lambda: self.calls_writer.run(calls_stop))
+            on_stop("calls-writer", lambda: self._stop_calls_writer(calls_stop, calls_writer))
+            if self.pbx is not None:
+                pbx = self.pbx
+                self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
+            self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
+            on_stop("pbx-record", self._stop_pbx_record)
             if self.webhooks is not None:
                 await self.webhooks.start(spawn=sup.start)
+                on_stop("webhooks", self.webhooks.stop)
+            if self.incidents is not None:
+                await self.incidents.start(spawn=sup.start)
+                on_stop("incidents", self.incidents.stop)
             starter = asyncio.create_task(self.client.start(), name="ami-start")
+            on_stop("ami-client", self.client.close)
             stopper = asyncio.create_task(stop.wait(), name="stop-wait")
             failed = asyncio.create_task(sup.failed.wait(), name="supervisor-failed")
-            waits += [starter, stopper, failed]
+            waits: list[asyncio.Task[object]] = [starter, stopper, failed]
+            on_stop("waits", lambda: _cancel(waits))
             await self._start_http()
+            if self._http is not None:
+                on_stop("http", self._http.cleanup)
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message
                 if self.service_mode is not None:
                     await self.service_mode.start()
+                    on_stop("service-mode", self.service_mode.stop)
                 log.info(
                     "daemon.started",
                     server=self.cfg.server.id,
@@ -444,67 +463,34 @@ class Daemon:
                 await asyncio.wait([stopper, failed], return_when=asyncio.FIRST_COMPLETED)
             if sup.failed.is_set():
                 log.error("daemon.stopping", reason=f"background task {sup.failure} kept failing")
-        finally:
-            await self._shutdown(waits, writer, calls_stop, calls_writer)
 
-    async def _shutdown(
-        self,
-        waits: list[asyncio.Task[object]],
-        writer: asyncio.Task[None],
-        calls_stop: asyncio.Event,
-        calls_writer: asyncio.Task[None],
-    ) -> None:
-        """Stop everything in order. Each step runs even if an earlier one raised (it is
-        logged), and the event log comes last, always: shutdown always flushes what the
-        other tasks hold."""
+    @staticmethod
+    async def _stop_step(name: str, step: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await step()
+        except Exception:
+            log.exception("daemon.shutdown_step_failed", step=name)
 
-        async def cancel_waits() -> None:
-            for task in waits:
-                task.cancel()
-            for task in waits:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    async def _stop_eventlog(self, writer: asyncio.Task[None]) -> None:
+        await self.eventlog.stop()
+        await writer
 
-        async def stop_pbx_record() -> None:
-            self._pbx_stop.set()  # and the coverage keeper, which closes its interval
-            for task in (self._pbx_task, self._coverage_task):
-                if task is not None:
-                    await task
+    async def _stop_pbx_record(self) -> None:
+        self._pbx_stop.set()  # and the coverage keeper, which closes its interval
+        for task in (self._pbx_task, self._coverage_task):
+            if task is not None:
+                await task
 
-        async def stop_calls_writer() -> None:
-            calls_stop.set()  # no call can finish any more: write the last ones
-            await calls_writer
-            if self.calls_writer.unwritten and calls_writer.done():
-                await self.calls_writer.run(calls_stop)  # its task died: one last try
-            if self.calls_writer.unwritten:
-                # Not lost: the event log holds their events, and replaying it rebuilds them.
-                log.error("calls.unwritten", calls=len(self.calls_writer.unwritten))
+    async def _stop_calls_writer(self, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+        stop.set()  # no call can finish any more: write the last ones
+        await task
+        if self.calls_writer.unwritten and task.done():
+            await self.calls_writer.run(stop)  # its task died: one last try
+        if self.calls_writer.unwritten:
+            # Not lost: the event log holds their events, and replaying it rebuilds them.
+            log.error("calls.unwritten", calls=len(self.calls_writer.unwritten))
 
-        async def stop_writer() -> None:
-            await self.eventlog.stop()
-            await writer
-
-        steps: list[tuple[str, Callable[[], Awaitable[None]] | None]] = [
-            ("waits", cancel_waits),
-            ("service-mode", self.service_mode.stop if self.service_mode else None),
-            ("http", self._http.cleanup if self._http else None),
-            ("ami-client", self.client.close),
-            ("incidents", self.incidents.stop if self.incidents else None),
-            ("webhooks", self.webhooks.stop if self.webhooks else None),
-            ("pbx-record", stop_pbx_record),
-            ("calls-writer", stop_calls_writer),
-            ("eventlog-writer", stop_writer),
-            # Whatever became of the writer task: what is still held is written or spooled.
-            ("eventlog-flush", self.eventlog.flush),
-            ("supervisor", self.supervisor.stop),
-        ]
-        for name, step in steps:
-            if step is None:
-                continue
-            try:
-                await step()
-            except Exception:
-                log.exception("daemon.shutdown_step_failed", step=name)
+    def _stopped(self) -> None:
         s = self.eventlog.stats
         log.info(
             "daemon.stopped",
@@ -515,3 +501,11 @@ class Daemon:
             pending=self.eventlog.pending,
         )
         self.engine.dispose()
+
+
+async def _cancel(tasks: list[asyncio.Task[object]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
