@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -298,6 +299,62 @@ def test_parse_frame_rejects_junk_lines(text: str) -> None:
         parse_frame(text)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(": value", id="empty-name"),
+        pytest.param(" Key: value", id="leading-space"),
+        pytest.param("\tKey: value", id="leading-tab"),
+        pytest.param("Key : value", id="trailing-space"),
+        pytest.param("Key\u3000: value", id="trailing-ideographic-space"),
+    ],
+)
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_both_paths_refuse_the_same_header_names(line: str, path: str) -> None:
+    # Issue 11: the fast path (no repeated name) took "" and " Key" as names; the slow
+    # path (a repeated name sends a frame there) refused them. One rule now.
+    text = f"Event: X\r\n{line}"
+    if path == "slow":
+        text += "\r\nOutput: a\r\nOutput: b"
+    with pytest.raises(AMIProtocolError, match="not an AMI header line"):
+        parse_frame(text)
+    items = AMIFramer(expect_banner=False).feed(text.encode() + b"\r\n\r\nEvent: Y\r\n\r\n")
+    assert summary(items) == [("error", "AMIProtocolError"), ("msg", {"Event": "Y"})]
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_both_paths_cut_a_name_at_its_first_colon(path: str) -> None:
+    # "Ke:y: v" is the name "Ke" with the value "y: v" on either path (the fast path
+    # split it at ": " into the name "Ke:y").
+    text = "Event: X\r\nKe:y: v" + ("\r\nOutput: a\r\nOutput: b" if path == "slow" else "")
+    msg = parse_frame(text)
+    assert msg["Ke"] == "y: v"
+    assert "Ke:y" not in msg
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from(["a", "B", " ", "\t", ":", ": ", "\u3000", "-"])).map("".join),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_path_agrees_with_the_slow_path(lines: list[str]) -> None:
+    from callcenter.ami.protocol import _parse_lines
+
+    text = "\r\n".join(lines)
+    try:
+        slow: Message | type[AMIProtocolError] = _parse_lines(text)
+    except AMIProtocolError:
+        slow = AMIProtocolError
+    try:
+        fast: Message | type[AMIProtocolError] = parse_frame(text)
+    except AMIProtocolError:
+        fast = AMIProtocolError
+    assert fast == slow
+
+
 def test_message_properties() -> None:
     ev = parse_frame("Event: Hangup\r\nActionID: a-1")
     assert (ev.event, ev.response, ev.action_id) == ("Hangup", None, "a-1")
@@ -474,6 +531,123 @@ def test_banner_never_ending_is_refused() -> None:
     assert framer.feed(b"x" * MAX) == []
     with pytest.raises(AMIProtocolError, match="banner"):
         framer.feed(b"x")
+
+
+# -- hostile streams: bounded buffer, linear work ---------------------------------------
+
+JUNK_CHUNK = 64 * 1024
+JUNK_TOTAL = 8 * 1024 * 1024
+
+
+class CountingBuffer(bytearray):
+    """The framer's buffer, counting the bytes each scan, strip or copy of it covers."""
+
+    work = 0
+
+    def _covers(self, args: tuple[Any, ...]) -> None:
+        start = args[1] if len(args) > 1 and args[1] is not None else 0
+        begin = start if start >= 0 else len(self) + start
+        CountingBuffer.work += max(0, len(self) - max(0, begin)) + 1
+
+    def find(self, *args: Any) -> int:
+        self._covers(args)
+        return super().find(*args)
+
+    def rfind(self, *args: Any) -> int:
+        self._covers(args)
+        return super().rfind(*args)
+
+    def lstrip(self, *args: Any) -> bytearray:
+        self._covers(())
+        return super().lstrip(*args)
+
+    def strip(self, *args: Any) -> bytearray:
+        self._covers(())
+        return super().strip(*args)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            CountingBuffer.work += len(range(*key.indices(len(self)))) + 1
+        return super().__getitem__(key)
+
+
+def junk_work(junk: bytes, total: int, *, expect_banner: bool = False) -> int:
+    """Bytes of buffer work the framer does on ``total`` bytes of ``junk`` in 64 KiB reads."""
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=expect_banner)
+    if expect_banner:
+        assert framer.feed(BANNER) == []
+    framer._buf = CountingBuffer()
+    CountingBuffer.work = 0
+    chunk = junk * (JUNK_CHUNK // len(junk))
+    for _ in range(total // len(chunk)):
+        assert framer.feed(chunk) == []
+    return CountingBuffer.work
+
+
+JUNK = [
+    pytest.param(b"\r", id="CR"),
+    pytest.param(b"\n", id="LF"),
+    pytest.param(b"\n\r", id="LFCR"),
+    pytest.param(b"\r\n\r\n", id="CRLF-runs"),
+]
+
+
+@pytest.mark.parametrize("expect_banner", [False, True], ids=["no-banner", "after-banner"])
+@pytest.mark.parametrize("junk", JUNK)
+def test_blank_line_flood_keeps_the_buffer_bounded(junk: bytes, expect_banner: bool) -> None:
+    # Issue 11: 40 MiB of CR alone grew the buffer past max_frame_bytes (it never held
+    # a frame to refuse) and cost quadratic CPU. Blank lines are dropped as they come.
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=expect_banner)
+    if expect_banner:
+        assert framer.feed(BANNER) == []
+    chunk = junk * (JUNK_CHUNK // len(junk))
+    for _ in range(JUNK_TOTAL // len(chunk)):
+        assert framer.feed(chunk) == []
+        assert framer.pending_bytes <= MAX
+        assert framer.pending_bytes <= 3  # only what could start a terminator
+    # The stream is still in step: a frame after the flood parses, split or whole.
+    assert framer.feed(b"Event: After\r\nSeq: 1\r") == []
+    assert framer.feed(b"\n\r\n" + junk) == [{"Event": "After", "Seq": "1"}]
+    assert framer.feed(b"Event: Next\r\n\r\n") == [{"Event": "Next"}]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_blank_line_flood_costs_work_linear_in_the_bytes(junk: bytes) -> None:
+    small = junk_work(junk, JUNK_TOTAL // 2)
+    large = junk_work(junk, JUNK_TOTAL)
+    # Twice the bytes, about twice the work (quadratic would be four times), and no
+    # more than a few passes over each byte.
+    assert large <= 2.2 * small
+    assert large <= 3 * JUNK_TOTAL
+
+
+def test_blank_line_flood_before_a_frame_is_not_counted_in_its_size() -> None:
+    # Blank lines before a frame are stray, as ever: a frame of exactly the limit
+    # after a flood of them is still accepted, in any chunking.
+    stream = b"\r\n\r" * (3 * MAX) + _sized_frame(MAX) + b"\r\n\r\n"
+    for step in (1, 7, MAX - 1, len(stream)):
+        chunks = [stream[i : i + step] for i in range(0, len(stream), step)]
+        items = feed_all(AMIFramer(max_frame_bytes=MAX, expect_banner=False), chunks)
+        assert [i.event for i in items if isinstance(i, Message)] == ["Sized"], step
+
+
+def test_runaway_frame_among_blank_lines_is_still_cut() -> None:
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=False)
+    items = feed_all(framer, [b"\r\n" * 1000, b"x\r" * MAX, b"\r" * 1000])
+    assert summary(items) == [("error", "AMIFrameTooLarge")]
+    assert framer.pending_bytes <= 3
+    assert framer.feed(b"\r\n\r\nEvent: B\r\n\r\n") == [{"Event": "B"}]
+
+
+def test_banner_scan_is_linear_byte_by_byte() -> None:
+    # A banner arriving one byte at a time is scanned once, not once per read.
+    framer = AMIFramer(max_frame_bytes=MAX)
+    framer._buf = CountingBuffer()
+    CountingBuffer.work = 0
+    for b in byte_by_byte(b"x" * (MAX - 2)):
+        assert framer.feed(b) == []
+    assert CountingBuffer.work <= 4 * MAX
+    assert framer.feed(b"\r\nEvent: A\r\n\r\n")[1:] == [{"Event": "A"}]
 
 
 # -- encode_action -----------------------------------------------------------------------
