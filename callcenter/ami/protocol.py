@@ -9,6 +9,7 @@ inside a multi-byte sequence).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -225,24 +226,48 @@ class AMIFramer:
 
 HeaderValue = str | int | float | Sequence[str]
 
+# What an action's header names and values cannot carry: every C0 control character (CR
+# and LF would start a header or end the frame, NUL ends the C string Asterisk reads it
+# into, the others are no text a PBX should store), DEL, and lone surrogates (no UTF-8).
+AMI_UNSAFE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_NAMES = {"\r": "CR", "\n": "LF", "\x00": "NUL", "\t": "TAB", "\x1b": "ESC", "\x7f": "DEL"}
 
-def _check(text: str, what: str) -> str:
-    if "\r" in text or "\n" in text:
-        raise AMIInjectionError(f"{what} contains CR or LF, refused (AMI injection)")
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of ``text`` that AMI cannot carry, or None."""
+    found = AMI_UNSAFE.search(text)
+    return None if found is None else found.group()
+
+
+def describe_character(ch: str) -> str:
+    """``U+0000 (NUL)``: a character named so that a log or an error shows it."""
+    name = _NAMES.get(ch)
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
+def _check(text: str, what: str, header: str) -> str:
+    ch = unsafe_character(text)
+    if ch is not None:
+        kind = "a lone surrogate" if 0xD800 <= ord(ch) <= 0xDFFF else "a control character"
+        raise AMIInjectionError(
+            f"{what} contains {kind}, {describe_character(ch)}: refused (AMI injection)",
+            header=header,
+        )
     return text
 
 
 def encode_action(action: str, headers: Mapping[str, HeaderValue], action_id: str) -> bytes:
-    """Serialise an action. Refuses any CR/LF that would let a value start a new header."""
+    """Serialise an action. Refuses any control character (CR, LF, NUL, ... DEL) that
+    would let a value start a new header, end the frame or cut a value short."""
     lines = [
-        f"Action: {_check(action, 'action name')}",
-        f"ActionID: {_check(action_id, 'ActionID')}",
+        f"Action: {_check(action, 'the action name (Action)', 'Action')}",
+        f"ActionID: {_check(action_id, 'ActionID', 'ActionID')}",
     ]
     for key, value in headers.items():
         if not key or ":" in key or key != key.strip() or key.lower() in ("action", "actionid"):
-            raise AMIInjectionError(f"bad header name {key[:40]!r}")
-        _check(key, "header name")
+            raise AMIInjectionError(f"bad header name {key[:40]!r}", header=key[:40])
+        _check(key, f"header name {key[:40]!r}", key[:40])
         values = [value] if isinstance(value, str | int | float) else list(value)
         for v in values:
-            lines.append(f"{key}: {_check(str(v), f'value of {key}')}")
+            lines.append(f"{key}: {_check(str(v), f'value of {key}', key)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")

@@ -193,6 +193,13 @@ header_values = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
     max_size=30,
 )
+# What an action may carry: no C0 control character, no DEL (encode_action refuses them).
+action_values = st.text(
+    alphabet=st.characters(
+        exclude_categories=["Cs"], exclude_characters="".join(map(chr, [*range(32), 127]))
+    ),
+    max_size=30,
+)
 frames_strategy = st.lists(
     st.dictionaries(header_names, header_values, min_size=1, max_size=6), min_size=1, max_size=6
 )
@@ -224,7 +231,7 @@ def test_random_frames_in_random_chunks_parse_back_exactly(
     action=header_names,
     headers=st.dictionaries(
         header_names.filter(lambda k: k.lower() not in ("action", "actionid")),
-        header_values,
+        action_values,
         max_size=6,
     ),
 )
@@ -732,6 +739,51 @@ def test_cr_or_lf_anywhere_is_refused(where: str, evil: str) -> None:
 def test_bad_header_names_are_refused(name: str) -> None:
     with pytest.raises(AMIInjectionError, match="bad header name"):
         encode_action("Ping", {name: "v"}, "id")
+
+
+CONTROLS = [*map(chr, range(32)), "\x7f"]
+
+
+@pytest.mark.parametrize("ch", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+@pytest.mark.parametrize("where", ["action", "action_id", "name", "value", "list_element"])
+def test_every_control_character_anywhere_is_refused(where: str, ch: str) -> None:
+    # Issue 11: only CR and LF were refused; a NUL in the service-mode note reached the
+    # wire (Asterisk reads a value as a C string: the NUL cuts it short).
+    action, headers, action_id = _inject(where, ch)
+    with pytest.raises(AMIInjectionError, match=f"U\\+{ord(ch):04X}") as info:
+        encode_action(action, headers, action_id)
+    header = {"action": "Action", "action_id": "ActionID", "value": "Name"}.get(where)
+    if header is not None:
+        assert info.value.header == header
+        assert header in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "header", "shown"),
+    [
+        ({"Family": "callcenter", "Val": "closed|1|停電\x00x"}, "Val", "U+0000 (NUL)"),
+        ({"Val": "a\tb"}, "Val", "U+0009 (TAB)"),
+        ({"Val": "\x1b[31m"}, "Val", "U+001B (ESC)"),
+        ({"Val": "x\x7f"}, "Val", "U+007F (DEL)"),
+        ({"Variable": ["A=1", "B=\x01"]}, "Variable", "U+0001"),
+        ({"Reason": "lunch\ud800"}, "Reason", "U+D800"),
+    ],
+)
+def test_the_refusal_names_the_header_and_the_character(
+    headers: Mapping[str, HeaderValue], header: str, shown: str
+) -> None:
+    with pytest.raises(AMIInjectionError) as info:
+        encode_action("DBPut", headers, "id")
+    assert info.value.header == header
+    assert f"value of {header}" in str(info.value)
+    assert shown in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["停電のため", "a b", "x\x80y", "\u2028", "emoji \U0001f600"])
+def test_text_without_c0_or_del_is_sent(text: str) -> None:
+    raw = encode_action("DBPut", {"Val": text}, "id")
+    (msg,) = AMIFramer(expect_banner=False).feed(raw)
+    assert msg == {"Action": "DBPut", "ActionID": "id", "Val": text}
 
 
 def test_refusal_happens_even_after_good_headers() -> None:
