@@ -17,7 +17,6 @@ Asterisk 16's replies (app_queue.c) that have a domain meaning are matched by te
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 import structlog
@@ -34,13 +33,13 @@ from callcenter.agents.state import AgentState, DeviceStatus, Membership
 from callcenter.ami import AMIActionError, AMIActions, AMIError
 from callcenter.config import AgentConfig, QueueConfig
 from callcenter.telephony.live import LiveState
+from callcenter.text import forbidden_character
 
 log = structlog.get_logger("callcenter.agents")
 
 # Asterisk keeps a pause reason in a char[80]: longer ones are cut at 79 bytes, and a cut
 # inside a UTF-8 character makes Asterisk drop the QueueMemberPause event altogether.
 MAX_REASON_BYTES = 79
-_FORBIDDEN = {"Cc", "Cs", "Zl", "Zp"}  # control characters, lone surrogates, line breaks
 
 ALREADY_THERE = "Already there"
 NOT_THERE = "Not there"
@@ -52,7 +51,7 @@ def check_reason(reason: str) -> str:
     """Return ``reason`` if Asterisk can keep it whole; else raise InvalidReasonError."""
     if not reason.strip():
         raise InvalidReasonError("a pause needs a reason")
-    bad = next((ch for ch in reason if unicodedata.category(ch) in _FORBIDDEN), None)
+    bad = forbidden_character(reason)
     if bad is not None:
         raise InvalidReasonError(
             f"the pause reason must not contain control characters or line breaks "

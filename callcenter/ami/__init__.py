@@ -11,9 +11,19 @@ from callcenter.ami.errors import (
     AMIProtocolError,
     AMITimeoutError,
 )
-from callcenter.ami.protocol import AMIFramer, FrameError, Message, encode_action, parse_frame
+from callcenter.ami.protocol import (
+    AMI_UNSAFE,
+    AMIFramer,
+    FrameError,
+    Message,
+    describe_character,
+    encode_action,
+    parse_frame,
+    unsafe_character,
+)
 
 __all__ = [
+    "AMI_UNSAFE",
     "AMIActionError",
     "AMIActions",
     "AMIAuthenticationError",
@@ -28,6 +38,8 @@ __all__ = [
     "AMITimeoutError",
     "FrameError",
     "Message",
+    "describe_character",
     "encode_action",
     "parse_frame",
+    "unsafe_character",
 ]

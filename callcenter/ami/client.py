@@ -44,6 +44,14 @@ ConnectHandler = Callable[["AMIClient"], Awaitable[None]]
 log = structlog.get_logger("callcenter.ami")
 
 READ_SIZE = 1 << 16
+BANNER_LOG_CHARS = 100  # the banner comes from the peer, up to max_frame_bytes long
+
+
+def _shortened(text: str | None, limit: int) -> str | None:
+    """At most ``limit`` characters, an ellipsis marking a cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "\u2026"
 
 
 @dataclass
@@ -233,7 +241,12 @@ class AMIClient:
         self.banner = framer.banner
         self.connects += 1
         self.connected.set()
-        log.info("ami.connected", address=self.address, banner=self.banner, connects=self.connects)
+        log.info(
+            "ami.connected",
+            address=self.address,
+            banner=_shortened(self.banner, BANNER_LOG_CHARS),
+            connects=self.connects,
+        )
         if self.on_connect is not None:
             previous = self._on_connect_task
             if previous is not None and not previous.done():

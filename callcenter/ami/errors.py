@@ -28,7 +28,14 @@ class AMIFrameTooLarge(AMIProtocolError):
 
 
 class AMIInjectionError(AMIError, ValueError):
-    """An action header name or value would break the frame (CR, LF, or a bad name)."""
+    """An action header name or value AMI cannot carry (a control character, or a bad name).
+
+    ``header`` names the header (``Action`` and ``ActionID`` included) when it is known.
+    """
+
+    def __init__(self, message: str, *, header: str | None = None) -> None:
+        super().__init__(message)
+        self.header = header
 
 
 class AMIActionError(AMIError):

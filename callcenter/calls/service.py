@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from callcenter.ami import AMIActions, AMIError, Message
+from callcenter.ami import AMI_UNSAFE, AMIActions, AMIError, Message
 from callcenter.calls.errors import (
     AgentBusyError,
     InvalidDestinationError,
@@ -59,6 +59,13 @@ log = structlog.get_logger("callcenter.calls")
 # no "#" (the attended transfer sends it to end the digits).
 _EXTEN = re.compile(r"[0-9A-Za-z*+]{1,40}")
 _CONTEXT = re.compile(r"[0-9A-Za-z_.-]{1,79}")
+
+
+def _caller_id_text(text: str) -> str:
+    """A caller's name or number, from the PBX's events, fit for an Originate's CallerID:
+    no double quote (it would end the name), and a space for each character AMI refuses
+    (a SIP display name may hold a tab or a NUL; it must not make the pickup fail)."""
+    return AMI_UNSAFE.sub(" ", text.replace('"', "'"))
 
 
 def _newest_first(channel: Channel) -> tuple[int, int]:
@@ -254,7 +261,8 @@ class CallControl:
             raise UnknownSlotError(slot)
         if self._channels_of(agent):
             raise AgentBusyError(agent.id)
-        name = parked.caller_name.replace('"', "'")
+        name = _caller_id_text(parked.caller_name)
+        number = _caller_id_text(parked.caller_num)
         headers = {
             "Channel": f"PJSIP/{agent.id}",
             "Context": self.pickup_context,
@@ -263,7 +271,7 @@ class CallControl:
             "Async": "true",  # the reply comes now, not when (if) the agent answers
             "Timeout": str(int(self.ring_seconds * 1000)),
             # The agent's phone shows who is waiting, not the parking lot.
-            "CallerID": f'"{name}" <{parked.caller_num}>' if parked.caller_num else name,
+            "CallerID": f'"{name}" <{number}>' if number else name,
         }
         await self._send("Originate", agent, headers)
         log.info("call.pickup", agent=agent.id, slot=slot, linkedid=parked.linkedid)

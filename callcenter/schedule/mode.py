@@ -41,6 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from callcenter.ami.client import AMIListActions
 from callcenter.ami.errors import AMIActionError, AMIError
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.text import describe, forbidden_character
 
 log = structlog.get_logger("callcenter.schedule")
 
@@ -66,6 +67,18 @@ def encode_override(o: Override) -> str:
     """``MODE|UNTIL_EPOCH|NOTE``; the note on one line (AMI header values cannot break)."""
     note = " ".join(o.note.split())[:NOTE_MAX]
     return f"{o.mode}|{math.ceil(o.until.timestamp())}|{note}"
+
+
+def check_note(note: str) -> str:
+    """The note, if AstDB can keep it; else ValueError ``note: ...``.
+
+    White space of any kind (line breaks, tabs) is folded into single spaces when it is
+    stored; any other control character (NUL, ESC, DEL...) or a lone surrogate is refused.
+    """
+    bad = forbidden_character(note, spaces=True)
+    if bad is not None:
+        raise ValueError(f"note: must not contain control characters (found {describe(bad)})")
+    return note
 
 
 def decode_override(value: str, tz: tzinfo) -> Override | None:
@@ -222,6 +235,7 @@ class ModeKeeper:
         """
         if mode not in MODES:
             raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+        check_note(note)
         now = self._clock()
         if until is None:
             until = self.calendar.next_change(now)

@@ -521,7 +521,11 @@ PBX_PATHS: dict[str, Any] = {
                     {
                         "mode": {"enum": ["open", "closed"]},
                         "until": {**_TIME, "description": "with its UTC offset, future"},
-                        "note": {"type": "string", "maxLength": 200},
+                        "note": {
+                            "type": "string",
+                            "maxLength": 200,
+                            "description": "one line, no control characters",
+                        },
                     },
                     ("mode",),
                 )

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter import agents as agent_errors
 from callcenter import calls as call_errors
-from callcenter.ami import AMIError
+from callcenter.ami import AMIError, AMIInjectionError
 from callcenter.calls import Transfer
 from callcenter.metrics import GROUPINGS, combine, query_figures, query_figures_by
 from callcenter.metrics.report import grouped_json
@@ -60,6 +60,7 @@ QUEUE = r"{name:[A-Za-z0-9_.-]{1,64}}"
 TRANSFER_KINDS = ("blind", "attended")
 PARK_TIMEOUT_MAX = 3600  # an hour in a slot is a forgotten call, not a hold
 METRICS_PARAMS = ("from", "to", "queue", "by", "server")
+SET_MODE_FIELDS = ("mode", "until", "note")
 LIVE_PATH = f"{PREFIX}/live"
 
 _A = f"{PREFIX}/agents/{AGENT}"
@@ -255,7 +256,7 @@ class PbxRoutes:
         agent_id = self._agent_id(request, acting=True)
         body = Body(await json_object(request), ("reason", "queue"))
         # The service checks the reason's bytes and characters (what Asterisk keeps).
-        reason = body.text("reason", required=True, max_length=200, blank=True)
+        reason = body.text("reason", required=True, max_length=200, blank=True, one_line=True)
         assert reason is not None
         queue = self._queue(body)
         await answer(self.pbx.agents.pause(agent_id, reason, queue=queue))
@@ -285,7 +286,7 @@ class PbxRoutes:
         agent_id = self._agent_id(request, acting=True)
         body = Body(await json_object(request), ("slot",))
         slot = body.required_text("slot", max_length=10)
-        if not slot.isdigit():
+        if not (slot.isascii() and slot.isdigit()):
             raise invalid("slot", f"{slot!r} is not a parking slot (digits)")
         parked = await answer(self.pbx.calls.pickup(agent_id, slot))
         self._log(request, "pickup", agent_id, slot=slot)
@@ -297,7 +298,7 @@ class PbxRoutes:
         kind = body.choice("kind", TRANSFER_KINDS)
         if kind is None:
             raise invalid("kind", f"is required (one of {', '.join(TRANSFER_KINDS)})")
-        to = body.required_text("to", max_length=80)
+        to = body.required_text("to", max_length=80, one_line=True)
         calls = self.pbx.calls
         if kind == "blind":
             done = await answer(calls.blind_transfer(agent_id, to))
@@ -396,20 +397,26 @@ class PbxRoutes:
 
     async def set_mode(self, request: web.Request) -> web.Response:
         keeper = self._keeper_for(request)
-        body = Body(await json_object(request), ("mode", "until", "note"))
+        body = Body(await json_object(request), SET_MODE_FIELDS)
         mode = body.choice("mode", MODES)
         if mode is None:
             raise invalid("mode", f"is required (one of {', '.join(MODES)})")
         until = body.instant("until")
         who = principal(request)
-        note = body.text("note", max_length=NOTE_MAX, blank=True) or ""
+        # The note goes into AstDB through AMI: one line, no control characters.
+        note = body.text("note", max_length=NOTE_MAX, blank=True, one_line=True) or ""
         # Who did it goes with the note into AstDB, where `callcenter mode status` shows it.
         note = f"{who.actor}: {note}" if note.strip() else who.actor
         try:
             await keeper.override(mode, until, note[:NOTE_MAX])
+        except AMIInjectionError:
+            raise  # text of ours that AMI cannot carry, not the client's: a 500, logged
         except ValueError as exc:
+            # The keeper's refusals start with the field: "mode: ...", "until: ...", "note: ...".
             field, _, message = str(exc).partition(": ")
-            raise invalid("until" if field == "until" else "mode", message or str(exc)) from None
+            if field in SET_MODE_FIELDS:
+                raise invalid(field, message) from None
+            raise ApiError(422, str(exc)) from None  # which field, unknown: none named
         except (AMIError, OSError) as exc:
             raise ApiError(
                 502, f"the PBX did not take the override: {exc}", code="pbx_error"

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
+from callcenter.text import describe, forbidden_character
 from callcenter.web.errors import ApiError, invalid
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -133,8 +134,13 @@ class Body:
         nullable: bool = False,
         max_length: int = 200,
         blank: bool = False,
+        one_line: bool = False,
     ) -> str | None:
-        """A string (None when absent, or null where null is allowed)."""
+        """A string (None when absent, or null where null is allowed).
+
+        ``one_line``: text that goes to the PBX, which refuses control characters, line
+        breaks and lone surrogates (callcenter.text).
+        """
         value = self._get(name, required=required, nullable=nullable)
         if value is None:
             return None
@@ -144,10 +150,15 @@ class Body:
             raise invalid(name, "must not be empty")
         if len(value) > max_length:
             raise invalid(name, f"at most {max_length} characters (got {len(value)})")
+        if one_line and (bad := forbidden_character(value)) is not None:
+            raise invalid(
+                name,
+                f"must be one line without control characters (found {describe(bad)})",
+            )
         return check_text(name, value)
 
-    def required_text(self, name: str, *, max_length: int = 200) -> str:
-        value = self.text(name, required=True, max_length=max_length)
+    def required_text(self, name: str, *, max_length: int = 200, one_line: bool = False) -> str:
+        value = self.text(name, required=True, max_length=max_length, one_line=one_line)
         assert value is not None
         return value
 

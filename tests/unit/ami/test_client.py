@@ -295,6 +295,30 @@ async def test_unexpected_banner_counts_a_bad_frame_but_login_proceeds(
         await odd.stop()
 
 
+@pytest.mark.parametrize("extra", [0, 73, 74, 900_000])  # 100 characters, then 101
+async def test_the_banner_is_cut_short_in_the_log(make_client: ClientFactory, extra: int) -> None:
+    # Issue 11: the whole banner was logged, up to max_frame_bytes (1 MiB) per connect.
+    head = "Asterisk Call Manager/9.0.0"
+    banner = head + "x" * extra
+    long_one = FakeManager(banner=banner.encode() + b"\r\n")
+    await long_one.start()
+    try:
+        client = make_client(port=long_one.port)
+        with structlog.testing.capture_logs() as logs:
+            await client.start()
+        assert client.banner == banner  # kept whole on the client
+        (connected,) = (e for e in logs if e["event"] == "ami.connected")
+        logged = connected["banner"]
+        assert len(logged) <= 100
+        if len(banner) <= 100:
+            assert logged == banner
+        else:
+            assert logged == banner[:99] + "\u2026"
+        await client.close()
+    finally:
+        await long_one.stop()
+
+
 async def test_action_before_start_is_refused(make_client: ClientFactory) -> None:
     client = make_client()
     with pytest.raises(AMIConnectionError, match="not connected"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -192,6 +193,13 @@ header_values = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
     max_size=30,
 )
+# What an action may carry: no C0 control character, no DEL (encode_action refuses them).
+action_values = st.text(
+    alphabet=st.characters(
+        exclude_categories=["Cs"], exclude_characters="".join(map(chr, [*range(32), 127]))
+    ),
+    max_size=30,
+)
 frames_strategy = st.lists(
     st.dictionaries(header_names, header_values, min_size=1, max_size=6), min_size=1, max_size=6
 )
@@ -223,7 +231,7 @@ def test_random_frames_in_random_chunks_parse_back_exactly(
     action=header_names,
     headers=st.dictionaries(
         header_names.filter(lambda k: k.lower() not in ("action", "actionid")),
-        header_values,
+        action_values,
         max_size=6,
     ),
 )
@@ -296,6 +304,62 @@ def test_parse_frame(text: str, expected: dict[str, str]) -> None:
 def test_parse_frame_rejects_junk_lines(text: str) -> None:
     with pytest.raises(AMIProtocolError, match="not an AMI header line"):
         parse_frame(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(": value", id="empty-name"),
+        pytest.param(" Key: value", id="leading-space"),
+        pytest.param("\tKey: value", id="leading-tab"),
+        pytest.param("Key : value", id="trailing-space"),
+        pytest.param("Key\u3000: value", id="trailing-ideographic-space"),
+    ],
+)
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_both_paths_refuse_the_same_header_names(line: str, path: str) -> None:
+    # Issue 11: the fast path (no repeated name) took "" and " Key" as names; the slow
+    # path (a repeated name sends a frame there) refused them. One rule now.
+    text = f"Event: X\r\n{line}"
+    if path == "slow":
+        text += "\r\nOutput: a\r\nOutput: b"
+    with pytest.raises(AMIProtocolError, match="not an AMI header line"):
+        parse_frame(text)
+    items = AMIFramer(expect_banner=False).feed(text.encode() + b"\r\n\r\nEvent: Y\r\n\r\n")
+    assert summary(items) == [("error", "AMIProtocolError"), ("msg", {"Event": "Y"})]
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_both_paths_cut_a_name_at_its_first_colon(path: str) -> None:
+    # "Ke:y: v" is the name "Ke" with the value "y: v" on either path (the fast path
+    # split it at ": " into the name "Ke:y").
+    text = "Event: X\r\nKe:y: v" + ("\r\nOutput: a\r\nOutput: b" if path == "slow" else "")
+    msg = parse_frame(text)
+    assert msg["Ke"] == "y: v"
+    assert "Ke:y" not in msg
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from(["a", "B", " ", "\t", ":", ": ", "\u3000", "-"])).map("".join),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_path_agrees_with_the_slow_path(lines: list[str]) -> None:
+    from callcenter.ami.protocol import _parse_lines
+
+    text = "\r\n".join(lines)
+    try:
+        slow: Message | type[AMIProtocolError] = _parse_lines(text)
+    except AMIProtocolError:
+        slow = AMIProtocolError
+    try:
+        fast: Message | type[AMIProtocolError] = parse_frame(text)
+    except AMIProtocolError:
+        fast = AMIProtocolError
+    assert fast == slow
 
 
 def test_message_properties() -> None:
@@ -476,6 +540,123 @@ def test_banner_never_ending_is_refused() -> None:
         framer.feed(b"x")
 
 
+# -- hostile streams: bounded buffer, linear work ---------------------------------------
+
+JUNK_CHUNK = 64 * 1024
+JUNK_TOTAL = 8 * 1024 * 1024
+
+
+class CountingBuffer(bytearray):
+    """The framer's buffer, counting the bytes each scan, strip or copy of it covers."""
+
+    work = 0
+
+    def _covers(self, args: tuple[Any, ...]) -> None:
+        start = args[1] if len(args) > 1 and args[1] is not None else 0
+        begin = start if start >= 0 else len(self) + start
+        CountingBuffer.work += max(0, len(self) - max(0, begin)) + 1
+
+    def find(self, *args: Any) -> int:
+        self._covers(args)
+        return super().find(*args)
+
+    def rfind(self, *args: Any) -> int:
+        self._covers(args)
+        return super().rfind(*args)
+
+    def lstrip(self, *args: Any) -> bytearray:
+        self._covers(())
+        return super().lstrip(*args)
+
+    def strip(self, *args: Any) -> bytearray:
+        self._covers(())
+        return super().strip(*args)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            CountingBuffer.work += len(range(*key.indices(len(self)))) + 1
+        return super().__getitem__(key)
+
+
+def junk_work(junk: bytes, total: int, *, expect_banner: bool = False) -> int:
+    """Bytes of buffer work the framer does on ``total`` bytes of ``junk`` in 64 KiB reads."""
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=expect_banner)
+    if expect_banner:
+        assert framer.feed(BANNER) == []
+    framer._buf = CountingBuffer()
+    CountingBuffer.work = 0
+    chunk = junk * (JUNK_CHUNK // len(junk))
+    for _ in range(total // len(chunk)):
+        assert framer.feed(chunk) == []
+    return CountingBuffer.work
+
+
+JUNK = [
+    pytest.param(b"\r", id="CR"),
+    pytest.param(b"\n", id="LF"),
+    pytest.param(b"\n\r", id="LFCR"),
+    pytest.param(b"\r\n\r\n", id="CRLF-runs"),
+]
+
+
+@pytest.mark.parametrize("expect_banner", [False, True], ids=["no-banner", "after-banner"])
+@pytest.mark.parametrize("junk", JUNK)
+def test_blank_line_flood_keeps_the_buffer_bounded(junk: bytes, expect_banner: bool) -> None:
+    # Issue 11: 40 MiB of CR alone grew the buffer past max_frame_bytes (it never held
+    # a frame to refuse) and cost quadratic CPU. Blank lines are dropped as they come.
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=expect_banner)
+    if expect_banner:
+        assert framer.feed(BANNER) == []
+    chunk = junk * (JUNK_CHUNK // len(junk))
+    for _ in range(JUNK_TOTAL // len(chunk)):
+        assert framer.feed(chunk) == []
+        assert framer.pending_bytes <= MAX
+        assert framer.pending_bytes <= 3  # only what could start a terminator
+    # The stream is still in step: a frame after the flood parses, split or whole.
+    assert framer.feed(b"Event: After\r\nSeq: 1\r") == []
+    assert framer.feed(b"\n\r\n" + junk) == [{"Event": "After", "Seq": "1"}]
+    assert framer.feed(b"Event: Next\r\n\r\n") == [{"Event": "Next"}]
+
+
+@pytest.mark.parametrize("junk", JUNK)
+def test_blank_line_flood_costs_work_linear_in_the_bytes(junk: bytes) -> None:
+    small = junk_work(junk, JUNK_TOTAL // 2)
+    large = junk_work(junk, JUNK_TOTAL)
+    # Twice the bytes, about twice the work (quadratic would be four times), and no
+    # more than a few passes over each byte.
+    assert large <= 2.2 * small
+    assert large <= 3 * JUNK_TOTAL
+
+
+def test_blank_line_flood_before_a_frame_is_not_counted_in_its_size() -> None:
+    # Blank lines before a frame are stray, as ever: a frame of exactly the limit
+    # after a flood of them is still accepted, in any chunking.
+    stream = b"\r\n\r" * (3 * MAX) + _sized_frame(MAX) + b"\r\n\r\n"
+    for step in (1, 7, MAX - 1, len(stream)):
+        chunks = [stream[i : i + step] for i in range(0, len(stream), step)]
+        items = feed_all(AMIFramer(max_frame_bytes=MAX, expect_banner=False), chunks)
+        assert [i.event for i in items if isinstance(i, Message)] == ["Sized"], step
+
+
+def test_runaway_frame_among_blank_lines_is_still_cut() -> None:
+    framer = AMIFramer(max_frame_bytes=MAX, expect_banner=False)
+    items = feed_all(framer, [b"\r\n" * 1000, b"x\r" * MAX, b"\r" * 1000])
+    assert summary(items) == [("error", "AMIFrameTooLarge")]
+    assert framer.pending_bytes <= 3
+    assert framer.feed(b"\r\n\r\nEvent: B\r\n\r\n") == [{"Event": "B"}]
+
+
+def test_banner_scan_is_linear_byte_by_byte() -> None:
+    # A banner arriving one byte at a time is scanned once, not once per read.
+    framer = AMIFramer(max_frame_bytes=MAX)
+    framer._buf = CountingBuffer()
+    CountingBuffer.work = 0
+    for b in byte_by_byte(b"x" * (MAX - 2)):
+        assert framer.feed(b) == []
+    assert CountingBuffer.work <= 4 * MAX
+    assert framer.feed(b"\r\nEvent: A\r\n\r\n")[1:] == [{"Event": "A"}]
+
+
 # -- encode_action -----------------------------------------------------------------------
 
 
@@ -558,6 +739,51 @@ def test_cr_or_lf_anywhere_is_refused(where: str, evil: str) -> None:
 def test_bad_header_names_are_refused(name: str) -> None:
     with pytest.raises(AMIInjectionError, match="bad header name"):
         encode_action("Ping", {name: "v"}, "id")
+
+
+CONTROLS = [*map(chr, range(32)), "\x7f"]
+
+
+@pytest.mark.parametrize("ch", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+@pytest.mark.parametrize("where", ["action", "action_id", "name", "value", "list_element"])
+def test_every_control_character_anywhere_is_refused(where: str, ch: str) -> None:
+    # Issue 11: only CR and LF were refused; a NUL in the service-mode note reached the
+    # wire (Asterisk reads a value as a C string: the NUL cuts it short).
+    action, headers, action_id = _inject(where, ch)
+    with pytest.raises(AMIInjectionError, match=f"U\\+{ord(ch):04X}") as info:
+        encode_action(action, headers, action_id)
+    header = {"action": "Action", "action_id": "ActionID", "value": "Name"}.get(where)
+    if header is not None:
+        assert info.value.header == header
+        assert header in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "header", "shown"),
+    [
+        ({"Family": "callcenter", "Val": "closed|1|停電\x00x"}, "Val", "U+0000 (NUL)"),
+        ({"Val": "a\tb"}, "Val", "U+0009 (TAB)"),
+        ({"Val": "\x1b[31m"}, "Val", "U+001B (ESC)"),
+        ({"Val": "x\x7f"}, "Val", "U+007F (DEL)"),
+        ({"Variable": ["A=1", "B=\x01"]}, "Variable", "U+0001"),
+        ({"Reason": "lunch\ud800"}, "Reason", "U+D800"),
+    ],
+)
+def test_the_refusal_names_the_header_and_the_character(
+    headers: Mapping[str, HeaderValue], header: str, shown: str
+) -> None:
+    with pytest.raises(AMIInjectionError) as info:
+        encode_action("DBPut", headers, "id")
+    assert info.value.header == header
+    assert f"value of {header}" in str(info.value)
+    assert shown in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["停電のため", "a b", "x\x80y", "\u2028", "emoji \U0001f600"])
+def test_text_without_c0_or_del_is_sent(text: str) -> None:
+    raw = encode_action("DBPut", {"Val": text}, "id")
+    (msg,) = AMIFramer(expect_banner=False).feed(raw)
+    assert msg == {"Action": "DBPut", "ActionID": "id", "Val": text}
 
 
 def test_refusal_happens_even_after_good_headers() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from callcenter.ami import AMIActionError, AMIConnectionError, AMIError, Message
-from callcenter.ami.protocol import HeaderValue
+from callcenter.ami.protocol import HeaderValue, encode_action
 from callcenter.calls import (
     AgentBusyError,
     CallControl,
@@ -284,6 +284,26 @@ async def test_pickup_quotes_safely_and_allows_no_number(
     play(live, parked_call("701", num="<unknown>", name='a "b"'))
     await control.pickup("agent2", "701")
     assert client.sent[0][1]["CallerID"] == "a 'b'"
+
+
+@pytest.mark.parametrize(
+    ("num", "name", "caller_id"),
+    [
+        ("0311110001", "駐車\t太郎", '"駐車 太郎" <0311110001>'),
+        ("0311110001", "駐車\x00太郎\x1b[2J", '"駐車 太郎 [2J" <0311110001>'),
+        ("031111\x7f0001", "駐車 太郎", '"駐車 太郎" <031111 0001>'),
+    ],
+)
+async def test_pickup_caller_id_holds_nothing_ami_refuses(
+    control: CallControl, client: FakeClient, live: LiveState, num: str, name: str, caller_id: str
+) -> None:
+    # A SIP display name may hold a tab or a NUL: the AMI client refuses control
+    # characters (issue 11), so the pickup would fail if they were passed on.
+    play(live, parked_call("701", num=num, name=name))
+    await control.pickup("agent2", "701")
+    action, headers = client.sent[0]
+    assert headers["CallerID"] == caller_id
+    encode_action(action, headers, "id")  # the real client would send it
 
 
 async def test_pickup_refusals_come_before_any_action(

@@ -7,6 +7,7 @@ and moves on with the real time, so the switch must come from the scheduled job.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -179,6 +180,36 @@ async def test_bad_overrides_are_refused(
         await keeper.override("closed", until=datetime(2026, 11, 24, 12))
     assert ami.puts == []
     assert keeper.override_active is None
+
+
+@pytest.mark.parametrize(
+    ("note", "shown"),
+    [
+        ("停電\x00", "U+0000"),
+        ("\x1b[31m停電", "U+001B"),
+        ("停電\x7f", "U+007F"),
+        ("停電\x9b", "U+009B"),  # C1
+        ("停電\ud800", "U+D800"),  # a lone surrogate: no UTF-8
+    ],
+)
+async def test_a_note_with_a_control_character_is_refused_before_any_write(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]], note: str, shown: str
+) -> None:
+    # Issue 11: a NUL in the note went into the DBPut (and the API blamed "mode").
+    keeper, ami, _ = keeper_on(jst(*TUE, 10))
+    with pytest.raises(ValueError, match=f"^note: .*{re.escape(shown)}"):
+        await keeper.override("closed", until=jst(*TUE, 12), note=note)
+    assert ami.puts == []
+    assert ami.db == {}
+    assert keeper.override_active is None
+
+
+async def test_white_space_in_a_note_is_folded_not_refused(
+    keeper_on: Callable[..., tuple[ModeKeeper, FakeAMI, FakeClock]],
+) -> None:
+    keeper, ami, _ = keeper_on(jst(*TUE, 10))
+    await keeper.override("closed", until=jst(*TUE, 12), note="台風\tの\u2028ため\x1f臨時\x85閉庁")
+    assert ami.db[("callcenter", "override")].endswith("|台風 の ため 臨時 閉庁")
 
 
 async def test_a_failed_write_is_logged_and_the_next_one_mends_it(

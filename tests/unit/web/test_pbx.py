@@ -3,6 +3,7 @@ payloads, unknown ids, and the PBX's refusals as the answers they mean."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -94,6 +95,11 @@ async def desk(engine: Engine, caplog: pytest.LogCaptureFixture) -> AsyncIterato
     for token in d.api.token.values():  # no token ever in an answer or the log
         assert all(token not in r.text for r in d.api.replies)
         assert token not in caplog.text
+
+
+def ascii_json(body: object) -> str:
+    """JSON with every non-ASCII character escaped: a lone surrogate can be sent too."""
+    return json.dumps(body)
 
 
 def errors(reply: Reply) -> tuple[int, str, str | None]:
@@ -232,13 +238,20 @@ async def test_an_agent_acts_on_itself_and_staff_on_anyone(desk: Desk) -> None:
         ("transfer", {"kind": "blind"}, "to"),
         ("transfer", {"kind": "blind", "to": "10#1"}, "to"),
         ("transfer", {"kind": "blind", "to": "1001\r\nAction: Originate"}, "to"),
+        ("transfer", {"kind": "blind", "to": "1001\x00"}, "to"),
+        ("transfer", {"kind": "attended", "to": "\x1b[2J1001"}, "to"),
+        ("pause", {"reason": "lunch\x00"}, "reason"),
+        ("pause", {"reason": "lunch\x7f"}, "reason"),
+        ("pause", {"reason": "lunch\ud800"}, "reason"),  # a lone surrogate: no UTF-8
+        ("pickup", {"slot": "\u0967\u0966\u0967"}, "slot"),  # Devanagari digits: not a slot
+        ("pickup", {"slot": "701\x00"}, "slot"),
         ("transfer/complete", {"x": 1}, "x"),
     ],
 )
 async def test_bad_payloads_name_the_field(
     desk: Desk, path: str, body: dict[str, object], field: str
 ) -> None:
-    r = await desk.call("POST", f"/agents/agent1/{path}", "a1", json_body=body)
+    r = await desk.call("POST", f"/agents/agent1/{path}", "a1", data=ascii_json(body))
     assert errors(r) == (422, "invalid", field), r.text
     assert desk.sent() == []
 
@@ -490,15 +503,53 @@ async def test_service_mode_override_and_back(desk: Desk) -> None:
         ({"mode": "closed", "until": "2026-11-18T09:00:00+09:00"}, "until"),  # the past
         ({"mode": "closed", "until": "tomorrow"}, "until"),
         ({"mode": "closed", "note": "x" * 201}, "note"),
+        # Issue 11: a NUL in the note reached the AMI wire, and a note AMI refused got a
+        # 422 naming "mode".
+        ({"mode": "closed", "note": "停電\x00"}, "note"),
+        ({"mode": "closed", "note": "\x1b[31m停電"}, "note"),
+        ({"mode": "closed", "note": "停電\x7f"}, "note"),
+        ({"mode": "closed", "note": "停電\x85"}, "note"),  # C1 (NEL)
+        ({"mode": "closed", "note": "停電\r\nAction: Originate"}, "note"),
+        ({"mode": "closed", "note": "停電\ttab"}, "note"),
+        ({"mode": "closed", "note": "停電\u2028"}, "note"),  # line separator
+        ({"mode": "closed", "note": "停電\ud800"}, "note"),  # a lone surrogate: no UTF-8
+        ({"mode": "closed", "note": 5}, "note"),
         ({"mode": "closed", "who": "me"}, "who"),
     ],
 )
 async def test_service_mode_refuses_bad_bodies(
-    desk: Desk, body: dict[str, str], field: str
+    desk: Desk, body: dict[str, object], field: str
 ) -> None:
-    r = await desk.call("PUT", "/service-mode", "sup", json_body=body)
+    r = await desk.call("PUT", "/service-mode", "sup", data=ascii_json(body))
     assert errors(r) == (422, "invalid", field), r.text
+    assert r.error["message"].startswith(f"{field}: ")
     assert ("callcenter", "override") not in desk.mode_ami.db
+    assert desk.mode_ami.puts == []
+
+
+async def test_service_mode_note_refusal_names_the_character(desk: Desk) -> None:
+    body = {"mode": "closed", "note": "停電\x00のため"}
+    r = await desk.call("PUT", "/service-mode", "sup", json_body=body)
+    assert errors(r) == (422, "invalid", "note")
+    assert "U+0000" in r.error["message"]
+    # A note of Japanese text and spaces is taken whole.
+    body = {"mode": "closed", "note": "停電のため 臨時閉庁"}
+    r = await desk.call("PUT", "/service-mode", "sup", json_body=body)
+    assert r.status == 200, r.text
+    assert r.body["override"]["note"] == "suzuki: 停電のため 臨時閉庁"
+
+
+async def test_service_mode_keeper_refusals_name_their_own_field(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The keeper's own checks (e.g. a caller that is not the API) come back under the
+    # field the keeper names, not under "mode".
+    async def refuse(*_a: object, **_k: object) -> object:
+        raise ValueError("note: must not contain control characters (found U+0000)")
+
+    monkeypatch.setattr(desk.keeper, "override", refuse)
+    r = await desk.call("PUT", "/service-mode", "sup", json_body={"mode": "closed"})
+    assert errors(r) == (422, "invalid", "note")
 
 
 async def test_service_mode_of_a_daemon_that_does_not_manage_it(engine: Engine) -> None:
