@@ -11,5 +11,7 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== import-linter"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/pytest -p no:cacheprovider "$@"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -274,3 +275,59 @@ class CoverageRow(Base):
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_coverage_server_time", "server_id", "started_at"),)
+
+
+class ApiTokenRow(Base):
+    """One API token (its hash only); revoked ones are kept, for the audit trail."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the token
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ux_api_tokens_hash", "token_hash", unique=True),)
+
+
+MAX_ERROR_CHARS = 500
+# Rows still to send, as each dialect renders ``_pending()``: the partial index below
+# is only used when a query's WHERE repeats its predicate, and it covers only the few
+# pending rows, however many delivered ones pile up. The migration writes the same text.
+PENDING_SQLITE = "delivered_at IS NULL AND dead = 0"
+PENDING_POSTGRESQL = "delivered_at IS NULL AND dead = false"
+
+
+class WebhookOutbox(Base):
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(80))
+    url: Mapped[str] = mapped_column(String(2000))
+    # The exact text that is signed and sent (UTF-8 on the wire): never re-serialised,
+    # so every retry carries the same bytes.
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR_CHARS))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ux_webhook_outbox_url_delivery", "url", "delivery_id", unique=True),
+        Index(
+            "ix_webhook_outbox_pending",
+            "url",
+            "id",
+            sqlite_where=text(PENDING_SQLITE),
+            postgresql_where=text(PENDING_POSTGRESQL),
+        ),
+        Index("ix_webhook_outbox_created", "created_at"),
+    )

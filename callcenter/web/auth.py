@@ -37,10 +37,9 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from sqlalchemy import DateTime, Engine, Index, String, Table, insert, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Engine, Table, insert, select, update
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.models import ApiTokenRow
 from callcenter.web.errors import ApiError
 
 log = structlog.get_logger("callcenter.web")
@@ -51,22 +50,6 @@ STAFF: tuple[Role, ...] = ("supervisor", "admin")
 TOKEN_BYTES = 32
 # Far longer than any token we make: a longer header is refused without a query.
 MAX_TOKEN_LENGTH = 256
-
-
-class ApiTokenRow(Base):
-    """One API token (its hash only); revoked ones are kept, for the audit trail."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the token
-    name: Mapped[str] = mapped_column(String(80))
-    role: Mapped[str] = mapped_column(String(16))
-    agent_id: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (Index("ux_api_tokens_hash", "token_hash", unique=True),)
 
 
 TOKENS: Table = ApiTokenRow.__table__  # type: ignore[assignment]

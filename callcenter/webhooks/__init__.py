@@ -7,7 +7,8 @@ See docs/webhooks.md for the receiving side.
 
 from __future__ import annotations
 
-from callcenter.webhooks.outbox import Delivery, WebhookOutbox, enqueue
+from callcenter.store.models import WebhookOutbox
+from callcenter.webhooks.outbox import Delivery, enqueue
 from callcenter.webhooks.sender import WebhookSender
 from callcenter.webhooks.settings import WebhookSettings
 from callcenter.webhooks.signing import SignatureError, sign, signed_headers, verify

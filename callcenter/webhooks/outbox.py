@@ -19,66 +19,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
-    DateTime,
-    Index,
-    Integer,
-    String,
     Table,
-    Text,
     delete,
     func,
     insert,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.store.models import Base, BigId
+from callcenter.store.models import (
+    MAX_ERROR_CHARS,
+    WebhookOutbox,
+)
 from callcenter.webhooks.settings import WebhookSettings
-
-MAX_ERROR_CHARS = 500
-# Rows still to send, as each dialect renders ``_pending()``: the partial index below
-# is only used when a query's WHERE repeats its predicate, and it covers only the few
-# pending rows, however many delivered ones pile up. The migration writes the same text.
-PENDING_SQLITE = "delivered_at IS NULL AND dead = 0"
-PENDING_POSTGRESQL = "delivered_at IS NULL AND dead = false"
-
-
-class WebhookOutbox(Base):
-    __tablename__ = "webhook_outbox"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[str] = mapped_column(String(32))
-    event: Mapped[str] = mapped_column(String(80))
-    url: Mapped[str] = mapped_column(String(2000))
-    # The exact text that is signed and sent (UTF-8 on the wire): never re-serialised,
-    # so every retry carries the same bytes.
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_status: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(String(MAX_ERROR_CHARS))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    dead: Mapped[bool] = mapped_column(Boolean)
-
-    __table_args__ = (
-        Index("ux_webhook_outbox_url_delivery", "url", "delivery_id", unique=True),
-        Index(
-            "ix_webhook_outbox_pending",
-            "url",
-            "id",
-            sqlite_where=text(PENDING_SQLITE),
-            postgresql_where=text(PENDING_POSTGRESQL),
-        ),
-        Index("ix_webhook_outbox_created", "created_at"),
-    )
-
 
 TABLE: Table = WebhookOutbox.__table__  # type: ignore[assignment]
 _C = TABLE.c
