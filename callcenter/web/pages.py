@@ -23,7 +23,9 @@ import html
 import json
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,8 @@ from callcenter.web.auth import (
     Session,
     SessionStore,
     TokenStore,
+    TooManySessions,
+    hash_token,
     public,
     same_origin,
 )
@@ -55,6 +59,9 @@ DEFAULT_LANG = "ja"  # the users are Japanese government staff
 LANG_COOKIE = "cc_lang"
 LOGIN_COOKIE = "cc_login"
 LOGIN_NONCE_SECONDS = 3600
+# Login forms handed out and not yet posted: past this many the oldest form must be
+# loaded again (a flood of GET /login cannot grow the daemon's memory without bound).
+LOGIN_NONCE_LIMIT = 10_000
 MAX_FORM_BYTES = 4096
 # What /static serves: a fixed list, read once at start (no path from a request ever
 # reaches the file system).
@@ -171,6 +178,47 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
+class LoginNonces:
+    """The login forms' nonces, each good for one post within ``seconds`` of its form.
+
+    A nonce is only in the form and in a SameSite=Strict cookie (login CSRF), and it is
+    kept here (by its hash) until a login post uses it up, right or wrong: one login
+    form cannot be posted again and again."""
+
+    def __init__(
+        self,
+        *,
+        seconds: float = LOGIN_NONCE_SECONDS,
+        limit: int = LOGIN_NONCE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self.clock = clock
+        self._issued: OrderedDict[str, float] = OrderedDict()  # hash -> when, oldest first
+
+    def __len__(self) -> int:
+        return len(self._issued)
+
+    def issue(self) -> str:
+        now = self.clock()
+        while self._issued:
+            key, at = next(iter(self._issued.items()))
+            if now - at <= self.seconds and len(self._issued) < self.limit:
+                break
+            del self._issued[key]
+        nonce = secrets.token_urlsafe(24)
+        self._issued[hash_token(nonce)] = now
+        return nonce
+
+    def use(self, nonce: str) -> bool:
+        """True once for a nonce this store issued (within its time); False after."""
+        if not nonce or len(nonce) > MAX_TOKEN_LENGTH:
+            return False
+        at = self._issued.pop(hash_token(nonce), None)
+        return at is not None and self.clock() - at <= self.seconds
+
+
 class PageRoutes:
     """The pages and the login, bound to the token store and the sessions."""
 
@@ -178,6 +226,7 @@ class PageRoutes:
         self.deps = deps
         self.tokens: TokenStore = deps.tokens
         self.sessions = sessions
+        self.nonces = LoginNonces()
         self.strings = load_strings()
         self.templates = {
             name: Template(name, (STATIC / name).read_text(encoding="utf-8")) for name in TEMPLATES
@@ -332,7 +381,7 @@ class PageRoutes:
         return self._login_page(request, self._lang(request), 200, "")
 
     def _login_page(self, request: web.Request, lang: str, status: int, error: str) -> web.Response:
-        nonce = secrets.token_urlsafe(24)
+        nonce = self.nonces.issue()
         nxt = request.query.get("next", "")
         resp = self._page(
             request,
@@ -374,7 +423,11 @@ class PageRoutes:
             log.warning("web.login_refused")
             return self._login_page(request, lang, 401, "login.error_token")
         self.sessions.drop(request.cookies.get(SESSION_COOKIE))  # a new login, a new id
-        session_id, _ = self.sessions.create(record.principal(), record.id)
+        try:
+            session_id, _ = self.sessions.create(record.principal(), record.id)
+        except TooManySessions as exc:
+            log.warning("web.login_refused_sessions_full", role=record.role, why=str(exc))
+            return self._login_page(request, lang, 503, "login.error_busy")
         log.info("web.login", name=record.name, role=record.role, agent=record.agent_id)
         nxt = form.get("next", "")
         if nxt not in NEXT_PAGES:
@@ -387,9 +440,9 @@ class PageRoutes:
         resp.del_cookie(LOGIN_COOKIE, path="/login")
         return resp
 
-    @staticmethod
-    def _login_refusal(request: web.Request, form: Mapping[str, str]) -> str | None:
-        """Why this login post may not be the user's own (None: it is)."""
+    def _login_refusal(self, request: web.Request, form: Mapping[str, str]) -> str | None:
+        """Why this login post may not be the user's own (None: it is). A nonce that
+        passes is used up: the same form cannot log in twice."""
         if not same_origin(request):
             return "other_site"
         nonce = request.cookies.get(LOGIN_COOKIE, "")
@@ -397,6 +450,8 @@ class PageRoutes:
             return "no_nonce_cookie"  # SameSite=Strict: another site's post comes without it
         if not hmac.compare_digest(nonce.encode(), form.get("nonce", "").encode()):
             return "nonce_mismatch"
+        if not self.nonces.use(nonce):
+            return "nonce_used_or_unknown"
         return None
 
     @public  # checked here: the form's CSRF field (a plain form post, no script needed)
