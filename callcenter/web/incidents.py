@@ -40,7 +40,7 @@ from callcenter.store.incidents import IncidentFilter, IncidentNotFound, Inciden
 from callcenter.web.auth import STAFF, Principal, principal, public, require_role
 from callcenter.web.errors import ApiError, invalid, json_response
 from callcenter.web.validation import Body, Query, json_object, parse_object
-from callcenter.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify
+from callcenter.webhooks.signing import SignatureError, verify
 
 if TYPE_CHECKING:
     from callcenter.web.app import ApiDeps
@@ -342,7 +342,9 @@ class IncidentRoutes:
         raw = await request.read()
         now = self.deps.now()
         try:
-            verify(secret, request.headers, raw, now.timestamp())
+            # The signature that verified, not the header: the header can be varied (",v1=00"
+            # appended, spaces) and still verify, so only this value marks a replay.
+            signature = verify(secret, request.headers, raw, now.timestamp())
         except SignatureError as exc:
             # The reason names a header or a mismatch, never the secret.
             log.warning("api.second_line_refused", path=request.path, reason=str(exc))
@@ -359,7 +361,6 @@ class IncidentRoutes:
                 code="invalid",
                 field="incident_id",
             )
-        signature = request.headers.get(SIGNATURE_HEADER, "")
         if not self._first_use(signature, now.timestamp()):
             log.warning("api.second_line_replayed", path=request.path)
             raise ApiError(409, "this signed request was already used", code="replayed")
