@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import html
+import ipaddress
 import json
 import re
 import secrets
@@ -89,6 +90,36 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # a page holds its session's CSRF token
 }
+
+FORWARDED_PROTO = "X-Forwarded-Proto"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    """``[http] trusted_proxies`` as networks (a lone address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def is_https(request: web.Request, trusted: tuple[Network, ...]) -> bool:
+    """Did the browser reach us over TLS? A direct TLS connection; or the request came from
+    a trusted proxy (the TLS one in front) and it says so in X-Forwarded-Proto. The header
+    of any other peer is ignored: anyone can send it. Of several values the last counts,
+    the one the proxy next to us set (the earlier ones came from further out)."""
+    if request.secure:
+        return True
+    if not trusted or request.remote is None:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote)
+    except ValueError:
+        return False  # not an IP peer (a unix socket): no proxy of ours
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    if not any(peer in net for net in trusted):
+        return False
+    values = [v for h in request.headers.getall(FORWARDED_PROTO, []) for v in h.split(",")]
+    return bool(values) and values[-1].strip().lower() == "https"
+
 
 _PLACEHOLDER = re.compile(r"\{\{(t:)?([a-z0-9_.]+)\}\}")
 
@@ -226,6 +257,7 @@ class PageRoutes:
         self.deps = deps
         self.tokens: TokenStore = deps.tokens
         self.sessions = sessions
+        self.trusted_proxies = proxy_networks(deps.trusted_proxies)
         self.nonces = LoginNonces()
         self.strings = load_strings()
         self.templates = {
@@ -286,9 +318,13 @@ class PageRoutes:
             # Remembered, so the next page (after a login, say) keeps the language.
             resp.set_cookie(
                 LANG_COOKIE, lang, max_age=365 * 86400, path="/", httponly=True,
-                samesite="Strict", secure=request.secure,
+                samesite="Strict", secure=self._secure(request),
             )  # fmt: skip
         return resp
+
+    def _secure(self, request: web.Request) -> bool:
+        """Cookies are Secure when the browser came over TLS, directly or via our proxy."""
+        return is_https(request, self.trusted_proxies)
 
     def _message(self, request: web.Request, lang: str, status: int, key: str) -> web.Response:
         return self._page(
@@ -396,7 +432,7 @@ class PageRoutes:
         )
         resp.set_cookie(
             LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, path="/login", httponly=True,
-            samesite="Strict", secure=request.secure,
+            samesite="Strict", secure=self._secure(request),
         )  # fmt: skip
         return resp
 
@@ -435,7 +471,7 @@ class PageRoutes:
         resp = see_other(nxt)
         resp.set_cookie(
             SESSION_COOKIE, session_id, max_age=SESSION_MAX_SECONDS, path="/", httponly=True,
-            samesite="Strict", secure=request.secure,
+            samesite="Strict", secure=self._secure(request),
         )  # fmt: skip
         resp.del_cookie(LOGIN_COOKIE, path="/login")
         return resp

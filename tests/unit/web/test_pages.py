@@ -46,7 +46,7 @@ from callcenter.web.pages import (
     script_json,
 )
 from callcenter.web.views import MEMBER_STATES
-from tests.unit.web.support import CALENDAR, Api, Clock, Reply
+from tests.unit.web.support import CALENDAR, Api, Clock, Reply, start_api
 
 JS_FILES = ("common.js", "wallboard.js", "console.js")
 
@@ -325,6 +325,51 @@ async def test_a_new_login_replaces_the_session(browser: Browser, other_browser:
     assert browser.cookies[SESSION_COOKIE] != first
     other_browser.cookies[SESSION_COOKIE] = first  # someone kept the old id
     assert (await other_browser.request("GET", "/api/v1/incidents")).status == 401
+
+
+# -- behind the TLS proxy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "secure"),
+    [
+        (("127.0.0.1",), ["https"], True),  # the proxy on this host: issue 11
+        (("127.0.0.0/8", "::1"), ["HTTPS"], True),
+        (("127.0.0.1",), ["http, https"], True),  # the last value: set by the proxy itself
+        (("127.0.0.1",), ["https, http"], False),  # "https" came from further out
+        (("127.0.0.1",), ["http"], False),
+        (("127.0.0.1",), [], False),  # a plain HTTP request through the proxy
+        ((), ["https"], False),  # no proxy trusted: the header is forged
+        (("192.0.2.7",), ["https"], False),  # from a peer that is not the proxy
+        (("10.0.0.0/8",), ["https"], False),
+    ],
+)
+async def test_cookies_are_secure_behind_the_trusted_tls_proxy(
+    engine: Engine,
+    clock: Clock,
+    trusted: tuple[str, ...],
+    forwarded: list[str],
+    secure: bool,
+) -> None:
+    """The session cookie is Secure when the trusted proxy says the browser came over TLS
+    (X-Forwarded-Proto: https); the same header from any other peer changes nothing."""
+    api = await start_api(engine, clock, trusted_proxies=trusted)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            browser = Browser(api, http)
+            headers = {"X-Forwarded-Proto": forwarded[0]} if forwarded else {}
+            await browser.request("GET", "/login?lang=en", headers=headers)
+            form = {"nonce": browser.cookies[LOGIN_COOKIE], "token": api.token["sup"]}
+            reply = await browser.request("POST", "/login", form=form, headers=headers)
+            assert reply.status == 303
+            login_form, logged_in = browser.set_cookies[0], browser.set_cookies[1]
+            assert bool(logged_in[SESSION_COOKIE]["secure"]) is secure
+            assert bool(login_form[LOGIN_COOKIE]["secure"]) is secure
+            assert bool(login_form[LANG_COOKIE]["secure"]) is secure
+            assert logged_in[SESSION_COOKIE]["httponly"]
+            assert logged_in[SESSION_COOKIE]["samesite"] == "Strict"
+    finally:
+        await api.client.close()
 
 
 # -- the API with a session ------------------------------------------------------------------------
