@@ -413,6 +413,7 @@ async def session_principal(
         sessions.drop(session_id)
         log.warning("api.session_token_revoked", path=request.path)
         raise _unauthorized("the session's token was revoked; log in again")
+    request[TOKEN_ID] = session.token_id
     return who
 
 
@@ -426,6 +427,10 @@ _PUBLIC = "__callcenter_public__"
 PRINCIPAL: Any = (
     web.RequestKey("principal", Principal) if hasattr(web, "RequestKey") else "principal"
 )
+
+
+# The id of the token a session-authenticated request acts through (per-token limits).
+TOKEN_ID: Any = web.RequestKey("token_id", int) if hasattr(web, "RequestKey") else "token_id"
 
 
 def public(handler: _H) -> _H:

@@ -884,3 +884,41 @@ def test_the_static_folder_is_package_data() -> None:
     pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
     assert '"web/static/*"' in pyproject
     assert '"web/static/i18n/*"' in pyproject
+
+
+async def test_a_tokens_sessions_and_bearer_share_its_live_connection_cap(
+    engine: Engine, clock: Clock
+) -> None:
+    """The cap counts the token's connections however they came in: through any of its
+    login sessions or as a bearer token."""
+    tokens = TokenStore(engine, clock=clock)
+    agent = tokens.create("tanaka", "agent", "1001")[0]
+    sup = tokens.create("suzuki", "supervisor")[0]
+    deps = ApiDeps(incidents=IncidentStore(engine), tokens=tokens, calendar=CALENDAR, clock=clock)
+    sessions = SessionStore()
+    app = web.Application(middlewares=[error_middleware, auth_middleware(tokens, sessions)])
+    app.router.add_routes(PageRoutes(deps, sessions).routes())
+    hub = LiveHub(lambda _now: {"queues": []}, tokens=tokens, sessions=sessions, per_token=2)
+    app.router.add_get("/api/v1/live", hub.handler)
+    async with TestClient(TestServer(app)) as client:
+        origin = f"http://{client.host}:{client.port}"
+        opened = []
+        for _ in range(2):  # two browsers: two sessions of the same token
+            client.session.cookie_jar.clear()
+            page = await client.get("/login")
+            form = {"nonce": page.cookies[LOGIN_COOKIE].value, "token": agent}
+            async with client.post("/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303
+            ws = await client.ws_connect("/api/v1/live", headers={"Origin": origin})
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+            opened.append(ws)
+        assert sessions.count(role="agent") == 2
+        client.session.cookie_jar.clear()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {agent}"})
+        assert refused.value.status == 429
+        staff = await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {sup}"})
+        assert (await staff.receive_json(timeout=5))["type"] == "snapshot"
+        for ws in [*opened, staff]:
+            await ws.close()
+        await hub.close()
