@@ -9,6 +9,7 @@ Validation collects every problem before failing, and each message names the key
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -130,6 +131,10 @@ class HttpConfig:
     enabled: bool = True
     host: str = "127.0.0.1"  # loopback by default; put a TLS proxy in front for the LAN
     port: int = 8080  # 0: a free port (tests)
+    # The TLS proxies in front (addresses or networks): a request from one of them with
+    # X-Forwarded-Proto: https gets Secure cookies. From any other peer the header is
+    # ignored. [] trusts none (cookies are then Secure only on a direct TLS connection).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -462,6 +467,11 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
         if not 0 <= getattr(cfg.metrics, k) <= 1:
             problems.append(f"metrics.{k}: a fraction between 0 and 1 (e.g. 0.10 for 10%)")
     port("http.port", cfg.http.port, allow_zero=True)
+    for i, proxy in enumerate(cfg.http.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"http.trusted_proxies[{i}]: {proxy!r} is not an IP address or network")
     port("lab.sip_port", cfg.lab.sip_port, allow_zero=True)
     port("lab.ami_port", cfg.lab.ami_port, allow_zero=True)
     if not cfg.lab.trunk_address.startswith("127."):

@@ -190,6 +190,7 @@ class Daemon:
             calendar=self.calendar,
             targets=IncidentTargets.from_config(t),
             second_line_secret=os.environ.get(t.second_line_secret_env, ""),
+            trusted_proxies=self.cfg.http.trusted_proxies,
             pbx=PbxDeps(
                 cfg=self.cfg,
                 live=self.live,

@@ -71,6 +71,8 @@ class ApiDeps:
     targets: IncidentTargets = field(default_factory=IncidentTargets)
     # The shared secret of the second line's signed answers; "" turns the endpoint off.
     second_line_secret: str = field(default="", repr=False)
+    # The TLS proxies in front ([http] trusted_proxies): their X-Forwarded-Proto counts.
+    trusted_proxies: tuple[str, ...] = ()
     # None: the real time. Tests pass a settable clock; every action's time comes from it.
     clock: Callable[[], datetime] | None = None
     pbx: PbxDeps | None = None

@@ -218,9 +218,18 @@ SESSION_BYTES = 32
 # A shift is 08:30-18:15; a wallboard left open all day must not log out at lunch.
 SESSION_IDLE_SECONDS = 12 * 3600
 SESSION_MAX_SECONDS = 24 * 3600
-# Far more than the desk has people and screens; past it the oldest session is dropped,
-# so a flood of logins cannot grow the daemon's memory without bound.
+# Each token (a person, a wall screen) may have this many sessions at once (browsers,
+# tabs that logged in again): past it, that token's least recently used one ends. One
+# token never ends another's sessions, so agents logging in cannot log a supervisor out.
+SESSION_PER_TOKEN = 20
+# A ceiling per role, far more than the desk has people and screens, so that no flood of
+# logins grows the daemon's memory without bound: at it a new login of that role is
+# refused (never another session evicted), and other roles are not touched.
 SESSION_LIMIT = 10_000
+
+
+class TooManySessions(Exception):
+    """No new session for this role now: its ceiling is reached (the login is refused)."""
 
 
 @dataclass(slots=True)
@@ -240,7 +249,9 @@ class SessionStore:
     anywhere on disk.
 
     Sessions are kept by the SHA-256 of their id, as tokens are: nothing kept here is
-    what a browser presents.
+    what a browser presents. A token has at most ``per_token`` sessions (its least
+    recently used one ends when it opens one more) and a role at most ``limit`` (a new
+    login is then refused): no session is ever ended by another token's logins.
     """
 
     def __init__(
@@ -249,25 +260,51 @@ class SessionStore:
         idle_seconds: float = SESSION_IDLE_SECONDS,
         max_seconds: float = SESSION_MAX_SECONDS,
         limit: int = SESSION_LIMIT,
+        per_token: int = SESSION_PER_TOKEN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if limit < 1 or per_token < 1:
+            raise ValueError("limit and per_token: at least 1")
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.limit = limit
+        self.per_token = per_token
         self.clock = clock
+        # Every session, least recently used first (expired ones are swept from the front).
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        # Each token's sessions, least recently used first; and how many each role has.
+        self._by_token: dict[int, OrderedDict[str, None]] = {}
+        self._by_role: dict[Role, int] = dict.fromkeys(ROLES, 0)
 
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def count(self, *, token_id: int | None = None, role: Role | None = None) -> int:
+        """How many sessions a token, or a role, has now (expired ones not yet swept)."""
+        if token_id is not None:
+            return len(self._by_token.get(token_id, ()))
+        if role is not None:
+            return self._by_role[role]
+        return len(self._sessions)
+
     def create(self, principal: Principal, token_id: int) -> tuple[str, Session]:
-        """A new session: (its id, for the cookie and nothing else; the session)."""
+        """A new session: (its id, for the cookie and nothing else; the session).
+
+        Raises ``TooManySessions`` when the principal's role is at its ceiling."""
         now = self.clock()
+        self._sweep(now)
+        mine = self._by_token.get(token_id)
+        if mine is not None and len(mine) >= self.per_token:
+            # The token's own least recently used session makes room: nobody else's.
+            self._remove(next(iter(mine)))
+        if self._by_role[principal.role] >= self.limit:
+            raise TooManySessions(f"{self.limit} {principal.role} sessions are open")
         session_id = secrets.token_urlsafe(SESSION_BYTES)
         session = Session(principal, token_id, secrets.token_urlsafe(SESSION_BYTES), now, now)
-        self._sessions[hash_token(session_id)] = session
-        while len(self._sessions) > self.limit:
-            self._sessions.popitem(last=False)
+        key = hash_token(session_id)
+        self._sessions[key] = session
+        self._by_token.setdefault(token_id, OrderedDict())[key] = None
+        self._by_role[principal.role] += 1
         return session_id, session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -279,17 +316,42 @@ class SessionStore:
         if session is None:
             return None
         now = self.clock()
-        if now - session.seen > self.idle_seconds or now - session.created > self.max_seconds:
-            del self._sessions[key]
+        if self._expired(session, now):
+            self._remove(key)
             return None
         session.seen = now
-        self._sessions.move_to_end(key)  # the oldest-used go first when over the limit
+        self._sessions.move_to_end(key)
+        self._by_token[session.token_id].move_to_end(key)
         return session
 
     def drop(self, session_id: str | None) -> bool:
         if not session_id or len(session_id) > MAX_TOKEN_LENGTH:
             return False
-        return self._sessions.pop(hash_token(session_id), None) is not None
+        return self._remove(hash_token(session_id))
+
+    def _expired(self, session: Session, now: float) -> bool:
+        return now - session.seen > self.idle_seconds or now - session.created > self.max_seconds
+
+    def _sweep(self, now: float) -> None:
+        """End the expired sessions at the front (the least recently used ones), so that
+        sessions nobody comes back to do not count against a token or a role."""
+        while self._sessions:
+            key, oldest = next(iter(self._sessions.items()))
+            if not self._expired(oldest, now):
+                return
+            self._remove(key)
+
+    def _remove(self, key: str) -> bool:
+        session = self._sessions.pop(key, None)
+        if session is None:
+            return False
+        mine = self._by_token.get(session.token_id)
+        if mine is not None:
+            mine.pop(key, None)
+            if not mine:
+                del self._by_token[session.token_id]
+        self._by_role[session.principal.role] -= 1
+        return True
 
 
 def same_origin(request: web.Request) -> bool:
@@ -334,6 +396,7 @@ async def session_principal(
         sessions.drop(session_id)
         log.warning("api.session_token_revoked", path=request.path)
         raise _unauthorized("the session's token was revoked; log in again")
+    request[TOKEN_ID] = session.token_id
     return who
 
 
@@ -347,6 +410,10 @@ _PUBLIC = "__callcenter_public__"
 PRINCIPAL: Any = (
     web.RequestKey("principal", Principal) if hasattr(web, "RequestKey") else "principal"
 )
+
+
+# The id of the token a session-authenticated request acts through (per-token limits).
+TOKEN_ID: Any = web.RequestKey("token_id", int) if hasattr(web, "RequestKey") else "token_id"
 
 
 def public(handler: _H) -> _H:

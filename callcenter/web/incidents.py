@@ -40,7 +40,7 @@ from callcenter.store.incidents import IncidentFilter, IncidentNotFound, Inciden
 from callcenter.web.auth import STAFF, Principal, principal, public, require_role
 from callcenter.web.errors import ApiError, invalid, json_response
 from callcenter.web.validation import Body, Query, json_object, parse_object
-from callcenter.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify
+from callcenter.webhooks.signing import SignatureError, verify
 
 if TYPE_CHECKING:
     from callcenter.web.app import ApiDeps
@@ -57,6 +57,8 @@ SURVEY_SOURCE = "form"
 NOTE_MAX = 4000
 NOTES_MAX = 20000
 LIST_LIMIT_MAX = 1000
+# An agent's answer for a link it may not make, whether the incident exists or not.
+RELATED_REFUSED = "not an incident of yours (an agent links only to its own incidents)"
 
 CREATE_FIELDS = (
     *("received_at", "caller_number", "caller_name", "queue", "agent", "agent_id"),
@@ -246,7 +248,7 @@ class IncidentRoutes:
             if fields["agent_id"] not in (None, who.agent_id):
                 raise ApiError(403, "agents open incidents only for themselves")
             fields["agent_id"] = who.agent_id
-        await self._check_related(fields["related_incident_id"])
+        await self._check_related(who, fields["related_incident_id"])
         given = {k: v for k, v in fields.items() if v is not None}
         incident = await _store(self.store.create, who.actor, self.deps.now(), **given)
         log.info("api.incident_created", incident_id=incident.id, actor=who.actor)
@@ -269,7 +271,7 @@ class IncidentRoutes:
             changes["notes"] = body.text("notes", max_length=NOTES_MAX, blank=True)
         if "related_incident_id" in body:
             related = body.integer("related_incident_id", nullable=True, minimum=1)
-            await self._check_related(related)
+            await self._check_related(principal(request), related)
             changes["related_incident_id"] = related
         note = body.text("note", max_length=NOTE_MAX, blank=True) or ""
         if not changes:
@@ -342,7 +344,9 @@ class IncidentRoutes:
         raw = await request.read()
         now = self.deps.now()
         try:
-            verify(secret, request.headers, raw, now.timestamp())
+            # The signature that verified, not the header: the header can be varied (",v1=00"
+            # appended, spaces) and still verify, so only this value marks a replay.
+            signature = verify(secret, request.headers, raw, now.timestamp())
         except SignatureError as exc:
             # The reason names a header or a mismatch, never the secret.
             log.warning("api.second_line_refused", path=request.path, reason=str(exc))
@@ -359,7 +363,6 @@ class IncidentRoutes:
                 code="invalid",
                 field="incident_id",
             )
-        signature = request.headers.get(SIGNATURE_HEADER, "")
         if not self._first_use(signature, now.timestamp()):
             log.warning("api.second_line_replayed", path=request.path)
             raise ApiError(409, "this signed request was already used", code="replayed")
@@ -397,13 +400,22 @@ class IncidentRoutes:
         _check_owner(principal(request), incident)
         return incident
 
-    async def _check_related(self, related: int | None) -> None:
+    async def _check_related(self, who: Principal, related: int | None) -> None:
+        """A link only to an incident that ``who`` may read. An agent is told the same
+        (status and body) for an id that does not exist and one that is not its own, so
+        that linking does not tell it which incident ids exist."""
         if related is None:
             return
         try:
-            await asyncio.to_thread(self.store.get, related)
+            target = await asyncio.to_thread(self.store.get, related)
         except IncidentNotFound:
-            raise invalid("related_incident_id", f"incident {related} does not exist") from None
+            target = None
+        if who.is_staff:
+            if target is None:
+                raise invalid("related_incident_id", f"incident {related} does not exist")
+            return
+        if target is None or not who.may_act_on(target.agent_id):
+            raise invalid("related_incident_id", RELATED_REFUSED)
 
     async def _change(self, request: web.Request, action: str, **kwargs: Any) -> web.Response:
         who = principal(request)

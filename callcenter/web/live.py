@@ -22,6 +22,9 @@ catches what changes with no event: the service mode at a boundary, the day at m
 Each connection has its own bounded backlog and writer task: a client that does not read
 fills only its own backlog, which is then dropped for a fresh snapshot (incidents are
 kept: an agent's screen-pop must not be lost to a slow link).
+
+A token holds at most ``per_token`` connections at once (its login sessions' and its
+bearer ones together); one more is refused with 429 before the handshake.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -42,6 +45,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from callcenter.web.auth import (
     PRINCIPAL,
     SESSION_COOKIE,
+    TOKEN_ID,
     Principal,
     SessionStore,
     TokenStore,
@@ -53,6 +57,10 @@ log = structlog.get_logger("callcenter.web")
 
 Kind = Literal["snapshot", "update", "incident"]
 Snapshot = Callable[[float], Mapping[str, Any]]
+# Live connections one token may hold at once (a wallboard on a few screens, a console or
+# two): one more is refused with 429, so no token can take the daemon's sockets and
+# memory (each connection has its backlog and its writer task).
+LIVE_PER_TOKEN = 10
 
 
 def stable(value: Any, ticking: Collection[str]) -> Any:
@@ -117,11 +125,12 @@ class LiveHub:
         close_timeout: float = 2.0,
         ticking: Collection[str] = frozenset(),
         clock: Callable[[], float] = time.time,
+        per_token: int = LIVE_PER_TOKEN,
     ) -> None:
         """``snapshot(now)``: every section as JSON-ready data; ``tokens``: how bearer
         tokens are checked (None: only principals the auth middleware set are let in)."""
-        if backlog < 1:
-            raise ValueError("backlog: at least 1")
+        if backlog < 1 or per_token < 1:
+            raise ValueError("backlog and per_token: at least 1")
         self._snapshot = snapshot
         self.tokens = tokens
         self.sessions = sessions
@@ -132,8 +141,14 @@ class LiveHub:
         self.close_timeout = close_timeout
         self.ticking = frozenset(ticking)
         self.clock = clock
+        self.per_token = per_token
         self.stats = HubStats()
         self._clients: set[_Client] = set()
+        # Connections per token, counted from before the handshake to the handler's end.
+        self._per_token: dict[str, int] = {}
+        # The hub's own background tasks (the recheck's revalidation): kept, so that each
+        # is awaited (its failure logged) and cancelled at close, never left to the GC.
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flush_at: asyncio.TimerHandle | None = None
         self._recheck_at: asyncio.TimerHandle | None = None
@@ -202,9 +217,21 @@ class LiveHub:
         if self._closed or not self._clients:
             return
         self._take()
-        if self._loop is not None:
-            self._loop.create_task(self.revalidate())
+        if self._loop is not None and not self._tasks:  # one revalidation at a time
+            self._spawn(self.revalidate(), "live-revalidate")
         self._arm_recheck()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()  # retrieved: never "unseen"
+        if exc is not None:
+            log.error("live.task_failed", task=task.get_name(), error=repr(exc), exc_info=exc)
 
     async def revalidate(self) -> int:
         """Close the connections whose token was revoked or whose session ended (they were
@@ -317,14 +344,18 @@ class LiveHub:
 
     # -- the websocket ---------------------------------------------------------------------
 
-    async def authenticate(self, request: web.Request) -> tuple[Principal, str | None]:
-        """Who connects, and the bearer token if that is how: the principal the auth
-        middleware set (a page's login session, which it checks, same origin included),
-        else a bearer token from the Authorization header. Not from the URL: a token in a
-        query string ends up in proxies' access logs and the browser's history."""
+    async def authenticate(self, request: web.Request) -> tuple[Principal, str | None, str]:
+        """Who connects, the bearer token if that is how, and the key its connections are
+        counted by (the token's id): the principal the auth middleware set (a page's login
+        session, which it checks, same origin included), else a bearer token from the
+        Authorization header. Not from the URL: a token in a query string ends up in
+        proxies' access logs and the browser's history."""
         already: Principal | None = request.get(PRINCIPAL)
         if already is not None:
-            return already, None
+            token_id: int | None = request.get(TOKEN_ID)  # set with the page's session
+            if token_id is not None:
+                return already, None, f"token:{token_id}"
+            return already, None, f"principal:{already.role}:{already.name}"
         header = request.headers.get("Authorization")
         if header is None:
             raise _unauthorized("a bearer token (Authorization: Bearer <token>) or a login session")
@@ -332,19 +363,39 @@ class LiveHub:
         if scheme.lower() != "bearer" or not value.strip():
             raise _unauthorized("the Authorization header must be: Bearer <token>")
         token = value.strip()
-        who = None
+        record = None
         if self.tokens is not None:
-            who = await asyncio.to_thread(self.tokens.lookup, token)
-        if who is None:
+            record = await asyncio.to_thread(self.tokens.identify, token)
+        if record is None:
             log.warning("api.token_refused", method=request.method, path=request.path)
             raise _unauthorized("the token is unknown or revoked")
-        return who, token
+        return record.principal(), token, f"token:{record.id}"
 
     @public  # authenticates itself: a browser's WebSocket cannot send a bearer header
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
-        who, token = await self.authenticate(request)
+        who, token, key = await self.authenticate(request)
         if self._closed:
             raise ApiError(503, "the server is shutting down", code="unavailable")
+        held = self._per_token.get(key, 0)
+        if held >= self.per_token:
+            log.warning("live.too_many_connections", who=who.actor, limit=self.per_token)
+            raise ApiError(
+                429,
+                f"this token has {self.per_token} live connections already: close one first",
+                code="too_many_connections",
+                headers={"Retry-After": "5"},
+            )
+        self._per_token[key] = held + 1  # held from before the handshake to the end
+        try:
+            return await self._serve(request, who, token)
+        finally:
+            left = self._per_token.pop(key) - 1
+            if left:
+                self._per_token[key] = left
+
+    async def _serve(
+        self, request: web.Request, who: Principal, token: str | None
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             heartbeat=self.heartbeat, timeout=self.close_timeout, max_msg_size=4096
         )
@@ -380,12 +431,16 @@ class LiveHub:
         return ws
 
     async def close(self) -> None:
-        """Close every connection (going away) and stop the timers."""
+        """Close every connection (going away), stop the timers and end the hub's tasks."""
         self._closed = True
         for handle in (self._flush_at, self._recheck_at):
             if handle is not None:
                 handle.cancel()
         self._flush_at = self._recheck_at = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         clients = list(self._clients)
         await asyncio.gather(*(self._close_one(c) for c in clients))
 

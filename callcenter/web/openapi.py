@@ -264,7 +264,12 @@ PATHS: dict[str, Any] = {
                         "priority": {"enum": list(PRIORITIES)},
                         "flags": {"type": "array", "items": {"enum": list(FLAGS)}},
                         "notes": STR,
-                        "related_incident_id": {"type": "integer", "minimum": 1},
+                        "related_incident_id": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "agents: only their own incidents (an unknown "
+                            "id and another's get the same 422)",
+                        },
                     }
                 ),
                 required=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from callcenter.web.live import LIVE_PER_TOKEN
 from callcenter.web.openapi import (
     _DAY,
     _STAFF_ONLY,
@@ -566,7 +567,9 @@ PBX_PATHS: dict[str, Any] = {
                 'snapshot instead of what it missed. {"type": "incident", "data": '
                 "incident} for an incident opened for the agent (supervisors and "
                 'admins: every one). Send {"type": "snapshot"} to get a snapshot. '
-                "Closed with 1001 when the server stops; reconnect for a new snapshot."
+                "Closed with 1001 when the server stops; reconnect for a new snapshot. "
+                f"A token holds at most {LIVE_PER_TOKEN} connections at once (its "
+                "sessions' and its bearer ones together): one more is refused with 429."
             ),
             "tags": ["live"],
             "security": [{"bearer": []}, {"session": []}],
@@ -575,6 +578,9 @@ PBX_PATHS: dict[str, Any] = {
                 "401": ERRORS["401"],
                 "403": _error("a session from another origin"),
                 "422": _error("an unknown query parameter"),
+                "429": _error(
+                    f"the token holds {LIVE_PER_TOKEN} live connections already (Retry-After)"
+                ),
             },
         }
     },

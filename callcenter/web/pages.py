@@ -20,10 +20,13 @@ import asyncio
 import hashlib
 import hmac
 import html
+import ipaddress
 import json
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,8 @@ from callcenter.web.auth import (
     Session,
     SessionStore,
     TokenStore,
+    TooManySessions,
+    hash_token,
     public,
     same_origin,
 )
@@ -55,6 +60,9 @@ DEFAULT_LANG = "ja"  # the users are Japanese government staff
 LANG_COOKIE = "cc_lang"
 LOGIN_COOKIE = "cc_login"
 LOGIN_NONCE_SECONDS = 3600
+# Login forms handed out and not yet posted: past this many the oldest form must be
+# loaded again (a flood of GET /login cannot grow the daemon's memory without bound).
+LOGIN_NONCE_LIMIT = 10_000
 MAX_FORM_BYTES = 4096
 # What /static serves: a fixed list, read once at start (no path from a request ever
 # reaches the file system).
@@ -82,6 +90,36 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # a page holds its session's CSRF token
 }
+
+FORWARDED_PROTO = "X-Forwarded-Proto"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    """``[http] trusted_proxies`` as networks (a lone address is a /32 or /128)."""
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def is_https(request: web.Request, trusted: tuple[Network, ...]) -> bool:
+    """Did the browser reach us over TLS? A direct TLS connection; or the request came from
+    a trusted proxy (the TLS one in front) and it says so in X-Forwarded-Proto. The header
+    of any other peer is ignored: anyone can send it. Of several values the last counts,
+    the one the proxy next to us set (the earlier ones came from further out)."""
+    if request.secure:
+        return True
+    if not trusted or request.remote is None:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote)
+    except ValueError:
+        return False  # not an IP peer (a unix socket): no proxy of ours
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped
+    if not any(peer in net for net in trusted):
+        return False
+    values = [v for h in request.headers.getall(FORWARDED_PROTO, []) for v in h.split(",")]
+    return bool(values) and values[-1].strip().lower() == "https"
+
 
 _PLACEHOLDER = re.compile(r"\{\{(t:)?([a-z0-9_.]+)\}\}")
 
@@ -171,6 +209,47 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
+class LoginNonces:
+    """The login forms' nonces, each good for one post within ``seconds`` of its form.
+
+    A nonce is only in the form and in a SameSite=Strict cookie (login CSRF), and it is
+    kept here (by its hash) until a login post uses it up, right or wrong: one login
+    form cannot be posted again and again."""
+
+    def __init__(
+        self,
+        *,
+        seconds: float = LOGIN_NONCE_SECONDS,
+        limit: int = LOGIN_NONCE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self.clock = clock
+        self._issued: OrderedDict[str, float] = OrderedDict()  # hash -> when, oldest first
+
+    def __len__(self) -> int:
+        return len(self._issued)
+
+    def issue(self) -> str:
+        now = self.clock()
+        while self._issued:
+            key, at = next(iter(self._issued.items()))
+            if now - at <= self.seconds and len(self._issued) < self.limit:
+                break
+            del self._issued[key]
+        nonce = secrets.token_urlsafe(24)
+        self._issued[hash_token(nonce)] = now
+        return nonce
+
+    def use(self, nonce: str) -> bool:
+        """True once for a nonce this store issued (within its time); False after."""
+        if not nonce or len(nonce) > MAX_TOKEN_LENGTH:
+            return False
+        at = self._issued.pop(hash_token(nonce), None)
+        return at is not None and self.clock() - at <= self.seconds
+
+
 class PageRoutes:
     """The pages and the login, bound to the token store and the sessions."""
 
@@ -178,6 +257,8 @@ class PageRoutes:
         self.deps = deps
         self.tokens: TokenStore = deps.tokens
         self.sessions = sessions
+        self.trusted_proxies = proxy_networks(deps.trusted_proxies)
+        self.nonces = LoginNonces()
         self.strings = load_strings()
         self.templates = {
             name: Template(name, (STATIC / name).read_text(encoding="utf-8")) for name in TEMPLATES
@@ -237,9 +318,13 @@ class PageRoutes:
             # Remembered, so the next page (after a login, say) keeps the language.
             resp.set_cookie(
                 LANG_COOKIE, lang, max_age=365 * 86400, path="/", httponly=True,
-                samesite="Strict", secure=request.secure,
+                samesite="Strict", secure=self._secure(request),
             )  # fmt: skip
         return resp
+
+    def _secure(self, request: web.Request) -> bool:
+        """Cookies are Secure when the browser came over TLS, directly or via our proxy."""
+        return is_https(request, self.trusted_proxies)
 
     def _message(self, request: web.Request, lang: str, status: int, key: str) -> web.Response:
         return self._page(
@@ -332,7 +417,7 @@ class PageRoutes:
         return self._login_page(request, self._lang(request), 200, "")
 
     def _login_page(self, request: web.Request, lang: str, status: int, error: str) -> web.Response:
-        nonce = secrets.token_urlsafe(24)
+        nonce = self.nonces.issue()
         nxt = request.query.get("next", "")
         resp = self._page(
             request,
@@ -347,7 +432,7 @@ class PageRoutes:
         )
         resp.set_cookie(
             LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, path="/login", httponly=True,
-            samesite="Strict", secure=request.secure,
+            samesite="Strict", secure=self._secure(request),
         )  # fmt: skip
         return resp
 
@@ -374,7 +459,11 @@ class PageRoutes:
             log.warning("web.login_refused")
             return self._login_page(request, lang, 401, "login.error_token")
         self.sessions.drop(request.cookies.get(SESSION_COOKIE))  # a new login, a new id
-        session_id, _ = self.sessions.create(record.principal(), record.id)
+        try:
+            session_id, _ = self.sessions.create(record.principal(), record.id)
+        except TooManySessions as exc:
+            log.warning("web.login_refused_sessions_full", role=record.role, why=str(exc))
+            return self._login_page(request, lang, 503, "login.error_busy")
         log.info("web.login", name=record.name, role=record.role, agent=record.agent_id)
         nxt = form.get("next", "")
         if nxt not in NEXT_PAGES:
@@ -382,14 +471,14 @@ class PageRoutes:
         resp = see_other(nxt)
         resp.set_cookie(
             SESSION_COOKIE, session_id, max_age=SESSION_MAX_SECONDS, path="/", httponly=True,
-            samesite="Strict", secure=request.secure,
+            samesite="Strict", secure=self._secure(request),
         )  # fmt: skip
         resp.del_cookie(LOGIN_COOKIE, path="/login")
         return resp
 
-    @staticmethod
-    def _login_refusal(request: web.Request, form: Mapping[str, str]) -> str | None:
-        """Why this login post may not be the user's own (None: it is)."""
+    def _login_refusal(self, request: web.Request, form: Mapping[str, str]) -> str | None:
+        """Why this login post may not be the user's own (None: it is). A nonce that
+        passes is used up: the same form cannot log in twice."""
         if not same_origin(request):
             return "other_site"
         nonce = request.cookies.get(LOGIN_COOKIE, "")
@@ -397,6 +486,8 @@ class PageRoutes:
             return "no_nonce_cookie"  # SameSite=Strict: another site's post comes without it
         if not hmac.compare_digest(nonce.encode(), form.get("nonce", "").encode()):
             return "nonce_mismatch"
+        if not self.nonces.use(nonce):
+            return "nonce_used_or_unknown"
         return None
 
     @public  # checked here: the form's CSRF field (a plain form post, no script needed)

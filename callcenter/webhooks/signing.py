@@ -70,13 +70,17 @@ def verify(
     body: bytes | str,
     now: float,
     tolerance: float = DEFAULT_TOLERANCE,
-) -> None:
+) -> str:
     """Raise ``SignatureError`` unless ``body`` was signed with ``secret`` within ``tolerance``.
 
     ``body`` must be the raw request body, before any JSON parsing: a re-serialised body
     differs in spacing or key order and will not match. ``now`` is unix seconds.
     Several ``v1=`` values, comma-separated, are accepted (any one matching), so a sender
     can sign with an old and a new secret while the secret is being rotated.
+
+    Returns the signature that verified (the ``v1=`` value of this timestamp and body):
+    the same whatever else the headers hold (more ``v1=`` values, spaces, a timestamp
+    written ``0123``), so it is what a replay check must key on, never the raw header.
     """
     raw_ts = _header(headers, TIMESTAMP_HEADER)
     raw_sig = _header(headers, SIGNATURE_HEADER)
@@ -107,3 +111,4 @@ def verify(
         matched |= hmac.compare_digest(candidate.encode("ascii", "replace"), expected.encode())
     if not matched:
         raise SignatureError("signature does not match (wrong secret or altered body)")
+    return f"{VERSION}={expected}"

@@ -79,6 +79,11 @@ def test_no_file_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             "number 1000: used by both queue 'support' and menu 'm'",
         ),
         ({"ami": 3}, "ami: must be a table"),
+        (
+            {"http": {"trusted_proxies": ["127.0.0.1", "proxy.lan"]}},
+            "http.trusted_proxies[1]: 'proxy.lan' is not an IP address or network",
+        ),
+        ({"http": {"trusted_proxies": "127.0.0.1"}}, "http.trusted_proxies: must be a list"),
     ],
 )
 def test_bad_values_name_the_key(data: dict[str, object], expected: str) -> None:
@@ -91,6 +96,13 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as exc:
         parse_config({"ami": {"port": "x", "host": 3}, "log": {"level": "loud"}})
     assert len(exc.value.problems) == 3
+
+
+def test_trusted_proxies_take_addresses_and_networks() -> None:
+    assert Config().http.trusted_proxies == ("127.0.0.1", "::1")  # the proxy on this host
+    cfg = parse_config({"http": {"trusted_proxies": ["10.0.0.0/24", "fd00::1", "192.0.2.7"]}})
+    assert cfg.http.trusted_proxies == ("10.0.0.0/24", "fd00::1", "192.0.2.7")
+    assert parse_config({"http": {"trusted_proxies": []}}).http.trusted_proxies == ()
 
 
 def test_ints_are_accepted_for_floats() -> None:

@@ -123,7 +123,11 @@ class Api:
 
 
 async def start_api(
-    engine: Engine, clock: Clock, *, second_line_secret: str = SECOND_LINE_SECRET
+    engine: Engine,
+    clock: Clock,
+    *,
+    second_line_secret: str = SECOND_LINE_SECRET,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Api:
     store = IncidentStore(engine)
     tokens = TokenStore(engine, clock=clock)
@@ -133,6 +137,7 @@ async def start_api(
         tokens=tokens,
         calendar=CALENDAR,
         second_line_secret=second_line_secret,
+        trusted_proxies=trusted_proxies,
         clock=clock,
     )
     client = TestClient(TestServer(make_app(deps)))

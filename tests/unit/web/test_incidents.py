@@ -88,7 +88,8 @@ async def test_reopen_and_update_after_closing(api: Api) -> None:
 
 
 async def test_update_every_field(api: Api) -> None:
-    first = (await api.create())["id"]
+    # The agent's own incident (issue 11: an agent links only to incidents it may read).
+    first = (await api.create(agent_id="1001"))["id"]
     iid = (await api.create(category="network", agent_id="1001"))["id"]
     reply = await api.call(
         "PATCH",
@@ -302,6 +303,59 @@ async def test_value_refusals_from_the_lifecycle_are_422(api: Api) -> None:
     assert (reply.status, reply.error["field"]) == (422, "received_at")
     reply = await api.call("PATCH", f"/incidents/{iid}", json_body={"related_incident_id": iid})
     assert (reply.status, reply.error["field"]) == (422, "related_incident_id")
+
+
+async def test_an_agent_links_only_to_incidents_it_may_read(api: Api) -> None:
+    """Issue 11: 201 against 422 told an agent whether any incident id existed. Now an
+    agent's link to another agent's incident, an unassigned one and an unknown id get
+    the very same answer; its own incidents link as before, and staff link to any."""
+    own = (await api.create(agent_id="1001"))["id"]
+    theirs = (await api.create(agent_id="1002"))["id"]
+    unassigned = (await api.create())["id"]
+    unknown = theirs + 1000
+    mine = (await api.create(agent_id="1001"))["id"]
+
+    refusals = []
+    for target in (theirs, unassigned, unknown):
+        created = await api.call(
+            "POST", "/incidents", who="a1", json_body={"related_incident_id": target}
+        )
+        patched = await api.call(
+            "PATCH", f"/incidents/{mine}", who="a1", json_body={"related_incident_id": target}
+        )
+        refusals += [(created.status, created.body), (patched.status, patched.body)]
+    assert refusals == [(422, {"error": {
+        "code": "invalid",
+        "message": "related_incident_id: not an incident of yours "
+                   "(an agent links only to its own incidents)",
+        "field": "related_incident_id",
+    }})] * 6  # fmt: skip
+    assert len({(r.text, r.status) for r in api.replies[-6:]}) == 1  # byte for byte
+    listed = (await api.call("GET", "/incidents", who="a1")).body["incidents"]
+    assert sorted(i["id"] for i in listed) == [own, mine]  # no incident was opened
+    assert (await api.call("GET", f"/incidents/{mine}")).body["incident"][
+        "related_incident_id"
+    ] is None
+
+    linked = await api.call("POST", "/incidents", who="a1", json_body={"related_incident_id": own})
+    assert linked.status == 201
+    assert linked.body["incident"]["related_incident_id"] == own
+    patched = await api.call(
+        "PATCH", f"/incidents/{mine}", who="a1", json_body={"related_incident_id": own}
+    )
+    assert patched.status == 200
+    for who in ("sup", "admin"):
+        by_staff = await api.call(
+            "POST", "/incidents", who=who, json_body={"related_incident_id": theirs}
+        )
+        assert by_staff.status == 201
+        missing = await api.call(
+            "POST", "/incidents", who=who, json_body={"related_incident_id": unknown}
+        )
+        assert (missing.status, missing.error["message"]) == (
+            422,
+            f"related_incident_id: incident {unknown} does not exist",
+        )
 
 
 async def test_an_action_at_a_time_before_the_last_one_is_refused(api: Api) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import json
 import os
 import socket
@@ -19,10 +20,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import Engine
+from structlog.testing import capture_logs
 
 from callcenter.web.auth import TokenStore, auth_middleware
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
-from callcenter.web.live import LiveHub, stable
+from callcenter.web.live import LIVE_PER_TOKEN, LiveHub, stable
 
 PATH = "/api/v1/live"
 PEOPLE = {
@@ -409,3 +411,127 @@ async def test_close_says_going_away_and_refuses_newcomers(live: Live) -> None:
     assert refused.value.status == 503
     live.hub.notify()  # after close: ignored
     live.hub.publish_incident({"id": 1, "agent_id": "agent1"})
+
+
+# -- limits and the hub's own tasks (issue 11) ----------------------------------------------
+
+
+async def test_a_token_holds_at_most_ten_live_connections(live: Live) -> None:
+    """Issue 11: no cap per token. The 11th connection of one token is refused with 429
+    (the error shape of every API refusal); other tokens are not held up, and a closed
+    connection frees its place."""
+    assert LIVE_PER_TOKEN == 10
+    mine = [await live.connect("a1") for _ in range(LIVE_PER_TOKEN)]
+    for ws in mine:
+        assert (await receive(ws))["type"] == "snapshot"
+    with capture_logs() as logs, pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await live.connect("a1")
+    assert refused.value.status == 429
+    assert any(e["event"] == "live.too_many_connections" for e in logs)
+    headers = {"Authorization": f"Bearer {live.token['a1']}"}
+    async with live.http.get(live.url, headers=headers) as r:
+        assert r.status == 429
+        assert r.headers["Retry-After"] == "5"
+        assert await r.json() == {
+            "error": {
+                "code": "too_many_connections",
+                "message": "this token has 10 live connections already: close one first",
+            }
+        }
+    assert live.hub.clients == LIVE_PER_TOKEN
+    other = await live.connect("sup")  # another token: its own count
+    assert (await receive(other))["type"] == "snapshot"
+    await mine.pop().close()
+    for _ in range(50):  # the handler ends a moment after the close
+        if live.hub.clients == LIVE_PER_TOKEN:
+            break
+        await asyncio.sleep(0.02)
+    again = await live.connect("a1")
+    assert (await receive(again))["type"] == "snapshot"
+    for ws in [*mine, other, again]:
+        await ws.close()
+
+
+async def test_refused_handshakes_do_not_hold_a_place(live: Live) -> None:
+    """A place is held from before the handshake to the handler's end, whatever ends it."""
+    live.pbx.fail = True  # each connection is closed at once: no live state
+    for _ in range(LIVE_PER_TOKEN + 2):
+        ws = await live.connect("a1")
+        assert (await ws.receive(2.0)).type is aiohttp.WSMsgType.CLOSE
+    live.pbx.fail = False
+    ws = await live.connect("a1")
+    assert (await receive(ws))["type"] == "snapshot"
+    await ws.close()
+
+
+def _revalidations() -> list[asyncio.Task[Any]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "") == "LiveHub.revalidate"
+    ]
+
+
+async def test_the_rechecks_revalidation_is_ended_at_close(engine: Engine) -> None:
+    """Issue 11: the recheck started a revalidation task that nobody kept or awaited; one
+    still running at shutdown was left pending. Now close() cancels and awaits it."""
+    pbx = Pbx()
+    hub, runner, url, issued = await serve(engine, pbx, recheck_seconds=0.05)
+    stuck = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(url, headers={"Authorization": f"Bearer {issued['a1']}"})
+            await receive(ws)
+            (client,) = hub._clients
+
+            async def slow_check() -> bool:
+                stuck.set()
+                await asyncio.sleep(3600)  # a database that does not answer
+                return True
+
+            client.valid = slow_check
+            await asyncio.wait_for(stuck.wait(), 2.0)
+            (task,) = _revalidations()
+            await asyncio.sleep(0.2)  # more rechecks: still one revalidation at a time
+            assert _revalidations() == [task]
+            await hub.close()
+            assert task.done()
+            assert task.cancelled()
+            assert _revalidations() == []
+            await ws.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_failed_revalidation_is_logged_not_lost(engine: Engine) -> None:
+    pbx = Pbx()
+    hub, runner, url, issued = await serve(engine, pbx, recheck_seconds=0.05)
+    loop = asyncio.get_running_loop()
+    unseen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unseen.append(context))
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(url, headers={"Authorization": f"Bearer {issued['a1']}"})
+            await receive(ws)
+            (client,) = hub._clients
+
+            async def broken_check() -> bool:
+                raise RuntimeError("the database is gone")
+
+            client.valid = broken_check
+            with capture_logs() as logs:
+                for _ in range(100):
+                    if any(e["event"] == "live.task_failed" for e in logs):
+                        break
+                    await asyncio.sleep(0.02)
+            failed = [e for e in logs if e["event"] == "live.task_failed"]
+            assert failed
+            assert "the database is gone" in failed[0]["error"]
+            await hub.close()
+            await ws.close()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert [c for c in unseen if "never retrieved" in str(c.get("message"))] == []
+    finally:
+        loop.set_exception_handler(None)
+        await runner.cleanup()

@@ -26,8 +26,10 @@ from callcenter.web import ApiDeps, TokenStore
 from callcenter.web.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
+    SESSION_PER_TOKEN,
     Principal,
     SessionStore,
+    TooManySessions,
     auth_middleware,
 )
 from callcenter.web.errors import error_middleware
@@ -37,13 +39,14 @@ from callcenter.web.pages import (
     LOGIN_COOKIE,
     STATIC,
     TEMPLATES,
+    LoginNonces,
     PageRoutes,
     choose_lang,
     load_strings,
     script_json,
 )
 from callcenter.web.views import MEMBER_STATES
-from tests.unit.web.support import CALENDAR, Api, Clock, Reply
+from tests.unit.web.support import CALENDAR, Api, Clock, Reply, start_api
 
 JS_FILES = ("common.js", "wallboard.js", "console.js")
 
@@ -210,6 +213,78 @@ async def test_the_login_form_is_protected_from_other_sites(browser: Browser, pr
     assert SESSION_COOKIE not in browser.cookies
 
 
+async def test_a_login_form_logs_in_once(browser: Browser, other_browser: Browser) -> None:
+    """Issue 11: the nonce pair (cookie and field) could be posted again and again, so a
+    script could log in thousands of times from one form. Now each is used up."""
+    await browser.request("GET", "/login")
+    nonce = browser.cookies[LOGIN_COOKIE]
+    form = {"nonce": nonce, "token": browser.api.token["a1"]}
+    assert (await browser.request("POST", "/login", form=form)).status == 303
+    browser.cookies[LOGIN_COOKIE] = nonce  # the same pair, kept by a script
+    browser.cookies.pop(SESSION_COOKIE)
+    with capture_logs() as logs:
+        again = await browser.request("POST", "/login", form=form)
+    assert again.status == 403
+    assert SESSION_COOKIE not in browser.cookies
+    assert any(
+        e["event"] == "web.login_csrf_refused" and e["why"] == "nonce_used_or_unknown" for e in logs
+    )
+    # A wrong token uses the nonce up too: the next try needs the fresh form it is given.
+    await other_browser.request("GET", "/login")
+    first = other_browser.cookies[LOGIN_COOKIE]
+    wrong = {"nonce": first, "token": "not-a-token"}
+    refused = await other_browser.request("POST", "/login", form=wrong)
+    assert refused.status == 401
+    assert other_browser.cookies[LOGIN_COOKIE] != first
+    other_browser.cookies[LOGIN_COOKIE] = first
+    form = {"nonce": first, "token": other_browser.api.token["a1"]}
+    assert (await other_browser.request("POST", "/login", form=form)).status == 403
+
+
+async def test_agent_logins_leave_the_supervisors_page_open(api: Api, browser: Browser) -> None:
+    """Through the login form: one agent token logging in past its cap ends only its own
+    oldest sessions; the supervisor's page stays logged in."""
+    await browser.login("sup")
+    agent_cookies = []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        for _ in range(SESSION_PER_TOKEN + 5):
+            agent = Browser(api, http)
+            assert (await agent.login("a1")).status == 303
+            agent_cookies.append(agent.cookies[SESSION_COOKIE])
+        assert (await browser.request("GET", "/api/v1/incidents")).status == 200
+        assert (await browser.request("GET", "/wallboard")).status == 200
+        oldest, newest = Browser(api, http), Browser(api, http)
+        oldest.cookies[SESSION_COOKIE] = agent_cookies[0]
+        newest.cookies[SESSION_COOKIE] = agent_cookies[-1]
+        assert (await oldest.request("GET", "/api/v1/incidents")).status == 401
+        assert (await newest.request("GET", "/api/v1/incidents")).status == 200
+
+
+async def test_a_login_past_the_roles_ceiling_is_refused(engine: Engine, clock: Clock) -> None:
+    tokens = TokenStore(engine, clock=clock)
+    agent = tokens.create("tanaka", "agent", "1001")[0]
+    sup = tokens.create("suzuki", "supervisor")[0]
+    deps = ApiDeps(incidents=IncidentStore(engine), tokens=tokens, calendar=CALENDAR, clock=clock)
+    sessions = SessionStore(limit=1)
+    app = web.Application(middlewares=[error_middleware, auth_middleware(tokens, sessions)])
+    app.router.add_routes(PageRoutes(deps, sessions).routes())
+
+    async def login(client: TestClient[web.Request, web.Application], token: str) -> Reply:
+        client.session.cookie_jar.clear()
+        page = await client.get("/login?lang=en")
+        form = {"nonce": page.cookies[LOGIN_COOKIE].value, "token": token}
+        async with client.post("/login", data=form, allow_redirects=False) as r:
+            return Reply(r.status, await r.text(), dict(r.headers))
+
+    async with TestClient(TestServer(app)) as client:
+        assert (await login(client, agent)).status == 303
+        refused = await login(client, agent)  # refused: the first session is not ended
+        assert refused.status == 503
+        assert "Too many sessions are open" in refused.text
+        assert sessions.count(role="agent") == 1
+        assert (await login(client, sup)).status == 303  # another role is not held up
+
+
 async def test_chromes_own_form_post_is_let_in(browser: Browser) -> None:
     """Chrome may send "Origin: null" on a page's own form post (a referrer policy does
     that); Sec-Fetch-Site, which no page can set, says it is our own."""
@@ -250,6 +325,51 @@ async def test_a_new_login_replaces_the_session(browser: Browser, other_browser:
     assert browser.cookies[SESSION_COOKIE] != first
     other_browser.cookies[SESSION_COOKIE] = first  # someone kept the old id
     assert (await other_browser.request("GET", "/api/v1/incidents")).status == 401
+
+
+# -- behind the TLS proxy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "secure"),
+    [
+        (("127.0.0.1",), ["https"], True),  # the proxy on this host: issue 11
+        (("127.0.0.0/8", "::1"), ["HTTPS"], True),
+        (("127.0.0.1",), ["http, https"], True),  # the last value: set by the proxy itself
+        (("127.0.0.1",), ["https, http"], False),  # "https" came from further out
+        (("127.0.0.1",), ["http"], False),
+        (("127.0.0.1",), [], False),  # a plain HTTP request through the proxy
+        ((), ["https"], False),  # no proxy trusted: the header is forged
+        (("192.0.2.7",), ["https"], False),  # from a peer that is not the proxy
+        (("10.0.0.0/8",), ["https"], False),
+    ],
+)
+async def test_cookies_are_secure_behind_the_trusted_tls_proxy(
+    engine: Engine,
+    clock: Clock,
+    trusted: tuple[str, ...],
+    forwarded: list[str],
+    secure: bool,
+) -> None:
+    """The session cookie is Secure when the trusted proxy says the browser came over TLS
+    (X-Forwarded-Proto: https); the same header from any other peer changes nothing."""
+    api = await start_api(engine, clock, trusted_proxies=trusted)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            browser = Browser(api, http)
+            headers = {"X-Forwarded-Proto": forwarded[0]} if forwarded else {}
+            await browser.request("GET", "/login?lang=en", headers=headers)
+            form = {"nonce": browser.cookies[LOGIN_COOKIE], "token": api.token["sup"]}
+            reply = await browser.request("POST", "/login", form=form, headers=headers)
+            assert reply.status == 303
+            login_form, logged_in = browser.set_cookies[0], browser.set_cookies[1]
+            assert bool(logged_in[SESSION_COOKIE]["secure"]) is secure
+            assert bool(login_form[LOGIN_COOKIE]["secure"]) is secure
+            assert bool(login_form[LANG_COOKIE]["secure"]) is secure
+            assert logged_in[SESSION_COOKIE]["httponly"]
+            assert logged_in[SESSION_COOKIE]["samesite"] == "Strict"
+    finally:
+        await api.client.close()
 
 
 # -- the API with a session ------------------------------------------------------------------------
@@ -609,16 +729,98 @@ def test_sessions_end_when_idle_or_too_old(ticks: Ticks) -> None:
 
 
 def test_sessions_are_bounded_and_kept_by_hash(ticks: Ticks) -> None:
+    """Issue 11 changed this: at a role's ceiling a new login is refused; it no longer
+    ends the least recently used session of whoever else holds one."""
     store = SessionStore(limit=3, clock=ticks)
     ids = [store.create(WHO, n)[0] for n in range(3)]
-    store.get(ids[0])  # the first is used: the second is now the oldest
-    newest, _ = store.create(WHO, 9)
-    assert store.get(ids[1]) is None
-    assert all(store.get(i) is not None for i in (ids[0], ids[2], newest))
+    with pytest.raises(TooManySessions):
+        store.create(WHO, 9)
+    assert all(store.get(i) is not None for i in ids)
     assert not any(i in repr(store.__dict__) for i in ids)
-    assert store.drop(newest) is True
-    assert store.drop(newest) is False
+    assert store.drop(ids[1]) is True
+    assert store.drop(ids[1]) is False
+    newest, _ = store.create(WHO, 9)  # room again
+    assert store.get(newest) is not None
     assert store.get("") is None
+
+
+SUPERVISOR = Principal("supervisor", None, "suzuki")
+ADMIN = Principal("admin", None, "ops-admin")
+
+
+def test_agent_logins_never_end_a_supervisors_session(ticks: Ticks) -> None:
+    """Issue 11: 10,050 logins with one agent token in 10 s evicted the supervisor from
+    the one shared 10,000-entry LRU. Now they end only that agent token's own sessions."""
+    store = SessionStore(clock=ticks)  # the limits make_app uses
+    sup_id, sup = store.create(SUPERVISOR, 1)
+    admin_id, admin = store.create(ADMIN, 2)
+    for _ in range(10_050):
+        ticks.now += 10 / 10_050
+        store.create(WHO, 7)
+    assert store.get(sup_id) is sup
+    assert store.get(admin_id) is admin
+    assert store.count(token_id=7) == SESSION_PER_TOKEN
+    assert store.count(role="agent") == SESSION_PER_TOKEN
+    assert len(store) == SESSION_PER_TOKEN + 2
+
+
+def test_many_agent_tokens_cannot_end_other_sessions(ticks: Ticks) -> None:
+    """Even with as many agent tokens as the ceiling: agents' logins are refused at
+    their role's ceiling; no supervisor's, and no other agent's, session ends."""
+    store = SessionStore(limit=50, per_token=5, clock=ticks)
+    sup_id, _ = store.create(SUPERVISOR, 1)
+    first_agent, _ = store.create(WHO, 100)
+    refused = 0
+    for n in range(1_000):
+        try:
+            store.create(WHO, 101 + n % 200)
+        except TooManySessions:
+            refused += 1
+    assert refused == 1_000 - 49
+    assert store.get(sup_id) is not None
+    assert store.get(first_agent) is not None
+    assert store.count(role="agent") == 50
+    second_id, _ = store.create(SUPERVISOR, 1)  # supervisors still log in
+    assert store.get(second_id) is not None
+
+
+def test_a_tokens_sessions_are_capped_at_its_least_recently_used(ticks: Ticks) -> None:
+    store = SessionStore(per_token=SESSION_PER_TOKEN, clock=ticks)
+    other, _ = store.create(WHO, 8)
+    ids = [store.create(WHO, 7)[0] for _ in range(SESSION_PER_TOKEN)]
+    store.get(ids[0])  # used: the second is now this token's least recently used
+    newest, _ = store.create(WHO, 7)
+    assert store.count(token_id=7) == SESSION_PER_TOKEN
+    assert store.get(ids[1]) is None
+    assert all(store.get(i) is not None for i in (ids[0], *ids[2:], newest))
+    assert store.get(other) is not None  # another token's session is not touched
+
+
+def test_expired_sessions_do_not_count_against_a_role(ticks: Ticks) -> None:
+    store = SessionStore(limit=2, idle_seconds=60, clock=ticks)
+    store.create(WHO, 1)
+    store.create(WHO, 2)
+    ticks.now += 61
+    sid, _ = store.create(WHO, 3)  # the two idle ones are swept first
+    assert store.get(sid) is not None
+    assert store.count(role="agent") == 1
+
+
+def test_login_nonces_are_single_use_and_bounded(ticks: Ticks) -> None:
+    nonces = LoginNonces(seconds=60, limit=3, clock=ticks)
+    a = nonces.issue()
+    assert nonces.use(a) is True
+    assert nonces.use(a) is False  # used up
+    assert nonces.use("not-issued-here") is False
+    assert nonces.use("") is False
+    old = nonces.issue()
+    ticks.now += 61
+    assert nonces.use(old) is False  # too old
+    kept = [nonces.issue() for _ in range(5)]
+    assert len(nonces) == 3
+    assert nonces.use(kept[0]) is False  # the oldest form made room
+    assert all(nonces.use(n) for n in kept[2:])
+    assert not any(n in repr(nonces.__dict__) for n in kept)
 
 
 def test_each_session_has_its_own_csrf_token(ticks: Ticks) -> None:
@@ -682,3 +884,41 @@ def test_the_static_folder_is_package_data() -> None:
     pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
     assert '"web/static/*"' in pyproject
     assert '"web/static/i18n/*"' in pyproject
+
+
+async def test_a_tokens_sessions_and_bearer_share_its_live_connection_cap(
+    engine: Engine, clock: Clock
+) -> None:
+    """The cap counts the token's connections however they came in: through any of its
+    login sessions or as a bearer token."""
+    tokens = TokenStore(engine, clock=clock)
+    agent = tokens.create("tanaka", "agent", "1001")[0]
+    sup = tokens.create("suzuki", "supervisor")[0]
+    deps = ApiDeps(incidents=IncidentStore(engine), tokens=tokens, calendar=CALENDAR, clock=clock)
+    sessions = SessionStore()
+    app = web.Application(middlewares=[error_middleware, auth_middleware(tokens, sessions)])
+    app.router.add_routes(PageRoutes(deps, sessions).routes())
+    hub = LiveHub(lambda _now: {"queues": []}, tokens=tokens, sessions=sessions, per_token=2)
+    app.router.add_get("/api/v1/live", hub.handler)
+    async with TestClient(TestServer(app)) as client:
+        origin = f"http://{client.host}:{client.port}"
+        opened = []
+        for _ in range(2):  # two browsers: two sessions of the same token
+            client.session.cookie_jar.clear()
+            page = await client.get("/login")
+            form = {"nonce": page.cookies[LOGIN_COOKIE].value, "token": agent}
+            async with client.post("/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303
+            ws = await client.ws_connect("/api/v1/live", headers={"Origin": origin})
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+            opened.append(ws)
+        assert sessions.count(role="agent") == 2
+        client.session.cookie_jar.clear()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {agent}"})
+        assert refused.value.status == 429
+        staff = await client.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {sup}"})
+        assert (await staff.receive_json(timeout=5))["type"] == "snapshot"
+        for ws in [*opened, staff]:
+            await ws.close()
+        await hub.close()

@@ -75,6 +75,58 @@ async def test_a_signed_answer_cannot_be_moved_or_replayed(api: Api) -> None:
     assert statuses == ["escalation_answered", "escalated"]
 
 
+def _append_v1_00(sig: str) -> str:
+    return sig + ",v1=00"
+
+
+@pytest.mark.parametrize(
+    ("signature", "timestamp"),
+    [
+        (_append_v1_00, str),  # issue 11: the raw header was the key
+        (lambda sig: "v1=00," + sig, str),
+        (lambda sig: f" {sig} ", str),
+        (lambda sig: f"{sig},{sig}", str),
+        (lambda sig: f"v0=abc, {sig}, v2=def", str),
+        (lambda sig: sig, lambda ts: f"0{ts}"),  # the same instant, written otherwise
+        (lambda sig: sig, lambda ts: f" {ts} "),
+    ],
+)
+async def test_a_replay_is_refused_however_its_headers_are_varied(
+    api: Api, signature: Callable[[str], str], timestamp: Callable[[str], str]
+) -> None:
+    """The replay check keys on the signature that verified (HMAC of timestamp and body),
+    so every header that still verifies the same signed answer is the same answer."""
+    iid = await escalated(api)
+    body = body_for(iid)
+    headers = api.second_line_headers(body)
+    status, _ = await answer(api, iid, body=body, headers=headers)
+    assert status == 200
+    varied = {
+        **headers,
+        SIGNATURE_HEADER: signature(headers[SIGNATURE_HEADER]),
+        TIMESTAMP_HEADER: timestamp(headers[TIMESTAMP_HEADER]),
+    }
+    api.clock.tick()
+    status, reply = await answer(api, iid, body=body, headers=varied)
+    assert status == 409, reply
+    assert reply == {
+        "error": {"code": "replayed", "message": "this signed request was already used"}
+    }
+    history = (await api.call("GET", f"/incidents/{iid}")).body["history"]
+    assert [h["action"] for h in history].count("escalation_answered") == 1
+
+
+async def test_a_varied_header_first_then_the_plain_one_is_a_replay(api: Api) -> None:
+    iid = await escalated(api)
+    body = body_for(iid)
+    headers = api.second_line_headers(body)
+    varied = {**headers, SIGNATURE_HEADER: _append_v1_00(headers[SIGNATURE_HEADER])}
+    assert (await answer(api, iid, body=body, headers=varied))[0] == 200
+    # Refused as a replay (before the store could refuse it as a second answer).
+    status, reply = await answer(api, iid, body=body, headers=headers)
+    assert (status, reply["error"]["code"]) == (409, "replayed")
+
+
 Tamper = Callable[[Api, dict[str, str], str], dict[str, str]]
 
 

@@ -51,6 +51,16 @@ def test_round_trip_accepts_bytes_and_any_header_case() -> None:
     verify(SECRET, lower, BODY, now=TS - 10)
 
 
+def test_verify_returns_the_signature_that_verified_whatever_the_header() -> None:
+    """What a replay check keys on: one value per signed request, not the raw header."""
+    h = headers()
+    expected = sign(SECRET, TS, BODY)
+    assert verify(SECRET, h, BODY, now=TS) == expected
+    for varied in (f"{expected},v1=00", f"v1=00, {expected} ", f"{expected},{expected}"):
+        assert verify(SECRET, {**h, SIGNATURE_HEADER: varied}, BODY, now=TS) == expected
+    assert verify(SECRET, {**h, TIMESTAMP_HEADER: f"0{TS}"}, BODY, now=TS) == expected
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
