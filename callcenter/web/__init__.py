@@ -11,8 +11,9 @@
   ``callcenter.web.live``'s ``LiveHub`` pushes on the websocket ``GET /api/v1/live``.
 """
 
-from callcenter.web.app import ApiDeps, PbxDeps, live_hub, make_app
+from callcenter.web.app import live_hub, make_app
 from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
+from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.errors import ApiError
 from callcenter.web.live import LIVE_HUB, LiveHub
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
@@ -38,12 +38,10 @@ from callcenter.incidents.serialize import incident_dict, survey_dict
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.store.incidents import IncidentFilter, IncidentNotFound, IncidentStore
 from callcenter.web.auth import STAFF, Principal, principal, public, require_role
+from callcenter.web.deps import ApiDeps
 from callcenter.web.errors import ApiError, invalid, json_response
 from callcenter.web.validation import Body, Query, json_object, parse_object
 from callcenter.webhooks.signing import SignatureError, verify
-
-if TYPE_CHECKING:
-    from callcenter.web.app import ApiDeps
 
 log = structlog.get_logger("callcenter.web")
 

@@ -11,62 +11,24 @@ from typing import Any
 
 from callcenter.incidents.model import FLAGS, PRIORITIES, REPORT_HOWS, RESOLUTIONS, STATUSES
 from callcenter.web.auth import ROLES
-
-JSON = "application/json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref("Error")}}}
-
-
-def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {JSON: {"schema": schema}}}
-
-
-def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-def _nullable(t: str, **extra: Any) -> dict[str, Any]:
-    return {"type": [t, "null"], **extra}
-
-
-STR = {"type": "string"}
-NOTE = {"type": "string", "maxLength": 4000, "description": "recorded with the history entry"}
-ID_PARAM = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
-ERRORS = {
-    "400": _error("the body is not JSON, or not a JSON object"),
-    "401": _error("no valid bearer token"),
-    "403": _error("the role, or (for an agent) the incident, does not allow it"),
-    "404": _error("no such incident"),
-    "422": _error("a value is refused; error.field names it"),
-}
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
+from callcenter.web.openapi_parts import (
+    DAY,
+    ERRORS,
+    ID_PARAM,
+    NOTE,
+    STAFF_ONLY,
+    STR,
+    TIME,
+    TIME_OR_NULL,
+    error_response,
+    nullable,
+    obj,
+    ok_response,
+    query_param,
+    ref,
+    request_body,
+)
+from callcenter.web.openapi_pbx import PBX_PATHS, PBX_SCHEMAS
 
 
 def _action(summary: str, body: dict[str, Any] | None, *, conflict: str) -> dict[str, Any]:
@@ -77,23 +39,20 @@ def _action(summary: str, body: dict[str, Any] | None, *, conflict: str) -> dict
         "tags": ["incidents"],
         "parameters": [ID_PARAM],
         "responses": {
-            "200": _ok(_obj({"incident": _ref("Incident")})),
+            "200": ok_response(obj({"incident": ref("Incident")})),
             **ERRORS,
-            "409": _error(conflict),
+            "409": error_response(conflict),
         },
     }
     if body is not None:
-        op["requestBody"] = _body(body, required=bool(body.get("required")))
+        op["requestBody"] = request_body(body, required=bool(body.get("required")))
     return op
 
 
-_TIME = {"type": "string", "format": "date-time"}
-_TIME_OR_NULL = _nullable("string", format="date-time")
-
 SCHEMAS: dict[str, Any] = {
-    "Error": _obj(
+    "Error": obj(
         {
-            "error": _obj(
+            "error": obj(
                 {
                     "code": {
                         "type": "string",
@@ -107,44 +66,42 @@ SCHEMAS: dict[str, Any] = {
         },
         ("error",),
     ),
-    "ProgressReport": _obj(
-        {"at": _TIME, "how": {"enum": list(REPORT_HOWS)}, "by": STR, "note": STR}
-    ),
-    "Incident": _obj(
+    "ProgressReport": obj({"at": TIME, "how": {"enum": list(REPORT_HOWS)}, "by": STR, "note": STR}),
+    "Incident": obj(
         {
             "id": {"type": "integer"},
             "status": {"enum": list(STATUSES)},
-            "call_linkedid": _nullable("string"),
-            "server_id": _nullable("string"),
-            "caller_number": _nullable("string"),
-            "caller_name": _nullable("string"),
-            "queue": _nullable("string"),
+            "call_linkedid": nullable("string"),
+            "server_id": nullable("string"),
+            "caller_number": nullable("string"),
+            "caller_name": nullable("string"),
+            "queue": nullable("string"),
             "ivr_path": {"type": "array", "items": STR},
-            "agent": _nullable("string"),
-            "agent_id": _nullable("string"),
-            "received_at": _TIME,
-            "answered_at": _TIME_OR_NULL,
-            "category": _nullable("string"),
+            "agent": nullable("string"),
+            "agent_id": nullable("string"),
+            "received_at": TIME,
+            "answered_at": TIME_OR_NULL,
+            "category": nullable("string"),
             "priority": {"enum": list(PRIORITIES)},
             "flags": {"type": "array", "items": {"enum": list(FLAGS)}},
-            "escalated_at": _TIME_OR_NULL,
-            "escalated_by": _nullable("string"),
-            "escalated_to": _nullable("string"),
-            "escalation_answered_at": _TIME_OR_NULL,
-            "first_progress_at": _TIME_OR_NULL,
-            "progress_reports": {"type": "array", "items": _ref("ProgressReport")},
-            "resolved_at": _TIME_OR_NULL,
-            "resolved_by": _nullable("string"),
+            "escalated_at": TIME_OR_NULL,
+            "escalated_by": nullable("string"),
+            "escalated_to": nullable("string"),
+            "escalation_answered_at": TIME_OR_NULL,
+            "first_progress_at": TIME_OR_NULL,
+            "progress_reports": {"type": "array", "items": ref("ProgressReport")},
+            "resolved_at": TIME_OR_NULL,
+            "resolved_by": nullable("string"),
             "resolution": {"enum": [*RESOLUTIONS, None]},
-            "closed_at": _TIME_OR_NULL,
-            "related_incident_id": _nullable("integer"),
+            "closed_at": TIME_OR_NULL,
+            "related_incident_id": nullable("integer"),
             "notes": STR,
-            "updated_at": _TIME_OR_NULL,
+            "updated_at": TIME_OR_NULL,
         }
     ),
-    "HistoryEntry": _obj(
+    "HistoryEntry": obj(
         {
-            "at": _TIME,
+            "at": TIME,
             "actor": STR,
             "action": STR,
             "changes": {
@@ -155,29 +112,29 @@ SCHEMAS: dict[str, Any] = {
             "note": STR,
         }
     ),
-    "Figure": _obj(
+    "Figure": obj(
         {
-            "value": _nullable("number"),
+            "value": nullable("number"),
             "count": {"type": "integer"},
             "target": {"type": "number"},
-            "met": _nullable("boolean"),
+            "met": nullable("boolean"),
         }
     ),
-    "Figures": _obj(
+    "Figures": obj(
         {
             "month": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
-            "start": _TIME,
-            "end": _TIME,
+            "start": TIME,
+            "end": TIME,
             "incidents": {"type": "integer"},
             "unresolved": {"type": "integer"},
-            "first_contact_resolution": _ref("Figure"),
-            "handling_seconds": _ref("Figure"),
-            "escalation_seconds": _ref("Figure"),
-            "progress_seconds": _ref("Figure"),
-            "satisfaction": _ref("Figure"),
+            "first_contact_resolution": ref("Figure"),
+            "handling_seconds": ref("Figure"),
+            "escalation_seconds": ref("Figure"),
+            "progress_seconds": ref("Figure"),
+            "satisfaction": ref("Figure"),
         }
     ),
-    "Risk": _obj(
+    "Risk": obj(
         {
             "incident_id": {"type": "integer"},
             "figure": {"enum": ["handling_seconds", "progress_seconds"]},
@@ -185,21 +142,19 @@ SCHEMAS: dict[str, Any] = {
             "elapsed_seconds": {"type": "number"},
             "target_seconds": {"type": "number"},
             "urgency": {"type": "number", "description": "elapsed / target"},
-            "incident": _ref("Incident"),
+            "incident": ref("Incident"),
         }
     ),
-    "Survey": _obj(
+    "Survey": obj(
         {
             "respondent": STR,
             "incident_id": {"type": "integer"},
             "answers": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 5}},
-            "at": _TIME,
+            "at": TIME,
         }
     ),
 }
 
-_DAY = {"type": "string", "format": "date"}
-_STAFF_ONLY = "Supervisors and admins."
 
 PATHS: dict[str, Any] = {
     "/api/v1/openapi.json": {
@@ -207,7 +162,7 @@ PATHS: dict[str, Any] = {
             "summary": "This description",
             "tags": ["meta"],
             "security": [],
-            "responses": {"200": _ok({"type": "object"})},
+            "responses": {"200": ok_response({"type": "object"})},
         }
     },
     "/api/v1/incidents": {
@@ -216,25 +171,27 @@ PATHS: dict[str, Any] = {
             "description": "Agents see only their own incidents (agent_id is theirs).",
             "tags": ["incidents"],
             "parameters": [
-                _query(
+                query_param(
                     "status",
                     {"type": "string"},
                     f"one or more of {', '.join(STATUSES)} (repeated or comma-separated)",
                 ),
-                _query("open", {"type": "boolean"}, "only unresolved ones"),
-                _query("agent_id", STR, "the agent's"),
-                _query("caller_number", STR, "the caller's number, exactly"),
-                _query("queue", STR, "the queue's name"),
-                _query("from", _DAY, "received on or after this day (service time zone)"),
-                _query("to", _DAY, "received before this day (exclusive)"),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
-                _query("offset", {"type": "integer", "minimum": 0}, "default 0"),
+                query_param("open", {"type": "boolean"}, "only unresolved ones"),
+                query_param("agent_id", STR, "the agent's"),
+                query_param("caller_number", STR, "the caller's number, exactly"),
+                query_param("queue", STR, "the queue's name"),
+                query_param("from", DAY, "received on or after this day (service time zone)"),
+                query_param("to", DAY, "received before this day (exclusive)"),
+                query_param(
+                    "limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"
+                ),
+                query_param("offset", {"type": "integer", "minimum": 0}, "default 0"),
             ],
             "responses": {
-                "200": _ok(
-                    _obj(
+                "200": ok_response(
+                    obj(
                         {
-                            "incidents": {"type": "array", "items": _ref("Incident")},
+                            "incidents": {"type": "array", "items": ref("Incident")},
                             "limit": {"type": "integer"},
                             "offset": {"type": "integer"},
                         }
@@ -248,11 +205,11 @@ PATHS: dict[str, Any] = {
             "description": "Supervisors and admins for anyone; an agent for itself only "
             "(agent_id defaults to, and must be, its own).",
             "tags": ["incidents"],
-            "requestBody": _body(
-                _obj(
+            "requestBody": request_body(
+                obj(
                     {
                         "received_at": {
-                            **_TIME,
+                            **TIME,
                             "description": "with its UTC offset; default now",
                         },
                         "caller_number": STR,
@@ -275,7 +232,7 @@ PATHS: dict[str, Any] = {
                 required=False,
             ),
             "responses": {
-                "201": _ok(_obj({"incident": _ref("Incident")}), "Opened"),
+                "201": ok_response(obj({"incident": ref("Incident")}), "Opened"),
                 **{k: v for k, v in ERRORS.items() if k != "404"},
             },
         },
@@ -287,11 +244,11 @@ PATHS: dict[str, Any] = {
             "tags": ["incidents"],
             "parameters": [ID_PARAM],
             "responses": {
-                "200": _ok(
-                    _obj(
+                "200": ok_response(
+                    obj(
                         {
-                            "incident": _ref("Incident"),
-                            "history": {"type": "array", "items": _ref("HistoryEntry")},
+                            "incident": ref("Incident"),
+                            "history": {"type": "array", "items": ref("HistoryEntry")},
                         }
                     )
                 ),
@@ -303,73 +260,73 @@ PATHS: dict[str, Any] = {
             "description": "Agents only their own. At least one field besides note.",
             "tags": ["incidents"],
             "parameters": [ID_PARAM],
-            "requestBody": _body(
-                _obj(
+            "requestBody": request_body(
+                obj(
                     {
-                        "category": _nullable("string"),
+                        "category": nullable("string"),
                         "priority": {"enum": list(PRIORITIES)},
                         "flags": {"type": "array", "items": {"enum": list(FLAGS)}},
                         "notes": STR,
-                        "related_incident_id": _nullable("integer", minimum=1),
+                        "related_incident_id": nullable("integer", minimum=1),
                         "note": NOTE,
                     }
                 )
             ),
-            "responses": {"200": _ok(_obj({"incident": _ref("Incident")})), **ERRORS},
+            "responses": {"200": ok_response(obj({"incident": ref("Incident")})), **ERRORS},
         },
     },
     "/api/v1/incidents/{id}/start": {
         "post": _action(
             "Start work (received -> in_progress)",
-            _obj({"note": NOTE}),
+            obj({"note": NOTE}),
             conflict="not received",
         )
     },
     "/api/v1/incidents/{id}/escalate": {
         "post": _action(
             "Hand to the second line (once per incident)",
-            _obj({"to": {"type": "string", "maxLength": 80}, "note": NOTE}, ("to",)),
+            obj({"to": {"type": "string", "maxLength": 80}, "note": NOTE}, ("to",)),
             conflict="not received or in progress, or already escalated",
         )
     },
     "/api/v1/incidents/{id}/escalation-answer": {
         "post": _action(
             "Record the second line's answer",
-            _obj({"note": NOTE}),
+            obj({"note": NOTE}),
             conflict="not escalated",
         )
     },
     "/api/v1/incidents/{id}/progress": {
         "post": _action(
             "Record a progress report to the caller",
-            _obj({"how": {"enum": list(REPORT_HOWS)}, "note": NOTE}, ("how",)),
+            obj({"how": {"enum": list(REPORT_HOWS)}, "note": NOTE}, ("how",)),
             conflict="closed",
         )
     },
     "/api/v1/incidents/{id}/resolve": {
         "post": _action(
             "Resolve (default resolution: second_line if escalated, else first_line)",
-            _obj({"resolution": {"enum": list(RESOLUTIONS)}, "note": NOTE}),
+            obj({"resolution": {"enum": list(RESOLUTIONS)}, "note": NOTE}),
             conflict="already resolved or closed",
         )
     },
     "/api/v1/incidents/{id}/close": {
-        "post": _action("Close (final)", _obj({"note": NOTE}), conflict="not resolved")
+        "post": _action("Close (final)", obj({"note": NOTE}), conflict="not resolved")
     },
     "/api/v1/incidents/{id}/reopen": {
         "post": _action(
-            "Reopen (resolved -> in_progress)", _obj({"note": NOTE}), conflict="not resolved"
+            "Reopen (resolved -> in_progress)", obj({"note": NOTE}), conflict="not resolved"
         )
     },
     "/api/v1/incidents/{id}/surveys": {
         "post": {
             "summary": "Record a satisfaction survey from a form",
-            "description": f"{_STAFF_ONLY} Answers are 1 (不満) to 5 (満足); the respondent "
+            "description": f"{STAFF_ONLY} Answers are 1 (不満) to 5 (満足); the respondent "
             "defaults to the caller's number.",
             "tags": ["incidents"],
             "parameters": [ID_PARAM],
-            "requestBody": _body(
-                _obj(
+            "requestBody": request_body(
+                obj(
                     {
                         "answers": {
                             "type": "array",
@@ -382,27 +339,27 @@ PATHS: dict[str, Any] = {
                 )
             ),
             "responses": {
-                "201": _ok(_obj({"survey": _ref("Survey")}), "Stored"),
+                "201": ok_response(obj({"survey": ref("Survey")}), "Stored"),
                 **ERRORS,
-                "409": _error("already stored"),
+                "409": error_response("already stored"),
             },
         }
     },
     "/api/v1/incidents/figures": {
         "get": {
             "summary": "The month's five figures with their targets",
-            "description": f"{_STAFF_ONLY} Incidents received, and surveys given, in the month "
+            "description": f"{STAFF_ONLY} Incidents received, and surveys given, in the month "
             "(service time zone); docs/incidents.md.",
             "tags": ["figures"],
             "parameters": [
-                _query(
+                query_param(
                     "month",
                     {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
                     "YYYY-MM; default the current month",
                 )
             ],
             "responses": {
-                "200": _ok(_ref("Figures")),
+                "200": ok_response(ref("Figures")),
                 **{k: v for k, v in ERRORS.items() if k in ("401", "403", "422")},
             },
         }
@@ -410,10 +367,12 @@ PATHS: dict[str, Any] = {
     "/api/v1/incidents/at-risk": {
         "get": {
             "summary": "Open incidents past, or near, a time target; most urgent first",
-            "description": _STAFF_ONLY,
+            "description": STAFF_ONLY,
             "tags": ["figures"],
             "responses": {
-                "200": _ok(_obj({"at": _TIME, "risks": {"type": "array", "items": _ref("Risk")}})),
+                "200": ok_response(
+                    obj({"at": TIME, "risks": {"type": "array", "items": ref("Risk")}})
+                ),
                 **{k: v for k, v in ERRORS.items() if k in ("401", "403")},
             },
         }
@@ -430,15 +389,15 @@ PATHS: dict[str, Any] = {
             "tags": ["second-line"],
             "security": [{"secondLineSignature": []}],
             "parameters": [ID_PARAM],
-            "requestBody": _body(
-                _obj({"incident_id": {"type": "integer"}, "note": NOTE}, ("incident_id",))
+            "requestBody": request_body(
+                obj({"incident_id": {"type": "integer"}, "note": NOTE}, ("incident_id",))
             ),
             "responses": {
-                "200": _ok(_obj({"incident": _ref("Incident")})),
+                "200": ok_response(obj({"incident": ref("Incident")})),
                 "400": ERRORS["400"],
-                "401": _error("missing, wrong or expired signature"),
-                "404": _error("no such incident, or the endpoint is disabled"),
-                "409": _error("the incident is not escalated, or the request was replayed"),
+                "401": error_response("missing, wrong or expired signature"),
+                "404": error_response("no such incident, or the endpoint is disabled"),
+                "409": error_response("the incident is not escalated, or the request was replayed"),
                 "422": ERRORS["422"],
             },
         }
@@ -447,9 +406,6 @@ PATHS: dict[str, Any] = {
 
 
 def openapi() -> dict[str, Any]:
-    # Imported here: the PBX part builds on this module's helpers.
-    from callcenter.web.openapi_pbx import PBX_PATHS, PBX_SCHEMAS
-
     return {
         "openapi": "3.1.0",
         "info": {

@@ -6,20 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from callcenter.web.live import LIVE_PER_TOKEN
-from callcenter.web.openapi import (
-    _DAY,
-    _STAFF_ONLY,
-    _TIME,
-    _TIME_OR_NULL,
+from callcenter.web.openapi_parts import (
+    DAY,
     ERRORS,
+    STAFF_ONLY,
     STR,
-    _body,
-    _error,
-    _nullable,
-    _obj,
-    _ok,
-    _query,
-    _ref,
+    TIME,
+    TIME_OR_NULL,
+    error_response,
+    nullable,
+    obj,
+    ok_response,
+    query_param,
+    ref,
+    request_body,
 )
 
 _ANYONE = "Any authenticated principal."
@@ -41,21 +41,23 @@ QUEUE_PARAM = {
     "schema": {"type": "string", "maxLength": 64},
 }
 _MEMBER_STATE = {"enum": ["free", "ringing", "on_call", "paused", "logged_out", "unavailable"]}
-_SECONDS = _nullable("number", description="elapsed at the answer's (or message's) time")
-_CALLER = _obj({"caller_num": STR, "caller_name": STR})
+_SECONDS = nullable("number", description="elapsed at the answer's (or message's) time")
+_CALLER = obj({"caller_num": STR, "caller_name": STR})
 _PBX_ERRORS = {
     "400": ERRORS["400"],
     "401": ERRORS["401"],
-    "403": _error("an agent acting on another agent"),
-    "404": _error("no such agent"),
+    "403": error_response("an agent acting on another agent"),
+    "404": error_response("no such agent"),
     "422": ERRORS["422"],
-    "502": _error("the PBX refused the action or did not answer; the message gives its reason"),
+    "502": error_response(
+        "the PBX refused the action or did not answer; the message gives its reason"
+    ),
 }
-_READ_ERRORS = {"401": ERRORS["401"], "422": _error("an unknown query parameter")}
-_RATE_TARGET = _obj(
+_READ_ERRORS = {"401": ERRORS["401"], "422": error_response("an unknown query parameter")}
+_RATE_TARGET = obj(
     {
         "target": {"type": "number"},
-        "met": _nullable("boolean"),
+        "met": nullable("boolean"),
         "at_risk": {
             "type": "boolean",
             "description": "the rate has used 80% of its allowance or more (ceilings: the "
@@ -86,9 +88,9 @@ PBX_SCHEMAS: dict[str, Any] = {
             "busy_rate": {"type": "number"},
             "service_level": {"type": "number"},
             "service_level_seconds": {"type": "number"},
-            "asa_seconds": _nullable("number"),
-            "aht_seconds": _nullable("number"),
-            "max_wait_seconds": _nullable("number"),
+            "asa_seconds": nullable("number"),
+            "aht_seconds": nullable("number"),
+            "max_wait_seconds": nullable("number"),
             "targets": {
                 "type": "object",
                 "properties": {
@@ -99,10 +101,10 @@ PBX_SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "Today": _obj(
+    "Today": obj(
         {
-            "all": _ref("CallFigures"),
-            "by_queue": {"type": "object", "additionalProperties": _ref("CallFigures")},
+            "all": ref("CallFigures"),
+            "by_queue": {"type": "object", "additionalProperties": ref("CallFigures")},
             "coverage": {
                 "type": ["object", "null"],
                 "description": "Whether today so far is complete: every moment seen through "
@@ -112,7 +114,7 @@ PBX_SCHEMAS: dict[str, Any] = {
                     "complete": {"type": "boolean"},
                     "uncovered": {
                         "type": "array",
-                        "items": _obj(
+                        "items": obj(
                             {
                                 "from": {"type": "string", "format": "date-time"},
                                 "to": {"type": "string", "format": "date-time"},
@@ -123,19 +125,19 @@ PBX_SCHEMAS: dict[str, Any] = {
             },
         }
     ),
-    "Waiting": _obj(
+    "Waiting": obj(
         {
             "uniqueid": STR,
             "caller_num": STR,
             "caller_name": STR,
             "position": {"type": "integer", "minimum": 1},
-            "since": _TIME_OR_NULL,
+            "since": TIME_OR_NULL,
             "wait_seconds": _SECONDS,
         }
     ),
-    "Member": _obj(
+    "Member": obj(
         {
-            "agent_id": _nullable("string"),
+            "agent_id": nullable("string"),
             "name": STR,
             "state": _MEMBER_STATE,
             "paused": {"type": "boolean"},
@@ -144,23 +146,23 @@ PBX_SCHEMAS: dict[str, Any] = {
             "call_seconds": _SECONDS,
         }
     ),
-    "Queue": _obj(
+    "Queue": obj(
         {
             "name": STR,
             "number": STR,
-            "waiting": {"type": "array", "items": _ref("Waiting")},
+            "waiting": {"type": "array", "items": ref("Waiting")},
             "waiting_count": {"type": "integer"},
             "longest_wait_seconds": {"type": "number"},
             "members": {
                 "type": "array",
-                "items": _ref("Member"),
+                "items": ref("Member"),
                 "description": "every agent configured for the queue (logged_out when "
                 "not a member), then any other member",
             },
-            "today": _ref("CallFigures"),
+            "today": ref("CallFigures"),
         }
     ),
-    "Agent": _obj(
+    "Agent": obj(
         {
             "id": STR,
             "name": STR,
@@ -172,12 +174,12 @@ PBX_SCHEMAS: dict[str, Any] = {
             "paused_queues": {"type": "array", "items": STR},
             "on_call": {
                 "oneOf": [
-                    _obj(
+                    obj(
                         {
                             "caller_num": STR,
                             "caller_name": STR,
                             "linkedid": STR,
-                            "since": _TIME_OR_NULL,
+                            "since": TIME_OR_NULL,
                             "seconds": _SECONDS,
                         }
                     ),
@@ -186,20 +188,20 @@ PBX_SCHEMAS: dict[str, Any] = {
             },
         }
     ),
-    "Call": _obj(
+    "Call": obj(
         {
             "linkedid": STR,
             "caller_num": STR,
             "caller_name": STR,
-            "queue": _nullable("string"),
+            "queue": nullable("string"),
             "state": {"enum": ["dialplan", "queued", "ringing", "talking", "parked"]},
-            "agent_id": _nullable("string"),
-            "agent": _nullable("string"),
-            "since": _TIME_OR_NULL,
+            "agent_id": nullable("string"),
+            "agent": nullable("string"),
+            "since": TIME_OR_NULL,
             "seconds": _SECONDS,
         }
     ),
-    "Parked": _obj(
+    "Parked": obj(
         {
             "slot": STR,
             "lot": STR,
@@ -207,12 +209,12 @@ PBX_SCHEMAS: dict[str, Any] = {
             "caller_name": STR,
             "parker": {"type": "string", "description": "the agent id that parked it"},
             "linkedid": STR,
-            "since": _TIME_OR_NULL,
+            "since": TIME_OR_NULL,
             "parked_seconds": {"type": "number"},
             "timeout": {"type": "integer", "description": "seconds before it rings back"},
         }
     ),
-    "Transfer": _obj(
+    "Transfer": obj(
         {
             "kind": {"enum": ["blind", "attended"]},
             "agent_id": STR,
@@ -220,7 +222,7 @@ PBX_SCHEMAS: dict[str, Any] = {
             "context": STR,
         }
     ),
-    "ServiceMode": _obj(
+    "ServiceMode": obj(
         {
             "managed": {
                 "type": "boolean",
@@ -228,11 +230,11 @@ PBX_SCHEMAS: dict[str, Any] = {
             },
             "mode": {"enum": ["open", "closed", None]},
             "reason": {"enum": ["hours", "holiday", "year_end", "closed_day", "override", None]},
-            "until": _TIME_OR_NULL,
+            "until": TIME_OR_NULL,
             "note": STR,
             "override": {
                 "oneOf": [
-                    _obj({"mode": {"enum": ["open", "closed"]}, "until": _TIME, "note": STR}),
+                    obj({"mode": {"enum": ["open", "closed"]}, "until": TIME, "note": STR}),
                     {"type": "null"},
                 ]
             },
@@ -253,14 +255,14 @@ def _agent_action(
         "description": f"{_ACT} {description}".strip(),
         "tags": ["agents"],
         "parameters": [AGENT_PARAM],
-        "responses": {"200": _ok(ok), **_PBX_ERRORS, "409": _error(conflict)},
+        "responses": {"200": ok_response(ok), **_PBX_ERRORS, "409": error_response(conflict)},
     }
     if body is not None:
-        op["requestBody"] = _body(body, required=bool(body.get("required")))
+        op["requestBody"] = request_body(body, required=bool(body.get("required")))
     return op
 
 
-_WITH_AGENT = _obj({"agent": _ref("Agent")})
+_WITH_AGENT = obj({"agent": ref("Agent")})
 _QUEUES_BODY = {
     "type": "array",
     "items": STR,
@@ -270,9 +272,9 @@ _QUEUES_BODY = {
 }
 _SERVICE_ERRORS = {
     "401": ERRORS["401"],
-    "403": _error("not a supervisor or admin"),
-    "409": _error("this daemon does not manage the service mode"),
-    "502": _error("the PBX did not take it"),
+    "403": error_response("not a supervisor or admin"),
+    "409": error_response("this daemon does not manage the service mode"),
+    "502": error_response("the PBX did not take it"),
 }
 
 PBX_PATHS: dict[str, Any] = {
@@ -282,7 +284,7 @@ PBX_PATHS: dict[str, Any] = {
             "description": _ANYONE,
             "tags": ["queues"],
             "responses": {
-                "200": _ok(_obj({"queues": {"type": "array", "items": _ref("Queue")}})),
+                "200": ok_response(obj({"queues": {"type": "array", "items": ref("Queue")}})),
                 **_READ_ERRORS,
             },
         }
@@ -294,9 +296,9 @@ PBX_PATHS: dict[str, Any] = {
             "tags": ["queues"],
             "parameters": [QUEUE_PARAM],
             "responses": {
-                "200": _ok(_obj({"queue": _ref("Queue")})),
+                "200": ok_response(obj({"queue": ref("Queue")})),
                 **_READ_ERRORS,
-                "404": _error("no such queue"),
+                "404": error_response("no such queue"),
             },
         }
     },
@@ -306,7 +308,7 @@ PBX_PATHS: dict[str, Any] = {
             "description": _ANYONE,
             "tags": ["agents"],
             "responses": {
-                "200": _ok(_obj({"agents": {"type": "array", "items": _ref("Agent")}})),
+                "200": ok_response(obj({"agents": {"type": "array", "items": ref("Agent")}})),
                 **_READ_ERRORS,
             },
         }
@@ -318,17 +320,17 @@ PBX_PATHS: dict[str, Any] = {
             "tags": ["agents"],
             "parameters": [AGENT_PARAM],
             "responses": {
-                "200": _ok(_WITH_AGENT),
+                "200": ok_response(_WITH_AGENT),
                 **_READ_ERRORS,
-                "404": _error("no such agent"),
+                "404": error_response("no such agent"),
             },
         }
     },
     "/api/v1/agents/{id}/login": {
         "post": _agent_action(
             "Log in to queues (unpaused); already a member is no error",
-            _obj({"queues": _QUEUES_BODY}),
-            _obj({"joined": {"type": "array", "items": STR}, "agent": _ref("Agent")}),
+            obj({"queues": _QUEUES_BODY}),
+            obj({"joined": {"type": "array", "items": STR}, "agent": ref("Agent")}),
             "not used",
             "The agent's state follows in a moment (the PBX's events).",
         )
@@ -336,15 +338,15 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/agents/{id}/logout": {
         "post": _agent_action(
             "Log out of queues",
-            _obj({"queues": _QUEUES_BODY}),
-            _obj({"left": {"type": "array", "items": STR}, "agent": _ref("Agent")}),
+            obj({"queues": _QUEUES_BODY}),
+            obj({"left": {"type": "array", "items": STR}, "agent": ref("Agent")}),
             "queues named: not logged in there, or a permanent (queues.conf) member",
         )
     },
     "/api/v1/agents/{id}/pause": {
         "post": _agent_action(
             "Pause with a reason, in every queue or in one",
-            _obj(
+            obj(
                 {
                     "reason": {
                         "type": "string",
@@ -362,7 +364,7 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/agents/{id}/resume": {
         "post": _agent_action(
             "End the pause, in every queue or in one",
-            _obj({"queue": STR}),
+            obj({"queue": STR}),
             _WITH_AGENT,
             "not logged in (to that queue)",
         )
@@ -370,8 +372,8 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/agents/{id}/park": {
         "post": _agent_action(
             "Park the caller the agent talks to; answers with the slot",
-            _obj({"timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 3600}}),
-            _obj({"parked": _ref("Parked")}),
+            obj({"timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 3600}}),
+            obj({"parked": ref("Parked")}),
             "the agent is not talking to a caller",
             "Past the timeout (default: the lot's) the call rings the agent back.",
         )
@@ -379,8 +381,8 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/agents/{id}/pickup": {
         "post": _agent_action(
             "Ring the agent's phone; answered, it takes the call parked in the slot",
-            _obj({"slot": {"type": "string", "pattern": r"^\d+$"}}, ("slot",)),
-            _obj({"parked": _ref("Parked")}),
+            obj({"slot": {"type": "string", "pattern": r"^\d+$"}}, ("slot",)),
+            obj({"parked": ref("Parked")}),
             "the agent's phone is already on a call",
             "404 also for an empty slot.",
         )
@@ -388,7 +390,7 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/agents/{id}/transfer": {
         "post": _agent_action(
             "Transfer the agent's caller, blind or attended",
-            _obj(
+            obj(
                 {
                     "kind": {"enum": ["blind", "attended"]},
                     "to": {
@@ -399,7 +401,7 @@ PBX_PATHS: dict[str, Any] = {
                 },
                 ("kind", "to"),
             ),
-            _obj({"transfer": _ref("Transfer")}),
+            obj({"transfer": ref("Transfer")}),
             "the agent is not talking to a caller",
             "Attended: the caller waits while the agent's phone calls the target; "
             "POST .../transfer/complete joins them (or the agent hangs up).",
@@ -409,7 +411,7 @@ PBX_PATHS: dict[str, Any] = {
         "post": _agent_action(
             "Complete the agent's pending attended transfer",
             None,
-            _obj({"transfer": _ref("Transfer")}),
+            obj({"transfer": ref("Transfer")}),
             "no attended transfer pending, or the agent's leg is gone",
         )
     },
@@ -419,7 +421,7 @@ PBX_PATHS: dict[str, Any] = {
             "description": _ANYONE,
             "tags": ["calls"],
             "responses": {
-                "200": _ok(_obj({"calls": {"type": "array", "items": _ref("Call")}})),
+                "200": ok_response(obj({"calls": {"type": "array", "items": ref("Call")}})),
                 **_READ_ERRORS,
             },
         }
@@ -430,7 +432,7 @@ PBX_PATHS: dict[str, Any] = {
             "description": _ANYONE,
             "tags": ["calls"],
             "responses": {
-                "200": _ok(_obj({"parked": {"type": "array", "items": _ref("Parked")}})),
+                "200": ok_response(obj({"parked": {"type": "array", "items": ref("Parked")}})),
                 **_READ_ERRORS,
             },
         }
@@ -441,12 +443,12 @@ PBX_PATHS: dict[str, Any] = {
             "description": _ANYONE,
             "tags": ["calls"],
             "responses": {
-                "200": _ok(
-                    _obj(
+                "200": ok_response(
+                    obj(
                         {
                             "targets": {
                                 "type": "array",
-                                "items": _obj({"name": STR, "number": STR, "label": STR}),
+                                "items": obj({"name": STR, "number": STR, "label": STR}),
                             }
                         }
                     )
@@ -460,47 +462,47 @@ PBX_PATHS: dict[str, Any] = {
             "summary": "Today's call figures so far (service time zone), live",
             "description": f"{_ANYONE} With queue: that queue's figures only.",
             "tags": ["figures"],
-            "parameters": [_query("queue", STR, "a configured queue")],
+            "parameters": [query_param("queue", STR, "a configured queue")],
             "responses": {
-                "200": _ok(
+                "200": ok_response(
                     {
                         "oneOf": [
-                            _ref("Today"),
+                            ref("Today"),
                             {
                                 "allOf": [
-                                    _ref("CallFigures"),
-                                    _obj({"queue": STR}),
+                                    ref("CallFigures"),
+                                    obj({"queue": STR}),
                                 ]
                             },
                         ]
                     }
                 ),
                 **_READ_ERRORS,
-                "422": _error("unknown queue or parameter"),
+                "422": error_response("unknown queue or parameter"),
             },
         }
     },
     "/api/v1/metrics": {
         "get": {
             "summary": "Call figures for the local days [from, to), from the database",
-            "description": f"{_STAFF_ONLY} As `callcenter metrics --json` (with by: its "
+            "description": f"{STAFF_ONLY} As `callcenter metrics --json` (with by: its "
             "grouped form, {by, groups, total}).",
             "tags": ["figures"],
             "parameters": [
-                _query("from", _DAY, "first day (required)"),
-                _query("to", _DAY, "the day after the last (required)"),
-                _query("queue", STR, "one queue's calls"),
-                _query("by", {"enum": ["queue", "agent", "hour", "day", "month"]}, "group"),
-                _query("server", STR, "one daemon's calls (server.id)"),
+                query_param("from", DAY, "first day (required)"),
+                query_param("to", DAY, "the day after the last (required)"),
+                query_param("queue", STR, "one queue's calls"),
+                query_param("by", {"enum": ["queue", "agent", "hour", "day", "month"]}, "group"),
+                query_param("server", STR, "one daemon's calls (server.id)"),
             ],
             "responses": {
-                "200": _ok(
-                    {"oneOf": [_ref("CallFigures"), {"type": "object", "required": ["by"]}]}
+                "200": ok_response(
+                    {"oneOf": [ref("CallFigures"), {"type": "object", "required": ["by"]}]}
                 ),
                 "401": ERRORS["401"],
-                "403": _error("not a supervisor or admin"),
+                "403": error_response("not a supervisor or admin"),
                 "422": ERRORS["422"],
-                "503": _error("the database is not available"),
+                "503": error_response("the database is not available"),
             },
         }
     },
@@ -509,19 +511,19 @@ PBX_PATHS: dict[str, Any] = {
             "summary": "The service mode (open/closed), why, until when, any override",
             "description": _ANYONE,
             "tags": ["service-mode"],
-            "responses": {"200": _ok(_ref("ServiceMode")), **_READ_ERRORS},
+            "responses": {"200": ok_response(ref("ServiceMode")), **_READ_ERRORS},
         },
         "put": {
             "summary": "Override the mode (emergency close, or open) until a time",
-            "description": f"{_STAFF_ONLY} Kept in the PBX's AstDB (outlives a daemon "
+            "description": f"{STAFF_ONLY} Kept in the PBX's AstDB (outlives a daemon "
             "restart); until defaults to the calendar's next change. The note is "
             "stored with the caller's name.",
             "tags": ["service-mode"],
-            "requestBody": _body(
-                _obj(
+            "requestBody": request_body(
+                obj(
                     {
                         "mode": {"enum": ["open", "closed"]},
-                        "until": {**_TIME, "description": "with its UTC offset, future"},
+                        "until": {**TIME, "description": "with its UTC offset, future"},
                         "note": {
                             "type": "string",
                             "maxLength": 200,
@@ -532,7 +534,7 @@ PBX_PATHS: dict[str, Any] = {
                 )
             ),
             "responses": {
-                "200": _ok(_ref("ServiceMode")),
+                "200": ok_response(ref("ServiceMode")),
                 "400": ERRORS["400"],
                 "422": ERRORS["422"],
                 **_SERVICE_ERRORS,
@@ -542,9 +544,9 @@ PBX_PATHS: dict[str, Any] = {
     "/api/v1/service-mode/override": {
         "delete": {
             "summary": "End the override: back to the calendar",
-            "description": _STAFF_ONLY,
+            "description": STAFF_ONLY,
             "tags": ["service-mode"],
-            "responses": {"200": _ok(_ref("ServiceMode")), **_SERVICE_ERRORS},
+            "responses": {"200": ok_response(ref("ServiceMode")), **_SERVICE_ERRORS},
         }
     },
     "/api/v1/live": {
@@ -576,9 +578,9 @@ PBX_PATHS: dict[str, Any] = {
             "responses": {
                 "101": {"description": "Switching Protocols: the websocket"},
                 "401": ERRORS["401"],
-                "403": _error("a session from another origin"),
-                "422": _error("an unknown query parameter"),
-                "429": _error(
+                "403": error_response("a session from another origin"),
+                "422": error_response("an unknown query parameter"),
+                "429": error_response(
                     f"the token holds {LIVE_PER_TOKEN} live connections already (Retry-After)"
                 ),
             },

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -47,10 +47,8 @@ from callcenter.web.auth import (
     public,
     same_origin,
 )
+from callcenter.web.deps import ApiDeps
 from callcenter.web.live import LIVE_HUB
-
-if TYPE_CHECKING:
-    from callcenter.web.app import ApiDeps
 
 log = structlog.get_logger("callcenter.web")
 

@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Awaitable
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
@@ -32,6 +32,7 @@ from callcenter.metrics import GROUPINGS, combine, query_figures, query_figures_
 from callcenter.metrics.report import grouped_json
 from callcenter.schedule.mode import MODES, NOTE_MAX, ModeKeeper
 from callcenter.web.auth import STAFF, Principal, principal, require_role
+from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.errors import ApiError, invalid, json_response
 from callcenter.web.incidents import PREFIX
 from callcenter.web.live import LiveHub
@@ -47,9 +48,6 @@ from callcenter.web.views import (
     queue_view,
     today_view,
 )
-
-if TYPE_CHECKING:
-    from callcenter.web.app import ApiDeps, PbxDeps
 
 log = structlog.get_logger("callcenter.web")
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from callcenter.agents.state import DeviceStatus
@@ -28,9 +28,7 @@ from callcenter.config import AgentConfig
 from callcenter.metrics import CallFigures
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import Channel, QueueEntry, QueueMember
-
-if TYPE_CHECKING:
-    from callcenter.web.app import PbxDeps
+from callcenter.web.deps import PbxDeps
 
 MemberState = Literal["free", "ringing", "on_call", "paused", "logged_out", "unavailable"]
 MEMBER_STATES: tuple[MemberState, ...] = (
