@@ -761,13 +761,48 @@ def parse_config(
     return cfg
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Load the file at ``path`` (or $CALLCENTER_CONFIG); no file at all means the defaults."""
+ENV_PREFIX = "CALLCENTER_"
+
+
+def env_overrides(
+    data: dict[str, Any], environ: Mapping[str, str], problems: list[str]
+) -> dict[str, Any]:
+    """``CALLCENTER_<SECTION>__<KEY>=value`` over the file, for systemd and containers
+    (``CALLCENTER_DATABASE__URL=postgresql://...``). A value is read as TOML when it is
+    one (``8081``, ``true``, ``["mon-fri 08:30-18:15"]``), else as a string."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in _SECTIONS or not key:
+            known = ", ".join(s.upper() for s in _SECTIONS)
+            problems.append(f"{name}: not <SECTION>__<KEY> of a section ({known})")
+            continue
+        value: Any = raw
+        # A secret is always a string: never parsed, so no error message can echo it.
+        if not key.endswith("secret"):
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+        table = out.setdefault(section, {})
+        if not isinstance(table, dict):
+            continue  # reported by parse_config as a bad section
+        table[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load the file at ``path`` (or $CALLCENTER_CONFIG; none at all means the defaults),
+    with the ``CALLCENTER_<SECTION>__<KEY>`` variables of the environment over it."""
+    env = os.environ if environ is None else environ
     if path is None:
-        env = os.environ.get(DEFAULT_CONFIG_ENV)
-        if not env:
-            return Config(base_dir=Path.cwd())
-        path = env
+        path = env.get(DEFAULT_CONFIG_ENV) or None
+    if path is None:
+        return _with_env({}, env, "defaults")
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -777,6 +812,14 @@ def load_config(path: str | Path | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], str(p)) from None
+    return _with_env(data, env, str(p))
+
+
+def _with_env(data: dict[str, Any], env: Mapping[str, str], source: str) -> Config:
+    problems: list[str] = []
+    merged = env_overrides(data, env, problems)
+    if problems:
+        raise ConfigError(problems, source)
     # Relative paths (database file, lab folder) are taken from the working directory,
     # like the embedded defaults, so one checkout behaves the same with or without a file.
-    return parse_config(data, base_dir=Path.cwd(), source=str(p))
+    return parse_config(merged, base_dir=Path.cwd(), source=source)

@@ -130,3 +130,37 @@ def test_relative_sqlite_path_is_taken_from_base_dir(tmp_path: Path) -> None:
     assert cfg.database_url() == f"sqlite:///{tmp_path}/var/x.db"
     cfg = parse_config({"database": {"url": "sqlite:////abs/x.db"}}, base_dir=tmp_path)
     assert cfg.database_url() == "sqlite:////abs/x.db"
+
+
+def test_environment_overrides_for_systemd_and_containers(tmp_path: Path) -> None:
+    conf = tmp_path / "cc.toml"
+    conf.write_text('[database]\nurl = "sqlite:///file.db"\n[http]\nport = 8080\n')
+    env = {
+        "CALLCENTER_DATABASE__URL": "postgresql://cc@db.internal/callcenter",
+        "CALLCENTER_HTTP__PORT": "8081",
+        "CALLCENTER_HTTP__ENABLED": "false",
+        "CALLCENTER_SERVICE__HOURS": '["mon-fri 09:00-17:00"]',
+        "CALLCENTER_SERVER__ID": "pbx2",
+        "CALLCENTER_AMI__SECRET": "12345",  # digits, still a string
+        "CALLCENTER_AMI_SECRET": "not an override (no __)",
+    }
+    cfg = load_config(conf, environ=env)
+    assert cfg.database.url == "postgresql://cc@db.internal/callcenter"
+    assert (cfg.http.port, cfg.http.enabled) == (8081, False)
+    assert cfg.service.hours == ("mon-fri 09:00-17:00",)
+    assert cfg.server.id == "pbx2"
+    assert cfg.ami.secret == "12345"
+    # No file at all: the embedded defaults, overridden the same way.
+    assert load_config(None, environ={"CALLCENTER_HTTP__PORT": "0"}).http.port == 0
+
+
+def test_a_bad_override_names_the_variable_or_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, environ={"CALLCENTER_NOSUCH__KEY": "1"})
+    assert bad.value.problems[0].startswith("CALLCENTER_NOSUCH__KEY: not <SECTION>__<KEY>")
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, environ={"CALLCENTER_HTTP__PORT": "eighty"})
+    assert bad.value.problems == ["http.port: must be an integer, got str 'eighty'"]
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, environ={"CALLCENTER_AMI__SECRET": "[1, 2]", "CALLCENTER_AMI__PORT": "x"})
+    assert all("[1, 2]" not in p for p in bad.value.problems)
