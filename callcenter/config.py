@@ -793,9 +793,7 @@ def env_overrides(
     return out
 
 
-def load_config(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Load the file at ``path`` (or $CALLCENTER_CONFIG; none at all means the defaults),
     with the ``CALLCENTER_<SECTION>__<KEY>`` variables of the environment over it."""
     env = os.environ if environ is None else environ

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import ColumnElement, Engine, Table, func, select
 
 from callcenter.config import Config
 from callcenter.metrics.definitions import definitions_of
@@ -88,19 +88,11 @@ def _events(
     engine: Engine, server_id: str, start: datetime, end: datetime, chunk: int = 20_000
 ) -> Iterator[tuple[dict[str, str], float, str]]:
     """The period's unsolicited events in the order they were received, in chunks."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite compares UTC text
     last: tuple[datetime, int] | None = None
     while True:
         stmt = (
             select(EVENTS.c.id, EVENTS.c.received_at, EVENTS.c.headers, EVENTS.c.run_id)
-            .where(
-                EVENTS.c.server_id == server_id,
-                EVENTS.c.received_at >= start,
-                EVENTS.c.received_at < end,
-                EVENTS.c.action_id.is_(None),
-                # Half the stream is events the tracker skips: not even decoded.
-                EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
-            )
+            .where(*_tracked(server_id, start, end))
             .order_by(EVENTS.c.received_at, EVENTS.c.id)
             .limit(chunk)
         )
@@ -119,23 +111,23 @@ def _events(
         last = (rows[-1][1], rows[-1][0])
 
 
-def _count_events(engine: Engine, server_id: str, start: datetime, end: datetime) -> int:
-    from sqlalchemy import func
+def _tracked(server_id: str, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    """The stored events a replay needs: unsolicited ones of the types the tracker reads
+    (half the stream is events it skips: those are not even decoded)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite compares UTC text
+    return [
+        EVENTS.c.server_id == server_id,
+        EVENTS.c.received_at >= start,
+        EVENTS.c.received_at < end,
+        EVENTS.c.action_id.is_(None),
+        EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
+    ]
 
+
+def _count_events(engine: Engine, server_id: str, start: datetime, end: datetime) -> int:
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(EVENTS)
-                .where(
-                    EVENTS.c.server_id == server_id,
-                    EVENTS.c.received_at >= start,
-                    EVENTS.c.received_at < end,
-                    EVENTS.c.action_id.is_(None),
-                    EVENTS.c.event.in_(sorted(TRACKED_EVENTS)),
-                )
-            ).scalar_one()
-        )
+        stmt = select(func.count()).select_from(EVENTS).where(*_tracked(server_id, start, end))
+        return int(conn.execute(stmt).scalar_one())
 
 
 def calls_from_events(

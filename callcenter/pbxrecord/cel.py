@@ -19,25 +19,13 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from callcenter.pbxrecord.asterisk_conf import COLUMNS, FORMAT
+from callcenter.pbxrecord.asterisk_conf import COLUMNS, EVENTS, FORMAT
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.tracker import CallTracker
 
 # Standard CEL event types; anything else in the first column is a CELGenUserEvent name.
-STANDARD = frozenset(
+STANDARD = frozenset(EVENTS) | frozenset(
     {
-        "CHAN_START",
-        "CHAN_END",
-        "ANSWER",
-        "HANGUP",
-        "APP_START",
-        "APP_END",
-        "BRIDGE_ENTER",
-        "BRIDGE_EXIT",
-        "PARK_START",
-        "PARK_END",
-        "BLINDTRANSFER",
-        "ATTENDEDTRANSFER",
         "PICKUP",
         "FORWARD",
         "LINKEDID_END",
