@@ -17,9 +17,13 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callcenter.ami.settings import AMIConfig as AMIConfig
+from callcenter.incidents.settings import IncidentsConfig as IncidentsConfig
+from callcenter.metrics.settings import MetricsConfig as MetricsConfig
 from callcenter.pbxrecord.settings import PbxRecordSettings
+from callcenter.schedule.settings import ServiceConfig as ServiceConfig
+from callcenter.store.settings import DatabaseConfig as DatabaseConfig
 from callcenter.webhooks.settings import WebhookSettings
 
 DEFAULT_CONFIG_ENV = "CALLCENTER_CONFIG"
@@ -41,87 +45,9 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
-class AMIConfig:
-    use_lab: bool = True  # take host, port and credentials from `callcenter lab up`
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "callcenter"
-    secret: str = field(default="", repr=False)
-    secret_env: str = "CALLCENTER_AMI_SECRET"  # noqa: S105 (a variable name, not a secret)
-    connect_timeout: float = 5.0
-    action_timeout: float = 10.0
-    ping_interval: float = 15.0
-    reconnect_min: float = 0.5
-    reconnect_max: float = 30.0
-    max_frame_bytes: int = 1 << 20
-
-    def resolved_secret(self, environ: Mapping[str, str] | None = None) -> str:
-        env = os.environ if environ is None else environ
-        return env.get(self.secret_env, "") or self.secret
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    url: str = "sqlite:///var/callcenter.db"
-    batch_size: int = 1000
-    flush_interval: float = 0.2
-    buffer_limit: int = 200_000
-    retry_min: float = 0.2
-    retry_max: float = 5.0
-    spool_dir: str = "var/spool"
-
-
-@dataclass(frozen=True)
 class LogConfig:
     format: Literal["console", "json"] = "console"
     level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    timezone: str = "Asia/Tokyo"  # days, hours and service hours are taken in this zone
-    # Weekly opening hours: "DAYS HH:MM-HH:MM"; a day no entry names is closed.
-    hours: tuple[str, ...] = ("mon-fri 08:30-18:15",)
-    # Japanese national holidays (substitute holidays included) are always closed.
-    year_end_closure: tuple[str, ...] = ("12-29", "01-03")  # first, last closed "MM-DD"
-    closed_dates: tuple[str, ...] = ()  # extra closed days, "YYYY-MM-DD"
-    open_dates: tuple[str, ...] = ()  # "YYYY-MM-DD" or "YYYY-MM-DD HH:MM-HH:MM": open anyway
-    # The daemon writes AstDB callcenter/mode; false: someone else does (tests, a standby).
-    manage_mode: bool = True
-    # How long the daemon vouches for the mode it writes: past it, the dialplan's time rule.
-    mode_ttl_seconds: float = 300.0
-    # The after-hours message (時間外メッセージ): sound file(s), '&'-joined, no extension.
-    after_hours_prompt: str = "im-sorry&please-try-call-later"
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    short_abandon_seconds: float = 5.0  # hang-ups sooner than this after arrival: one-ring
-    service_level_seconds: float = 20.0  # "answered within N seconds"
-    abandonment_rate_target: float = 0.10  # met when the rate is below this
-    busy_rate_target: float = 0.05  # met when the rate is below this
-    service_level_target: float = 0.80  # met when the level is at or above this
-
-
-@dataclass(frozen=True)
-class IncidentsConfig:
-    """Incidents opened from answered calls and the contract's incident targets."""
-
-    enabled: bool = True  # every answered call opens an incident
-    # A caller with an open incident received within this many hours gets the new one
-    # linked to it (related_incident_id).
-    repeat_window_hours: float = 24.0
-    # The post-call survey (queues with survey = true): 1 (不満) .. 5 (満足).
-    survey_prompt: str = "beep"  # sound file(s) asking for the key, '&'-joined
-    survey_timeout: int = 5  # seconds to wait for the key
-    # Targets (SPEC.md section 3): met when the figure is at least / at most this.
-    first_contact_resolution_target: float = 0.90
-    handling_minutes_target: float = 30.0
-    escalation_minutes_target: float = 10.0
-    progress_report_minutes_target: float = 30.0
-    satisfaction_target: float = 75.0
-    # The second line posts its answers signed with this secret (HMAC, docs/webhooks.md).
-    second_line_secret_env: str = "CALLCENTER_SECOND_LINE_SECRET"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -253,14 +179,14 @@ class TransferTargetConfig:
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
-    ami: AMIConfig = AMIConfig()
-    database: DatabaseConfig = DatabaseConfig()
+    ami: AMIConfig = AMIConfig()  # noqa: RUF009 (frozen: safe to share)
+    database: DatabaseConfig = DatabaseConfig()  # noqa: RUF009 (frozen: safe to share)
     log: LogConfig = LogConfig()
-    service: ServiceConfig = ServiceConfig()
-    metrics: MetricsConfig = MetricsConfig()
+    service: ServiceConfig = ServiceConfig()  # noqa: RUF009 (frozen: safe to share)
+    metrics: MetricsConfig = MetricsConfig()  # noqa: RUF009 (frozen: safe to share)
     lab: LabConfig = LabConfig()
     features: FeaturesConfig = FeaturesConfig()
-    incidents: IncidentsConfig = IncidentsConfig()
+    incidents: IncidentsConfig = IncidentsConfig()  # noqa: RUF009 (frozen: safe to share)
     http: HttpConfig = HttpConfig()
     webhooks: WebhookSettings = WebhookSettings()  # noqa: RUF009 (frozen: safe to share)
     pbx_record: PbxRecordSettings = PbxRecordSettings()  # noqa: RUF009 (frozen: safe to share)
@@ -418,54 +344,6 @@ def _check_values(cfg: Config, problems: list[str]) -> None:
 
     if not NAME_RE.match(cfg.server.id):
         problems.append(f"server.id: {cfg.server.id!r} must be letters, digits, '-' or '_'")
-    port("ami.port", cfg.ami.port)
-    for k in (
-        "connect_timeout",
-        "action_timeout",
-        "ping_interval",
-        "reconnect_min",
-        "reconnect_max",
-    ):
-        positive(f"ami.{k}", getattr(cfg.ami, k))
-    if cfg.ami.reconnect_max < cfg.ami.reconnect_min:
-        problems.append("ami.reconnect_max: must not be below ami.reconnect_min")
-    if cfg.ami.max_frame_bytes < 4096:
-        problems.append("ami.max_frame_bytes: must be at least 4096")
-    if not cfg.database.url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-        problems.append(
-            "database.url: must start with sqlite:// or postgresql:// "
-            f"(got {cfg.database.url.split(':', 1)[0]}://...)"
-        )
-    for k in ("batch_size", "flush_interval", "buffer_limit", "retry_min", "retry_max"):
-        positive(f"database.{k}", getattr(cfg.database, k))
-    try:
-        ZoneInfo(cfg.service.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"service.timezone: unknown time zone {cfg.service.timezone!r}")
-    from callcenter.schedule import rules  # the calendar's own parsers
-
-    svc = cfg.service
-
-    def service_key(key: str, parse: Any) -> Any:
-        try:
-            return parse(getattr(svc, key))
-        except ValueError as exc:
-            problems.append(f"service.{key}: {exc}")
-            return None
-
-    service_key("hours", rules.parse_hours)
-    service_key("year_end_closure", rules.parse_year_end)
-    closed = service_key("closed_dates", rules.parse_closed_dates) or ()
-    for d in sorted(set(closed) & set(service_key("open_dates", rules.parse_open_dates) or ())):
-        problems.append(f"service.open_dates: {d} is also in service.closed_dates")
-    if not 10 <= svc.mode_ttl_seconds <= 86400:
-        problems.append("service.mode_ttl_seconds: between 10 and 86400 (a few minutes is best)")
-    if cfg.metrics.short_abandon_seconds < 0:
-        problems.append("metrics.short_abandon_seconds: must not be negative")
-    positive("metrics.service_level_seconds", cfg.metrics.service_level_seconds)
-    for k in ("abandonment_rate_target", "busy_rate_target", "service_level_target"):
-        if not 0 <= getattr(cfg.metrics, k) <= 1:
-            problems.append(f"metrics.{k}: a fraction between 0 and 1 (e.g. 0.10 for 10%)")
     port("http.port", cfg.http.port, allow_zero=True)
     for i, proxy in enumerate(cfg.http.trusted_proxies):
         try:
@@ -705,25 +583,6 @@ def _check_pbx(cfg: Config, problems: list[str]) -> None:
             problems.append(f"{key}.timeout: between 1 and 300 seconds")
 
 
-def _check_incidents(cfg: Config, problems: list[str]) -> None:
-    inc = cfg.incidents
-    if not 0 <= inc.repeat_window_hours <= 24 * 90:
-        problems.append("incidents.repeat_window_hours: between 0 (off) and 2160 (90 days)")
-    if not 1 <= inc.survey_timeout <= 30:
-        problems.append("incidents.survey_timeout: between 1 and 30 seconds")
-    if not 0 <= inc.first_contact_resolution_target <= 1:
-        problems.append("incidents.first_contact_resolution_target: a fraction (0.90 for 90%)")
-    for k in ("handling_minutes_target", "escalation_minutes_target"):
-        if getattr(inc, k) <= 0:
-            problems.append(f"incidents.{k}: must be greater than 0")
-    if inc.progress_report_minutes_target <= 0:
-        problems.append("incidents.progress_report_minutes_target: must be greater than 0")
-    if not 0 <= inc.satisfaction_target <= 100:
-        problems.append("incidents.satisfaction_target: between 0 and 100")
-    problems.extend(cfg.webhooks.problems("webhooks"))
-    problems.extend(cfg.pbx_record.problems("pbx_record"))
-
-
 def parse_config(
     data: Mapping[str, Any], *, base_dir: Path = Path(), source: str = "config"
 ) -> Config:
@@ -755,7 +614,11 @@ def parse_config(
     _check_ivr(cfg, problems)
     _check_groups(cfg, problems)
     _check_pbx(cfg, problems)
-    _check_incidents(cfg, problems)
+    # Each section checks its own values (its settings live beside the package they tune).
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        if hasattr(section, "problems"):
+            problems.extend(section.problems(name))
     if problems:
         raise ConfigError(problems, source)
     return cfg

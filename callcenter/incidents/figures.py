@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
-from callcenter.config import IncidentsConfig
 from callcenter.incidents.model import (
     SATISFACTION_SCORES,
     Flag,
@@ -21,6 +20,7 @@ from callcenter.incidents.model import (
     SurveyResponse,
     utc,
 )
+from callcenter.incidents.settings import IncidentsConfig
 from callcenter.schedule.calendar import BusinessCalendar
 
 FigureName = Literal[

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from callcenter.config import MetricsConfig
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.store.calls import TABLE
 from callcenter.telephony.calls import definitions_key, parse_definitions
 

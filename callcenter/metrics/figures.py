@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from callcenter.config import MetricsConfig
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 
 Grouping = Literal["queue", "agent", "hour", "day", "month"]

@@ -30,8 +30,8 @@ from sqlalchemy import (
     true,
 )
 
-from callcenter.config import MetricsConfig
 from callcenter.metrics.figures import OUTCOMES, CallFigures, Grouping, GroupKey, sort_key
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.store.calls import TABLE
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

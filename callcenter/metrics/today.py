@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from callcenter.config import MetricsConfig
 from callcenter.metrics import CallFigures, GroupKey, combine, compute_figures, query_figures_by
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.telephony.calls import CallRecord
 
 

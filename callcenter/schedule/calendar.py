@@ -36,7 +36,7 @@ from callcenter.schedule.rules import (
 )
 
 if TYPE_CHECKING:
-    from callcenter.config import ServiceConfig
+    from callcenter.schedule.settings import ServiceConfig
 
 DayOffReason = Literal["hours", "holiday", "year_end", "closed_day"]
 MonthDay = tuple[int, int]
