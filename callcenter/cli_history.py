@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TextIO
 
+from sqlalchemy import Engine
+
 from callcenter.config import Config
 
 
@@ -56,7 +58,7 @@ class Bar:
             self.out.write("\n")
 
 
-def _engine(cfg: Config) -> Any:
+def _engine(cfg: Config) -> Engine:
     from callcenter.store.db import make_engine, migrate
 
     engine = make_engine(cfg.database_url())

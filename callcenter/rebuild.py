@@ -30,9 +30,9 @@ from callcenter.telephony.tracker import TRACKED_EVENTS, CallTracker
 
 EVENTS: Table = AMIEvent.__table__  # type: ignore[assignment]
 CALLS: Table = Call.__table__  # type: ignore[assignment]
-# Events this long before the period are replayed too: a call that arrived just before
-# midnight is in neither day otherwise... and one that arrived in the period may have
-# been ringing since. Only calls that arrived inside the period are written.
+# Events this long either side of the period are replayed too: a call that arrived in
+# the period may end after it (its Hangup is needed), and the tracker must have seen the
+# calls already open when the period starts. Only calls that arrived inside are written.
 MARGIN = timedelta(hours=6)
 Progress = Callable[[int, int], None]
 

@@ -24,10 +24,10 @@ from callcenter.config import (
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import Lab, LabState
 from callcenter.pbxrecord.settings import PbxRecordSettings
-from callcenter.store.db import make_engine, migrate
+from callcenter.store.db import make_engine
 from callcenter.store.models import AMIEvent
 from callcenter.telephony.calls import CallRecord
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, migrated_postgres
 from tests.support.sipp import Sipp, free_udp_port
 
 
@@ -230,17 +230,8 @@ async def running(daemon_factory: Callable[..., Daemon]) -> AsyncIterator[Runnin
 def pg_engine() -> Iterator[Engine]:
     """One migrated private PostgreSQL for the store tests that only need a database
     (each clears the tables it uses); the outage tests start their own."""
-    pg = PostgresServer()
-    engine: Engine | None = None
-    try:
-        pg.start()
-        engine = make_engine(pg.url)
-        migrate(engine)
+    with migrated_postgres() as engine:
         yield engine
-    finally:
-        if engine is not None:
-            engine.dispose()
-        pg.destroy()
 
 
 @pytest.fixture

@@ -11,7 +11,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from sqlalchemy import Engine
+
+from callcenter.store.db import make_engine, migrate
 
 
 def _bin(name: str) -> str:
@@ -90,3 +95,20 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def migrated_postgres() -> Iterator[Engine]:
+    """A private PostgreSQL with the schema migrated, for a test session's store tests
+    (each clears the tables it uses); removed afterwards."""
+    pg = PostgresServer()
+    engine: Engine | None = None
+    try:
+        pg.start()
+        engine = make_engine(pg.url)
+        migrate(engine)
+        yield engine
+    finally:
+        if engine is not None:
+            engine.dispose()
+        pg.destroy()
