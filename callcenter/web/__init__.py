@@ -1,13 +1,14 @@
 """The HTTP API (JSON over aiohttp): ``make_app(ApiDeps(...))`` gives the application.
 
-- ``callcenter.web.app``: ``ApiDeps``, ``make_app``.
-- ``callcenter.web.auth``: bearer tokens (``TokenStore``, ``Principal``, roles).
+- ``callcenter.web.api``: routes declared once with their pydantic models; from that one
+  declaration come the validation (a 422 naming the field), the answer and the OpenAPI.
+- ``callcenter.web.app``: ``make_app``; ``callcenter.web.deps``: ``ApiDeps``, ``PbxDeps``.
+- ``callcenter.web.auth``: bearer tokens (``TokenStore``, ``Principal``, roles), sessions.
 - ``callcenter.web.errors``: every error as ``{"error": {"code", "message", "field"?}}``.
-- ``callcenter.web.validation``: bodies and query strings, refused with the field named.
-- ``callcenter.web.incidents``: the incident routes; ``callcenter.web.openapi``: their
-  description, served at ``GET /api/v1/openapi.json``.
-- ``callcenter.web.pbx``: queues, agents, calls, parking, transfers, call figures and the
-  service mode; ``callcenter.web.views``: the JSON they answer with (pure), which
+- One subpackage per API area, with its routes and models: ``incidents``, ``queues``,
+  ``agents``, ``calls``, ``figures``, ``service_mode``; ``callcenter.web.openapi``
+  generates their document, served at ``GET /api/v1/openapi.json``.
+- ``callcenter.web.views``: the PBX as JSON (pure), which the PBX areas answer with and
   ``callcenter.web.live``'s ``LiveHub`` pushes on the websocket ``GET /api/v1/live``.
 """
 

@@ -1,28 +1,30 @@
 """The HTTP API as one aiohttp application, for the daemon to run (``make_app``).
 
 Middlewares, outermost first: errors (every failure as JSON), then bearer-token auth
-(handlers marked ``public`` authenticate otherwise). Routes live in one module per
-area, each a class bound to ``ApiDeps``; a new area adds its deps here and its routes
-and OpenAPI paths next to the incident ones.
+(handlers marked ``public`` authenticate otherwise). Each API area is a subpackage with
+its routes and models (incidents, queues, agents, calls, figures, service_mode); the
+routes come from their declarations (``callcenter.web.api``), as does the OpenAPI.
 
-With ``ApiDeps.pbx`` the application also serves the PBX routes (``callcenter.web.pbx``)
-and the live websocket; its ``LiveHub`` is ``app[LIVE_HUB]``, for the daemon to call
-``notify()`` after each AMI event and ``publish_incident()`` for each opened incident.
-Without it the same routes answer 503 (one API shape, one OpenAPI description).
+With ``ApiDeps.pbx`` the application also serves the PBX areas and the live websocket;
+its ``LiveHub`` is ``app[LIVE_HUB]``, for the daemon to call ``notify()`` after each AMI
+event and ``publish_incident()`` for each opened incident. Without it the same routes
+answer 503 (one API shape, one OpenAPI description).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from callcenter.web.auth import SessionStore, auth_middleware, public
+from callcenter.web.api.endpoint import endpoints_of, routes_of, unavailable
+from callcenter.web.auth import SessionStore, auth_middleware
 from callcenter.web.deps import ApiDeps, PbxDeps
-from callcenter.web.errors import MAX_BODY_BYTES, error_middleware, json_response
-from callcenter.web.incidents import PREFIX, IncidentRoutes
+from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
+from callcenter.web.incidents import IncidentRoutes, SecondLineRoutes
 from callcenter.web.live import LIVE_HUB, LiveHub
-from callcenter.web.openapi import openapi
+from callcenter.web.live_route import LiveRoutes
+from callcenter.web.openapi import PBX_AREAS, MetaRoutes
 from callcenter.web.pages import PageRoutes
-from callcenter.web.pbx import LIVE_PATH, PbxRoutes, unavailable_routes
+from callcenter.web.pbxside import NO_PBX
 from callcenter.web.views import TICKING, SnapshotMaker
 
 
@@ -33,19 +35,14 @@ def make_app(deps: ApiDeps) -> web.Application:
         middlewares=[error_middleware, auth_middleware(deps.tokens, sessions)],
         client_max_size=MAX_BODY_BYTES,
     )
-    description = openapi()
-
-    @public
-    async def openapi_json(_request: web.Request) -> web.Response:
-        return json_response(description)
-
-    app.router.add_get(f"{PREFIX}/openapi.json", openapi_json)
-    app.router.add_routes(IncidentRoutes(deps).routes())
+    for area in (MetaRoutes(), IncidentRoutes(deps), SecondLineRoutes(deps)):
+        app.router.add_routes(routes_of(area))
     app.router.add_routes(PageRoutes(deps, sessions).routes())  # wallboard, console, login
     if deps.pbx is not None:
         _add_pbx(app, deps, deps.pbx, sessions)
     else:
-        app.router.add_routes(unavailable_routes())
+        for cls in (*PBX_AREAS, LiveRoutes):
+            app.router.add_routes(unavailable(endpoints_of(cls), NO_PBX))
     return app
 
 
@@ -61,8 +58,9 @@ def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps, sessions: Sessio
         coalesce_seconds=0.0,
     )
     app[LIVE_HUB] = hub
-    app.router.add_routes(PbxRoutes(deps, pbx, hub).routes())
-    app.router.add_get(LIVE_PATH, hub.handler)
+    for cls in PBX_AREAS:
+        app.router.add_routes(routes_of(cls(deps, pbx, hub)))
+    app.router.add_routes(routes_of(LiveRoutes(hub)))
 
     async def close_hub(_app: web.Application) -> None:
         await hub.close()  # before the server waits for its handlers: sockets end now

@@ -1,0 +1,1 @@
+"""agents API area: routes and models."""

@@ -1,0 +1,109 @@
+"""Agents: their state, and what they (or a supervisor for them) send to act."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callcenter.web.api.types import Omittable, OneLine, Text, Time
+from callcenter.web.calls.models import Seconds
+from callcenter.web.views import MemberState
+
+PARK_TIMEOUT_MAX = 3600  # an hour in a slot is a forgotten call, not a hold
+QueueName = Annotated[str, Text(64)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OnCall(_Model):
+    caller_num: str
+    caller_name: str
+    linkedid: str
+    since: Time | None
+    seconds: Seconds
+
+
+class Agent(_Model):
+    id: str
+    name: str
+    queues: list[str] = Field(description="logged in to")
+    configured_queues: list[str]
+    state: MemberState
+    paused: bool = Field(description="in every queue it is in")
+    paused_reason: str
+    paused_queues: list[str]
+    on_call: OnCall | None
+
+
+class Agents(_Model):
+    agents: list[Agent]
+
+
+class OneAgent(_Model):
+    agent: Agent
+
+
+class Joined(_Model):
+    joined: list[str]
+    agent: Agent
+
+
+class Left(_Model):
+    left: list[str]
+    agent: Agent
+
+
+class Transfer(_Model):
+    kind: Literal["blind", "attended"]
+    agent_id: str
+    target: str = Field(description="the number dialled")
+    context: str
+
+
+class OneTransfer(_Model):
+    transfer: Transfer
+
+
+# -- bodies --------------------------------------------------------------------------------
+
+
+class QueuesIn(_Model):
+    queues: Omittable[
+        Annotated[list[QueueName], Field(min_length=1, max_length=100)] | QueueName
+    ] = Field(
+        default=None,
+        description="queue names (one may be given as a string); default: the agent's "
+        "configured queues (log-in), or every queue it is in (log-out)",
+    )
+
+
+class PauseIn(_Model):
+    reason: Annotated[str, OneLine(200)] = Field(
+        description="at most 79 bytes in UTF-8 (about 26 Japanese characters), no control "
+        "characters"
+    )
+    queue: Omittable[QueueName] = Field(default=None, description="default: every queue")
+
+
+class ResumeIn(_Model):
+    queue: Omittable[QueueName] = Field(default=None, description="default: every queue")
+
+
+class ParkIn(_Model):
+    timeout_seconds: Omittable[Annotated[int, Field(ge=1, le=PARK_TIMEOUT_MAX)]] = Field(
+        default=None, description="default: the lot's"
+    )
+
+
+class PickupIn(_Model):
+    slot: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] = Field(description="the slot's number")
+
+
+class TransferIn(_Model):
+    kind: Literal["blind", "attended"]
+    to: Annotated[str, OneLine(80)] = Field(
+        description="a number, or a transfer target's name (GET /api/v1/transfer-targets)"
+    )

@@ -1,0 +1,1 @@
+"""calls API area: routes and models."""

@@ -1,0 +1,1 @@
+"""figures API area: routes and models."""

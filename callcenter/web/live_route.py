@@ -1,0 +1,53 @@
+"""GET /api/v1/live, the websocket, declared as every other route (its handler is the
+``LiveHub``'s)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcenter.web.api import PREFIX, endpoint
+from callcenter.web.live import LIVE_PER_TOKEN, LiveHub
+
+LIVE_PATH = f"{PREFIX}/live"
+
+_DESCRIPTION = (
+    "Any authenticated principal. Authenticate with Authorization: Bearer, or (the pages) "
+    "the login session's cookie; never a token in the URL. Connections whose token is "
+    "revoked or whose session ends are closed with 4401. Text frames, JSON, numbered per "
+    'connection from 1 without gaps: first {"type": "snapshot", "seq", "at", "data": '
+    "{queues, agents, parked, today, service_mode}} (the REST shapes: queues as GET "
+    "/queues' list, today as GET /metrics/today, service_mode as GET /service-mode); then "
+    '{"type": "update", "seq", "at", "data": {only the sections that changed, each '
+    "whole}}, the changes of one burst in one message. Elapsed seconds are as of at (count "
+    "on from there); a change of them alone is not sent. A client too slow to keep up is "
+    'sent a fresh snapshot instead of what it missed. {"type": "incident", "data": '
+    "incident} for an incident opened for the agent (supervisors and admins: every one). "
+    'Send {"type": "snapshot"} to get a snapshot. Closed with 1001 when the server stops; '
+    f"reconnect for a new snapshot. A token holds at most {LIVE_PER_TOKEN} connections at "
+    "once (its sessions' and its bearer ones together): one more is refused with 429."
+)
+
+
+class LiveRoutes:
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+
+    @endpoint(
+        "GET",
+        LIVE_PATH,
+        summary="Websocket: the queues, agents, parked calls, today's figures and the "
+        "service mode, pushed as they change",
+        tag="live",
+        description=_DESCRIPTION,
+        public=True,
+        security=({"bearer": []}, {"session": []}),
+        raw_responses={"101": {"description": "Switching Protocols: the websocket"}},
+        errors={
+            401: "no valid bearer token or session",
+            403: "a session from another origin",
+            429: f"the token holds {LIVE_PER_TOKEN} live connections already (Retry-After)",
+            503: "no PBX connection, or the server is shutting down",
+        },
+    )
+    async def live(self, request: web.Request) -> web.StreamResponse:
+        return await self.hub.handler(request)

@@ -1,0 +1,1 @@
+"""queues API area: routes and models."""

@@ -1,0 +1,1 @@
+"""service_mode API area: routes and models."""
