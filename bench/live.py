@@ -93,6 +93,8 @@ from callcenter.config import (
 )
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.logging import setup_logging
+from callcenter.web.serve import http_of
+from callcenter.web.serve import serve as serve_http
 from callcenter.web.views import LIVE_EVENTS
 
 GOAL_MS = 100.0
@@ -1090,7 +1092,8 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
         (ami_port,) = await _expect(conn, "ami")
         with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
             cfg = make_config(Path(tmp), ami_port, plan.agents)
-            daemon = Daemon(cfg, AMITarget("127.0.0.1", ami_port, USERNAME, SECRET))
+            daemon = serve_http(Daemon(cfg, AMITarget("127.0.0.1", ami_port, USERNAME, SECRET)))
+            front = http_of(daemon)
             # The AMI leg: when the daemon handles each caller's join and leave.
             handled: dict[tuple[str, str], float] = {}
             on_event = daemon.client.on_event
@@ -1108,19 +1111,17 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
             stop = asyncio.Event()
             running = asyncio.create_task(daemon.run(stop), name="daemon")
             deadline = time.monotonic() + 30
-            while not (daemon.ready.is_set() and daemon.http_port and daemon.hub):
+            while not (daemon.ready.is_set() and front.port and front.hub):
                 if running.done() or time.monotonic() > deadline:
                     running.result()
                     raise RuntimeError("the daemon did not get ready in 30 s")
                 await asyncio.sleep(0.05)
-            hub = daemon.hub
+            hub = front.hub
             assert hub is not None
-            token, _ = await asyncio.to_thread(
-                daemon.tokens.create, "bench wallboard", "supervisor"
-            )
+            token, _ = await asyncio.to_thread(front.tokens.create, "bench wallboard", "supervisor")
             probes = Probes()
             prober = asyncio.create_task(probes.run(), name="probes")
-            conn.send(("go", daemon.http_port, token))
+            conn.send(("go", front.port, token))
             (warm,) = await _expect(conn, "warm")
             for rep in range(args.reps):
                 shift = rep % len(MODES)

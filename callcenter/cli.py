@@ -504,10 +504,11 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
 
 async def _run_daemon(cfg: Config) -> int:
     from callcenter.daemon import Daemon, resolve_ami_target
+    from callcenter.web.serve import serve
 
     log = structlog.get_logger("callcenter")
     target = resolve_ami_target(cfg)
-    daemon = Daemon(cfg, target)
+    daemon = serve(Daemon(cfg, target))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

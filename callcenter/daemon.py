@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from aiohttp import web
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,12 +24,11 @@ from callcenter.ami_target import cel_path
 from callcenter.ami_target import resolve_ami_target as resolve_ami_target
 from callcenter.backoff import backoff
 from callcenter.calls import CallControl
-from callcenter.config import Config, ConfigError
+from callcenter.config import Config
 from callcenter.coverage import CoverageKeeper
+from callcenter.front import Front
 from callcenter.incidents.desk import IncidentDesk
-from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
-from callcenter.incidents.serialize import incident_dict
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures
 from callcenter.metrics.definitions import definitions_of
@@ -49,12 +46,9 @@ from callcenter.store.incidents import IncidentStore
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.facts import CallAnswered, CallFinished, Fact
-from callcenter.telephony.live import LiveState
+from callcenter.telephony.live import LIVE_EVENTS, LiveState
 from callcenter.telephony.snapshot import as_of_now, take_parked, take_snapshot
 from callcenter.telephony.tracker import CallTracker
-from callcenter.web import ApiDeps, PbxDeps, TokenStore, live_hub, make_app
-from callcenter.web.live import LiveHub
-from callcenter.web.views import LIVE_EVENTS
 from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
@@ -176,58 +170,18 @@ class Daemon:
         )
         self._coverage_task: asyncio.Task[None] | None = None
         self._pbx_task: asyncio.Task[None] | None = None
-        self.tokens = TokenStore(self.engine)
-        self.http_port: int | None = None  # once the API listens
-        self._http: web.AppRunner | None = None
-        self.hub: LiveHub | None = None  # the live websocket's pushes
+        # The parts in front (the HTTP API): they attach themselves; the daemon tells them.
+        self.fronts: list[Front] = []
         self.ready = asyncio.Event()
 
-    def api_deps(self) -> ApiDeps:
-        t = self.cfg.incidents
-        return ApiDeps(
-            incidents=self.incident_store,
-            tokens=self.tokens,
-            calendar=self.calendar,
-            targets=IncidentTargets.from_config(t),
-            second_line_secret=os.environ.get(t.second_line_secret_env, ""),
-            trusted_proxies=self.cfg.http.trusted_proxies,
-            pbx=PbxDeps(
-                cfg=self.cfg,
-                live=self.live,
-                agents=self.agents,
-                calls=self.calls,
-                today_figures=self.today_figures,
-                service_mode=self.service_mode,
-                open_calls=lambda: self.tracker.calls,
-                engine=self.engine,
-                today_coverage=lambda: self.coverage.today,
-            ),
-        )
-
-    async def _start_http(self) -> None:
-        http = self.cfg.http
-        if not http.enabled:
-            return
-        app = make_app(self.api_deps())
-        self.hub = live_hub(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, http.host, http.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            where = f"{http.host}:{http.port}"
-            raise ConfigError([f"http.port: cannot listen on {where}: {exc.strerror}"]) from None
-        self._http = runner
-        self.http_port = int(runner.addresses[0][1])
-        log.info("http.listening", address=f"{http.host}:{self.http_port}")
+    def attach(self, front: Front) -> None:
+        """``front`` starts after, and stops before, the daemon's own parts."""
+        self.fronts.append(front)
 
     def _incident_opened(self, incident: Incident) -> None:
-        """The agent's console pops the new incident up (called from the desk's thread;
-        the hub hands it over to the loop)."""
-        if self.hub is not None:
-            self.hub.publish_incident(incident_dict(incident))
+        """The agent's console pops the new incident up (called from the desk's thread)."""
+        for front in self.fronts:
+            front.incident_opened(incident)
 
     def _route(self, facts: list[Fact]) -> None:
         """Each fact the tracker made known, to whom it concerns (the one-way path)."""
@@ -249,8 +203,12 @@ class Daemon:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
         self._route(self.tracker.apply(msg, received))
-        if self.hub is not None and msg.get("Event") in LIVE_EVENTS:
-            self.hub.notify()  # wallboards and consoles: pushed once the burst is over
+        if msg.get("Event") in LIVE_EVENTS:
+            self._changed()
+
+    def _changed(self) -> None:
+        for front in self.fronts:
+            front.changed()
 
     def _roll_day(self) -> None:
         if self.today.roll():
@@ -317,8 +275,7 @@ class Daemon:
             queues=len(self.live.queues),
             waiting=sum(len(q.entries) for q in self.live.queues.values()),
         )
-        if self.hub is not None:
-            self.hub.notify()  # the state after a gap: every page gets it
+        self._changed()  # the state after a gap: every page gets it
         # Ready means connected *and* the live state reflects the server.
         self.ready.set()
         self._synced_conn = self.client.connects
@@ -442,9 +399,9 @@ class Daemon:
             failed = asyncio.create_task(sup.failed.wait(), name="supervisor-failed")
             waits: list[asyncio.Task[object]] = [starter, stopper, failed]
             on_stop("waits", lambda: _cancel(waits))
-            await self._start_http()
-            if self._http is not None:
-                on_stop("http", self._http.cleanup)
+            for front in self.fronts:
+                await front.start()
+                on_stop(front.name, front.stop)
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             if starter in done:
                 starter.result()  # a refused login ends the daemon here, with its message

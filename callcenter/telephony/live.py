@@ -16,6 +16,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+# The AMI events after which the live state or the call tracker may have changed what
+# the pages show: the daemon tells its fronts (the live websocket) after these (Newexten,
+# VarSet, RTCP and the like, most of the stream, change nothing there).
+LIVE_EVENTS = frozenset(
+    {
+        *("Newchannel", "Newstate", "Hangup", "UserEvent", "AgentConnect", "Hold", "Unhold"),
+        *("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"),
+        *("QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberRemoved"),
+        *("ParkedCall", "ParkedCallSwap", "UnParkedCall", "ParkedCallTimeOut"),
+        *("ParkedCallGiveUp", "BlindTransfer", "AttendedTransfer"),
+    }
+)
+
 
 @dataclass
 class Channel:

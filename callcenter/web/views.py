@@ -27,6 +27,7 @@ from callcenter.calls import NotOnCallError, Parked
 from callcenter.config import AgentConfig
 from callcenter.metrics import CallFigures
 from callcenter.telephony.calls import CallRecord
+from callcenter.telephony.live import LIVE_EVENTS as LIVE_EVENTS
 from callcenter.telephony.live import Channel, QueueEntry, QueueMember
 from callcenter.web.deps import PbxDeps
 
@@ -42,18 +43,6 @@ MEMBER_STATES: tuple[MemberState, ...] = (
 CallState = Literal["dialplan", "queued", "ringing", "talking", "parked"]
 CALL_STATES: tuple[CallState, ...] = ("dialplan", "queued", "ringing", "talking", "parked")
 SECTIONS = ("queues", "agents", "parked", "today", "service_mode")
-# The AMI events after which the live state or the call tracker may have changed what
-# these views show: the daemon notifies the live hub after these (Newexten, VarSet, RTCP
-# and the like, most of the stream, change nothing here).
-LIVE_EVENTS = frozenset(
-    {
-        *("Newchannel", "Newstate", "Hangup", "UserEvent", "AgentConnect", "Hold", "Unhold"),
-        *("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"),
-        *("QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberRemoved"),
-        *("ParkedCall", "ParkedCallSwap", "UnParkedCall", "ParkedCallTimeOut"),
-        *("ParkedCallGiveUp", "BlindTransfer", "AttendedTransfer"),
-    }
-)
 # Keys whose values grow with the clock alone (see the module's docstring).
 TICKING = frozenset(
     {"wait_seconds", "longest_wait_seconds", "call_seconds", "parked_seconds", "seconds"}

@@ -25,6 +25,7 @@ from callcenter.config import ServiceConfig
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab
 from callcenter.telephony.calls import Outcome
+from callcenter.web.serve import http_of, serve
 from tests.e2e.conftest import Browsers, Page
 from tests.integration.conftest import RunningDaemon, finished_call, set_mode, wait_for
 from tests.support.sipp import Sipp, stop
@@ -51,7 +52,7 @@ class Desk:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.daemon.http_port}"
+        return f"http://127.0.0.1:{http_of(self.daemon).port}"
 
     def waiting(self, queue: str, number: str) -> bool:
         q = self.daemon.live.queues.get(queue)
@@ -70,7 +71,7 @@ async def desk(daemon_factory: Callable[..., Daemon], lab: Lab) -> AsyncIterator
     # This daemon keeps the service mode (the supervisor switches it from the wallboard).
     cfg = replace(base.cfg, service=ServiceConfig(manage_mode=True))
     base.engine.dispose()
-    rd = RunningDaemon(Daemon(cfg, base.target))
+    rd = RunningDaemon(serve(Daemon(cfg, base.target)))
     await rd.start()
     d = rd.daemon
     keeper = d.service_mode
@@ -79,9 +80,9 @@ async def desk(daemon_factory: Callable[..., Daemon], lab: Lab) -> AsyncIterator
     # The tests run at any hour: open the line for the next hour, whatever the calendar.
     await keeper.override("open", datetime.now(UTC) + timedelta(hours=1), "e2e")
     tokens = {
-        "sup": d.tokens.create("suzuki", "supervisor")[0],
-        "agent1": d.tokens.create("tanaka", "agent", "agent1")[0],
-        "agent2": d.tokens.create("sato", "agent", "agent2")[0],
+        "sup": http_of(d).tokens.create("suzuki", "supervisor")[0],
+        "agent1": http_of(d).tokens.create("tanaka", "agent", "agent1")[0],
+        "agent2": http_of(d).tokens.create("sato", "agent", "agent2")[0],
     }
     desk = Desk(rd, tokens)
     try:

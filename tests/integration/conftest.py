@@ -27,6 +27,7 @@ from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.store.db import make_engine
 from callcenter.store.models import AMIEvent
 from callcenter.telephony.calls import CallRecord
+from callcenter.web.serve import serve
 from tests.support.postgres import PostgresServer, migrated_postgres
 from tests.support.sipp import Sipp, free_udp_port
 
@@ -197,7 +198,7 @@ def daemon_factory(
             pbx_record=pbx_record or PbxRecordSettings(enabled=False),
             base_dir=tmp_path,
         )
-        return Daemon(cfg, target or target_of(lab_state))
+        return serve(Daemon(cfg, target or target_of(lab_state)))
 
     return make
 

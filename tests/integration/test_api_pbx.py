@@ -29,6 +29,7 @@ from callcenter.daemon import Daemon
 from callcenter.lab import Lab
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.web.live import LiveHub, stable
+from callcenter.web.serve import http_of, serve
 from callcenter.web.views import TICKING
 from tests.integration.conftest import RunningDaemon, set_mode, wait_for
 from tests.support.sipp import Sipp, finish, stop
@@ -122,12 +123,13 @@ async def serving(daemon: Daemon) -> AsyncIterator[Desk]:
     after every AMI event that may change the live state, and pops new incidents up)."""
     rd = RunningDaemon(daemon)
     await rd.start()
-    hub = daemon.hub
+    front = http_of(daemon)
+    hub = front.hub
     assert hub is not None
-    assert daemon.http_port is not None
-    tokens = {k: daemon.tokens.create(*who)[0] for k, who in WHO.items()}
+    assert front.port is not None
+    tokens = {k: front.tokens.create(*who)[0] for k, who in WHO.items()}
     async with aiohttp.ClientSession() as http:
-        desk = Desk(daemon, hub, f"http://127.0.0.1:{daemon.http_port}", http, tokens)
+        desk = Desk(daemon, hub, f"http://127.0.0.1:{front.port}", http, tokens)
         handler = daemon.client.on_event
         assert handler is not None
 
@@ -170,9 +172,9 @@ async def undo_agent_changes(d: Daemon) -> None:
 async def test_agents_act_on_themselves_through_the_api(desk: Desk) -> None:
     d = desk.daemon
     # The daemon's own server serves the routes too.
-    assert d.http_port is not None
+    assert http_of(d).port is not None
     async with desk.http.get(
-        f"http://127.0.0.1:{d.http_port}/api/v1/queues",
+        f"http://127.0.0.1:{http_of(d).port}/api/v1/queues",
         headers={"Authorization": f"Bearer {desk.tokens['a1']}"},
     ) as own:
         assert own.status == 200
@@ -362,7 +364,7 @@ async def test_a_supervisor_overrides_the_service_mode(
 ) -> None:
     base = daemon_factory()
     base.engine.dispose()
-    daemon = Daemon(replace(base.cfg, service=ServiceConfig(manage_mode=True)), base.target)
+    daemon = serve(Daemon(replace(base.cfg, service=ServiceConfig(manage_mode=True)), base.target))
     try:
         async with serving(daemon) as desk:
             keeper = daemon.service_mode

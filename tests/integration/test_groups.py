@@ -33,6 +33,7 @@ from callcenter.config import (
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab, LabState
 from callcenter.telephony.calls import Outcome
+from callcenter.web.serve import serve
 from tests.integration.conftest import RunningDaemon, finished_call, target_of, wait_for
 from tests.support.sipp import Sipp, finish, free_udp_port, stop
 
@@ -99,7 +100,7 @@ def group_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GroupLab]:
 
 @pytest.fixture
 async def daemon(group_lab: GroupLab) -> AsyncIterator[RunningDaemon]:
-    rd = RunningDaemon(Daemon(group_lab.cfg, target_of(group_lab.state)))
+    rd = RunningDaemon(serve(Daemon(group_lab.cfg, target_of(group_lab.state))))
     await rd.start()
     yield rd
     await rd.shutdown()

@@ -19,6 +19,7 @@ from callcenter.daemon import AMITarget, Daemon
 from callcenter.lab import LabState
 from callcenter.store.incidents import INCIDENTS
 from callcenter.telephony.calls import Outcome
+from callcenter.web.serve import http_of, serve
 from callcenter.webhooks.settings import WebhookSettings
 from callcenter.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.integration.conftest import RunningDaemon, finished_call, wait_for
@@ -159,10 +160,12 @@ async def test_the_desk_works_the_incident_through_the_daemons_api(
         ),
     )
     base.engine.dispose()
-    daemon = Daemon(cfg, base.target)
+    daemon = serve(Daemon(cfg, base.target))
     rd = RunningDaemon(daemon)
     await rd.start()
-    tokens = {who: daemon.tokens.create(who, "agent", who)[0] for who in ("agent1", "agent2")}
+    tokens = {
+        who: http_of(daemon).tokens.create(who, "agent", who)[0] for who in ("agent1", "agent2")
+    }
     agent = sipp.agent(agent_ports["agent1"], answer_ms=300, calls=1)
     try:
         await asyncio.to_thread(
@@ -171,8 +174,8 @@ async def test_the_desk_works_the_incident_through_the_daemons_api(
         record = await finished_call(rd, "0311112201")
         await wait_for(lambda: daemon.incidents is not None and daemon.incidents.pending == 0,
                        10, "stored")  # fmt: skip
-        assert daemon.http_port is not None
-        api = f"http://127.0.0.1:{daemon.http_port}/api/v1"
+        assert http_of(daemon).port is not None
+        api = f"http://127.0.0.1:{http_of(daemon).port}/api/v1"
 
         def auth(who: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {tokens[who]}"}
