@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -53,10 +53,6 @@ from callcenter.webhooks.sender import WebhookSender
 
 log = structlog.get_logger("callcenter.daemon")
 
-# Finished calls kept in memory for a look (tests, debugging): the last ones only, so
-# the daemon does not grow by one CallRecord per call all day.
-RECENT_CALLS = 1000
-
 
 class Daemon:
     def __init__(self, cfg: Config, target: AMITarget, engine: Engine | None = None) -> None:
@@ -83,9 +79,7 @@ class Daemon:
             agent_names={a.id: a.name for a in cfg.agents},
         )
         self.tz = ZoneInfo(cfg.service.timezone)
-        # The last RECENT_CALLS calls finished since start (or midnight), oldest first.
-        self.recent_calls: deque[CallRecord] = deque(maxlen=RECENT_CALLS)
-        self.outcomes: Counter[str] = Counter()  # calls finished since start, by outcome
+        # Today's figures, and the last calls finished (metrics.today).
         self.today = TodaySums(self.engine, cfg.metrics, self.tz, cfg.server.id)
         self.calls_writer = CallsWriter(
             self.engine,
@@ -161,7 +155,6 @@ class Daemon:
             else None
         )
         self._pbx_stop = asyncio.Event()
-        self._from_record: OrderedDict[str, None] = OrderedDict()  # the last ones written
         self._last_seen: float | None = None  # of the calls resumed from stored events
         # Which stretches of time the daemon saw through AMI (figures name the gaps).
         self._synced_conn: int | None = None
@@ -210,26 +203,22 @@ class Daemon:
         for front in self.fronts:
             front.changed()
 
-    def _roll_day(self) -> None:
-        if self.today.roll():
-            day = self.today.day
-            self.recent_calls = deque(
-                (c for c in self.recent_calls if self.today.local_day(c.arrived_at) == day),
-                maxlen=RECENT_CALLS,
-            )
+    @property
+    def recent_calls(self) -> deque[CallRecord]:
+        """The last calls finished (today's), for a look."""
+        return self.today.recent_calls
+
+    @property
+    def outcomes(self) -> Counter[str]:
+        return self.today.outcomes
 
     def today_figures(self, queue: str | None = None) -> CallFigures:
         """Today so far (service time zone): what is stored plus what finished since."""
-        self._roll_day()
         return self.today.figures(queue)
 
     def _call_finished(self, call: CallRecord) -> None:
-        self.recent_calls.append(call)
-        self.outcomes[str(call.outcome)] += 1
         self.calls_writer.add(call)  # an estimate never replaces the record's real times
-        self._roll_day()
-        if call.linkedid not in self._from_record:  # counted when the record completed it
-            self.today.add(call)
+        self.today.finished(call)
         log.info(
             "call.finished",
             linkedid=call.linkedid,
@@ -315,14 +304,7 @@ class Daemon:
             # Still open here (the link is down, or it was resumed): the record says it
             # ended, so the resync must not finish it again as an estimate.
             self.tracker.forget(call.linkedid)
-            self._from_record[call.linkedid] = None
-            while len(self._from_record) > RECENT_CALLS:
-                self._from_record.popitem(last=False)
-            old = next((c for c in self.recent_calls if c.linkedid == call.linkedid), None)
-            if old is not None:
-                self.today.replace(old, call)  # its estimate is in today's sums
-            elif call.linkedid in res.added:
-                self.today.add(call)
+            self.today.from_record(call, added=call.linkedid in res.added)
             log.info(
                 "call.from_pbx_record",
                 linkedid=call.linkedid,
