@@ -11,11 +11,34 @@
   ``callcenter.web.live``'s ``LiveHub`` pushes on the websocket ``GET /api/v1/live``.
 """
 
-from callcenter.web.app import live_hub, make_app
-from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
-from callcenter.web.deps import ApiDeps, PbxDeps
-from callcenter.web.errors import ApiError
-from callcenter.web.live import LIVE_HUB, LiveHub
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callcenter.web.app import live_hub, make_app
+    from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
+    from callcenter.web.deps import ApiDeps, PbxDeps
+    from callcenter.web.errors import ApiError
+    from callcenter.web.live import LIVE_HUB, LiveHub
+
+# Imported on first use, so ``callcenter.web.settings`` (the [http] section, which the
+# configuration imports) does not pull in the application.
+_HOMES = {
+    "live_hub": "app", "make_app": "app",
+    "ROLES": "auth", "ApiToken": "auth", "Principal": "auth", "Role": "auth", "TokenStore": "auth",
+    "ApiDeps": "deps", "PbxDeps": "deps",
+    "ApiError": "errors",
+    "LIVE_HUB": "live", "LiveHub": "live",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"callcenter.web.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LIVE_HUB",

@@ -21,9 +21,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from callcenter.config import ServiceConfig
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import Outcome
 from tests.e2e.conftest import Browsers, Page
 from tests.integration.conftest import RunningDaemon, finished_call, set_mode, wait_for
