@@ -225,4 +225,4 @@ def test_a_key_of_no_section_and_base_dir_are_refused() -> None:
 def test_settings_are_frozen() -> None:
     cfg = Config()
     with pytest.raises(ValueError, match="frozen"):
-        cfg.ami.port = 1  # type: ignore[misc]
+        cfg.ami.port = 1
