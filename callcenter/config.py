@@ -23,14 +23,14 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from callcenter.ami.settings import AMIConfig
-from callcenter.dialplan.settings import Name, NumberPlan
+from callcenter.dialplan.settings import NumberPlan
 from callcenter.incidents.settings import IncidentsConfig
 from callcenter.lab.settings import LabConfig
 from callcenter.logging import LogConfig
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.schedule.settings import ServiceConfig
-from callcenter.settings_base import ConfigError, Settings, validate
+from callcenter.settings_base import ConfigError, Name, Settings, validate
 from callcenter.store.settings import DatabaseConfig
 from callcenter.web.settings import HttpConfig
 from callcenter.webhooks.settings import WebhookSettings

@@ -18,13 +18,14 @@ A value is never echoed for a secret (a field declared with ``repr=False``).
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 Loc = tuple[str | int, ...]
@@ -79,6 +80,19 @@ class Settings(BaseModel):
     def checks(self, environ: Mapping[str, str]) -> Iterable[Problem]:
         """The values taken together (step 2), locations relative to this section."""
         return ()
+
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+def _name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError(f"{name!r} must be letters, digits, '-' or '_'")
+    return name
+
+
+# Letters, digits, '-' and '_', a letter first (names, agent ids, the server id).
+Name = Annotated[str, AfterValidator(_name)]
 
 
 def dotted(loc: Loc) -> str:

@@ -17,15 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from callcenter.settings_base import Hint, Loc, Problem, Settings
-
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
-
-
-def _name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise ValueError(f"{name!r} must be letters, digits, '-' or '_'")
-    return name
+from callcenter.settings_base import NAME_RE as NAME_RE
+from callcenter.settings_base import Hint, Loc, Name, Problem, Settings
 
 
 def _digits(number: str) -> str:
@@ -34,8 +27,6 @@ def _digits(number: str) -> str:
     return number
 
 
-# Letters, digits, '-' and '_', a letter first (names, agent ids, the server id).
-Name = Annotated[str, AfterValidator(_name)]
 # A published number: digits, or "" for none.
 Number = Annotated[str, AfterValidator(_digits)]
 NonNegative = Annotated[int, Field(ge=0)]
