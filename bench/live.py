@@ -82,19 +82,16 @@ from typing import Any, Literal
 import aiohttp
 
 from callcenter.ami.protocol import AMIFramer, FrameError, Message
-from callcenter.config import (
-    AgentConfig,
-    AMIConfig,
-    Config,
-    DatabaseConfig,
-    HttpConfig,
-    QueueConfig,
-    ServiceConfig,
-)
+from callcenter.ami.settings import AMIConfig
+from callcenter.config import Config
 from callcenter.daemon import AMITarget, Daemon
+from callcenter.dialplan.settings import AgentConfig, QueueConfig
 from callcenter.logging import setup_logging
+from callcenter.schedule.settings import ServiceConfig
+from callcenter.store.settings import DatabaseConfig
 from callcenter.web.serve import http_of
 from callcenter.web.serve import serve as serve_http
+from callcenter.web.settings import HttpConfig
 from callcenter.web.views import LIVE_EVENTS
 
 GOAL_MS = 100.0

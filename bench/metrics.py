@@ -43,7 +43,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select, text
 
-from callcenter.config import MetricsConfig
 from callcenter.metrics import (
     CallFigures,
     compute_figures,
@@ -52,6 +51,7 @@ from callcenter.metrics import (
     query_figures,
     query_figures_by,
 )
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.store.calls import TABLE, call_row
 from callcenter.store.db import make_engine, migrate
 from callcenter.telephony.calls import CallRecord, classify

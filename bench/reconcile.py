@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.config import Config, DatabaseConfig
+from callcenter.config import Config
 from callcenter.pbxrecord.reader import CelFileReader
 from callcenter.pbxrecord.reconcile import classifier_for, reconcile_day
 from callcenter.rebuild import rebuild_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import event_row, write_rows
+from callcenter.store.settings import DatabaseConfig
 from callcenter.telephony.tracker import CallTracker
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -211,7 +212,7 @@ def run_once(events: list[dict[str, str]], lines: list[str], work: Path) -> dict
     out["cel_read_s"], read = timed(
         lambda: CelFileReader(engine2, "lab", cel_file).read_available(max_bytes=1 << 40)
     )
-    cls = classifier_for(cfg)
+    cls = classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents)
     out["reconcile_empty_s"], day = timed(lambda: reconcile_day(engine2, cls, DAY))
     assert day.count("added") == finished, (day.count("added"), finished)
     out["reconcile_full_s"], again = timed(lambda: reconcile_day(engine2, cls, DAY))

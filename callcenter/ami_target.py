@@ -4,20 +4,15 @@ and the file of its own record (CEL)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from callcenter.config import Config, ConfigError
+from callcenter.ami.settings import AMITarget
+from callcenter.config import Config
 from callcenter.lab import Lab
 from callcenter.pbxrecord.settings import DEFAULT_CEL_FILE
+from callcenter.settings_base import ConfigError
 
-
-@dataclass(frozen=True)
-class AMITarget:
-    host: str
-    port: int
-    username: str
-    secret: str = field(repr=False)
+__all__ = ["AMITarget", "cel_path", "resolve_ami_target"]
 
 
 def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) -> AMITarget:

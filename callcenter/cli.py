@@ -154,7 +154,7 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    files = render_files(cfg)
+    files = render_files(cfg, cfg.service, cfg.incidents)
     for name, text in files.items():
         path = folder / name
         path.write_text(text, encoding="utf-8")
@@ -200,14 +200,7 @@ async def _mode(cfg: Config, args: argparse.Namespace) -> int:
 
     until = _until(cfg, args)
     target = resolve_ami_target(cfg)
-    client = AMIClient(
-        target.host,
-        target.port,
-        target.username,
-        target.secret,
-        connect_timeout=cfg.ami.connect_timeout,
-        action_timeout=cfg.ami.action_timeout,
-    )
+    client = AMIClient(target, cfg.ami)
     await client.start()
     try:
         keeper = ModeKeeper(
@@ -351,7 +344,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     try:
         migrate(engine)
         now = datetime.now(ZoneInfo(cfg.service.timezone))
-        report = build(engine, cfg, args.month, _incident_targets(cfg), now)
+        report = build(engine, cfg.service, cfg.metrics, args.month, _incident_targets(cfg), now)
     except SQLAlchemyError as exc:
         print(f"callcenter report: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
@@ -377,7 +370,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
     from callcenter.store.db import make_engine, migrate
-    from callcenter.web import TokenStore
+    from callcenter.web.auth import TokenStore
 
     engine = make_engine(cfg.database_url())
     try:
@@ -480,7 +473,9 @@ def cmd_metrics(cfg: Config, args: argparse.Namespace) -> int:
             groups = query_figures_by(engine, cfg.metrics, args.by, day_from, day_to, **where)
             # Every call is in exactly one group, so the groups add up to the total.
             figures = combine(groups.values(), cfg.metrics)
-        record = period_record(engine, cfg, day_from, day_to, args.queue, args.server)
+        record = period_record(
+            engine, cfg.service, cfg.metrics, day_from, day_to, args.queue, args.server
+        )
     except SQLAlchemyError as exc:
         print(f"callcenter metrics: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -91,7 +91,9 @@ def cmd_reconcile(cfg: Config, args: argparse.Namespace) -> int:
                 max_bytes=1 << 40, progress=bar
             )
             bar.close()
-        report = reconcile_day(engine, classifier_for(cfg), args.day)
+        report = reconcile_day(
+            engine, classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents), args.day
+        )
     except SQLAlchemyError as exc:
         print(f"callcenter reconcile: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

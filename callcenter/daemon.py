@@ -19,7 +19,7 @@ from callcenter.agents import AgentService
 from callcenter.ami import AMIClient, Message
 
 # Where the daemon connects; imported from here by the CLI and tests.
-from callcenter.ami_target import AMITarget as AMITarget
+from callcenter.ami.settings import AMITarget as AMITarget
 from callcenter.ami_target import cel_path
 from callcenter.ami_target import resolve_ami_target as resolve_ami_target
 from callcenter.backoff import backoff
@@ -61,16 +61,7 @@ class Daemon:
         register_secret(target.secret)
         self.engine = engine or make_engine(cfg.database_url())
         db = cfg.database
-        self.eventlog = EventLog(
-            self.engine,
-            cfg.server.id,
-            batch_size=db.batch_size,
-            flush_interval=db.flush_interval,
-            buffer_limit=db.buffer_limit,
-            retry_min=db.retry_min,
-            retry_max=db.retry_max,
-            spool_dir=cfg.path(db.spool_dir),
-        )
+        self.eventlog = EventLog(self.engine, cfg.server.id, db, spool_dir=cfg.path(db.spool_dir))
         self.live = LiveState()
         self.tracker = CallTracker(
             cfg.server.id,
@@ -92,20 +83,7 @@ class Daemon:
         self.supervisor = Supervisor()
         self._pbx_started: str | None = None
         self._resync_backlog: list[Message] | None = None
-        self.client = AMIClient(
-            target.host,
-            target.port,
-            target.username,
-            target.secret,
-            on_event=self._on_event,
-            on_connect=self._resync,
-            connect_timeout=cfg.ami.connect_timeout,
-            action_timeout=cfg.ami.action_timeout,
-            ping_interval=cfg.ami.ping_interval,
-            reconnect_min=cfg.ami.reconnect_min,
-            reconnect_max=cfg.ami.reconnect_max,
-            max_frame_bytes=cfg.ami.max_frame_bytes,
-        )
+        self.client = AMIClient(target, cfg.ami, on_event=self._on_event, on_connect=self._resync)
         # Agents log in/out of queues and pause through the daemon (QueueAdd/Remove/Pause).
         self.agents = AgentService(self.client, self.live, cfg.agents, cfg.queues)
         # Agents park, pick up and transfer calls (Park, Originate, BlindTransfer, Atxfer).
@@ -147,7 +125,7 @@ class Daemon:
             PbxRecordFollower(
                 self.engine,
                 CelFileReader(self.engine, cfg.server.id, cel_path(cfg)),
-                classifier_for(cfg),
+                classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents),
                 cfg.pbx_record,
                 self._reconciled,
             )

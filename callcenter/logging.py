@@ -6,9 +6,19 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 import structlog
+
+from callcenter.settings_base import Settings
+
+
+class LogConfig(Settings):
+    """[log]: how the daemon and the commands log."""
+
+    format: Literal["console", "json"] = "console"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
 
 _SECRET_KEYS = re.compile(r"secret|password|token|passwd|authorization", re.I)
 _secrets: set[str] = set()

@@ -199,7 +199,7 @@ def rebuild_calls(
         return old is None or old[2] or old[3] == "pbx"
 
     wanted = [r.linkedid for r in starts if from_the_record(r.linkedid)]
-    cls = classifier_for(cfg)
+    cls = classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents)
     from_record = cls.calls_for(engine, wanted) if wanted else []
     recorded = {c.linkedid for c in from_record}
     calls = [c for c in calls if c.linkedid not in recorded]

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import IO
 
 from callcenter.ami.protocol import AMIFramer, FrameError, Message
-from callcenter.config import AgentConfig, Config, QueueConfig
+from callcenter.config import Config
+from callcenter.dialplan.settings import AgentConfig, QueueConfig
 from callcenter.lab import Lab
 from callcenter.lab.lab import LabState
 

@@ -31,7 +31,7 @@ from callcenter.agents.errors import (
 )
 from callcenter.agents.state import AgentState, DeviceStatus, Membership
 from callcenter.ami import AMIActionError, AMIActions, AMIError
-from callcenter.config import AgentConfig, QueueConfig
+from callcenter.dialplan.settings import AgentConfig, QueueConfig
 from callcenter.telephony.live import LiveState
 from callcenter.text import forbidden_character
 

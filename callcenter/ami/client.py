@@ -29,13 +29,13 @@ from callcenter.ami.errors import (
     AMITimeoutError,
 )
 from callcenter.ami.protocol import (
-    DEFAULT_MAX_FRAME_BYTES,
     AMIFramer,
     FrameError,
     HeaderValue,
     Message,
     encode_action,
 )
+from callcenter.ami.settings import AMIConfig, AMITarget
 from callcenter.backoff import backoff
 
 EventHandler = Callable[[Message, float], None]
@@ -94,36 +94,35 @@ class AMIListActions(AMIActions, Protocol):
     ) -> list[Message]: ...
 
 
+DEFAULTS = AMIConfig()
+
+
 class AMIClient:
     def __init__(
         self,
-        host: str,
-        port: int,
-        username: str,
-        secret: str,
+        target: AMITarget,
+        settings: AMIConfig = DEFAULTS,
         *,
         on_event: EventHandler | None = None,
         on_connect: ConnectHandler | None = None,
-        connect_timeout: float = 5.0,
-        action_timeout: float = 10.0,
-        ping_interval: float = 15.0,
-        reconnect_min: float = 0.5,
-        reconnect_max: float = 30.0,
-        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         action_id_prefix: str | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.username = username
-        self._secret = secret
+        """``target``: where and as whom; ``settings``: the [ami] timeouts, reconnect
+        delays and frame limit (its host, port and credentials are not used: the target
+        says where, the lab's or the configured manager)."""
+        self.host = target.host
+        self.port = target.port
+        self.username = target.username
+        self._secret = target.secret
+        self.settings = settings
         self.on_event = on_event
         self.on_connect = on_connect
-        self.connect_timeout = connect_timeout
-        self.action_timeout = action_timeout
-        self.ping_interval = ping_interval
-        self.reconnect_min = reconnect_min
-        self.reconnect_max = reconnect_max
-        self.max_frame_bytes = max_frame_bytes
+        self.connect_timeout = settings.connect_timeout
+        self.action_timeout = settings.action_timeout
+        self.ping_interval = settings.ping_interval
+        self.reconnect_min = settings.reconnect_min
+        self.reconnect_max = settings.reconnect_max
+        self.max_frame_bytes = settings.max_frame_bytes
         self._prefix = action_id_prefix or f"cc-{secrets.token_hex(3)}"
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}

@@ -50,7 +50,7 @@ from callcenter.calls.errors import (
     UnknownAgentError,
     UnknownSlotError,
 )
-from callcenter.config import AgentConfig, TransferTargetConfig
+from callcenter.dialplan.settings import AgentConfig, TransferTargetConfig
 from callcenter.telephony.live import Channel, LiveState, ParkedCall
 
 log = structlog.get_logger("callcenter.calls")

@@ -18,9 +18,12 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from callcenter.config import Config
 from callcenter.lab.render import LabPorts, render_lab
+
+if TYPE_CHECKING:
+    from callcenter.config import Config
 
 ASTERISK = "/usr/sbin/asterisk"
 STATE_FILE = "lab.json"

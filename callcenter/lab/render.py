@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from callcenter.config import Config
 from callcenter.dialplan.render import render_files, render_queues
+
+if TYPE_CHECKING:
+    from callcenter.config import Config
 
 # Modules that would bind ports, need hardware or external services, or are not used.
 NOLOAD = (
@@ -248,7 +251,11 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),
         "extensions.conf": _extensions_conf(dialplan_dir, etc),
-        **{k: v for k, v in render_files(cfg).items() if k != "callcenter-queues.conf"},
+        **{
+            k: v
+            for k, v in render_files(cfg, cfg.service, cfg.incidents).items()
+            if k != "callcenter-queues.conf"
+        },
         "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",
         "musiconhold.conf": "[default]\nmode = files\ndirectory = moh\n",
         # *2: the attended-transfer code the daemon's Atxfer action plays for the agent.

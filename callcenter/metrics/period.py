@@ -10,27 +10,29 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from callcenter.config import Config
 from callcenter.coverage import query_coverage
 from callcenter.metrics.definitions import definitions_doc, query_definitions
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.reconcile import day_bounds
+from callcenter.schedule.settings import ServiceConfig
 
 
 def period_record(
     engine: Engine,
-    cfg: Config,
+    service: ServiceConfig,
+    metrics: MetricsConfig,
     day_from: str,
     day_to: str,
     queue: str | None = None,
     server_id: str | None = None,
 ) -> dict[str, Any]:
-    tz = ZoneInfo(cfg.service.timezone)
+    tz = ZoneInfo(service.timezone)
     start, _ = day_bounds(date.fromisoformat(day_from), tz)
     end, _ = day_bounds(date.fromisoformat(day_to), tz)
     stored = query_definitions(engine, day_from, day_to, queue=queue, server_id=server_id)
     servers = query_coverage(engine, start, end, server_id=server_id)
     return {
-        "definitions": definitions_doc(cfg.metrics, stored),
+        "definitions": definitions_doc(metrics, stored),
         "coverage": {
             "complete": all(s.complete for s in servers) and bool(servers),
             "servers": [s.to_dict() for s in servers],

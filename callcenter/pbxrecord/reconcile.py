@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, and_, select
 
-from callcenter.config import Config
+from callcenter.dialplan.settings import AgentConfig
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.cel import UNUSED, CelParseError, CelRow, build_calls, parse_line
 from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.calls import call_row, upsert_statement
 from callcenter.store.models import Call
 from callcenter.telephony.calls import CallRecord, definitions_key
@@ -70,14 +72,16 @@ class Classifier:
         return built.finished
 
 
-def classifier_for(cfg: Config) -> Classifier:
-    """The live tracker's rules and definitions, from the config."""
-    m = cfg.metrics
+def classifier_for(
+    server_id: str, service: ServiceConfig, metrics: MetricsConfig, agents: Iterable[AgentConfig]
+) -> Classifier:
+    """The live tracker's rules and definitions, from the settings."""
+    m = metrics
     return Classifier(
-        cfg.server.id,
-        ZoneInfo(cfg.service.timezone),
+        server_id,
+        ZoneInfo(service.timezone),
         m.short_abandon_seconds,
-        {a.id: a.name for a in cfg.agents},
+        {a.id: a.name for a in agents},
         definitions_key(m.short_abandon_seconds, m.service_level_seconds),
     )
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from callcenter.config import Config
 from callcenter.incidents.figures import (
     IncidentFigures,
     IncidentTargets,
@@ -28,7 +27,9 @@ from callcenter.incidents.figures import (
 from callcenter.metrics import CallFigures, query_figures, query_figures_by
 from callcenter.metrics.figures import key_label
 from callcenter.metrics.period import period_record
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.incidents import IncidentStore
 
 FORMATS = ("json", "csv", "html")
@@ -158,12 +159,17 @@ def month_bounds(month: str) -> tuple[int, int, str, str]:
 
 
 def build(
-    engine: Engine, cfg: Config, month: str, targets: IncidentTargets, now: datetime
+    engine: Engine,
+    service: ServiceConfig,
+    metrics: MetricsConfig,
+    month: str,
+    targets: IncidentTargets,
+    now: datetime,
 ) -> MonthlyReport:
     year, mon, day_from, day_to = month_bounds(month)
-    calls = query_figures(engine, cfg.metrics, day_from, day_to)
-    by_queue = query_figures_by(engine, cfg.metrics, "queue", day_from, day_to)
-    cal = BusinessCalendar.from_config(cfg.service)
+    calls = query_figures(engine, metrics, day_from, day_to)
+    by_queue = query_figures_by(engine, metrics, "queue", day_from, day_to)
+    cal = BusinessCalendar.from_config(service)
     store = IncidentStore(engine)
     start, end = month_range(year, mon, cal.tz)
     incidents = monthly_figures(
@@ -175,7 +181,7 @@ def build(
         {key_label(k): f for k, f in by_queue.items()},
         incidents,
         now,
-        period_record(engine, cfg, day_from, day_to),
+        period_record(engine, service, metrics, day_from, day_to),
     )
 
 

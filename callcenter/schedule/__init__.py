@@ -6,6 +6,8 @@
 - ``callcenter.schedule.mode``: ``ModeDecision``/``Override`` and the asyncio
   ``ModeKeeper`` that writes AstDB ``callcenter/mode`` and ``callcenter/mode_until``.
 
-Nothing is imported here, so ``callcenter.config`` can use the rules without pulling in
-the holiday tables or the scheduler.
+- ``callcenter.schedule.settings``: the ``[service]`` section (``ServiceConfig``).
+
+Nothing is imported here, so the settings can use the rules without pulling in the
+holiday tables or the scheduler.
 """

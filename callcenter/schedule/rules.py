@@ -1,8 +1,8 @@
 """Parse the ``[service]`` settings: weekly hours, the year-end closure, extra dates.
 
-Pure functions, no imports from the rest of the package: ``callcenter.config`` validates
-with them (each ``ValueError`` message says what is wrong with which entry; the config
-prefixes the key), and ``BusinessCalendar.from_config`` builds from their results.
+Pure functions, no imports from the rest of the package: ``ServiceConfig`` validates
+with them (each ``ValueError`` message says what is wrong with which entry; the
+problem is reported at the key), and ``BusinessCalendar.from_config`` builds from their results.
 
 Formats:
 - hours: ``"mon-fri 08:30-18:15"``; days are ``mon``..``sun``, a range ``mon-fri`` or a

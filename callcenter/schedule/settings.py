@@ -2,49 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import AfterValidator, Field
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    timezone: str = "Asia/Tokyo"  # days, hours and service hours are taken in this zone
+from callcenter.schedule import rules
+from callcenter.settings_base import Hint, Problem, Settings
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+def _read_with(parse: Callable[[Any], object]) -> AfterValidator:
+    """Refused when the calendar's own parser cannot read it (its words, naming the bit)."""
+
+    def check(value: tuple[str, ...]) -> tuple[str, ...]:
+        parse(value)
+        return value
+
+    return AfterValidator(check)
+
+
+class ServiceConfig(Settings):
+    # days, hours and service hours are taken in this zone
+    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Tokyo"
     # Weekly opening hours: "DAYS HH:MM-HH:MM"; a day no entry names is closed.
-    hours: tuple[str, ...] = ("mon-fri 08:30-18:15",)
+    hours: Annotated[tuple[str, ...], _read_with(rules.parse_hours)] = ("mon-fri 08:30-18:15",)
     # Japanese national holidays (substitute holidays included) are always closed.
-    year_end_closure: tuple[str, ...] = ("12-29", "01-03")  # first, last closed "MM-DD"
-    closed_dates: tuple[str, ...] = ()  # extra closed days, "YYYY-MM-DD"
-    open_dates: tuple[str, ...] = ()  # "YYYY-MM-DD" or "YYYY-MM-DD HH:MM-HH:MM": open anyway
+    # first, last closed "MM-DD"
+    year_end_closure: Annotated[tuple[str, ...], _read_with(rules.parse_year_end)] = (
+        "12-29",
+        "01-03",
+    )
+    # extra closed days, "YYYY-MM-DD"
+    closed_dates: Annotated[tuple[str, ...], _read_with(rules.parse_closed_dates)] = ()
+    # "YYYY-MM-DD" or "YYYY-MM-DD HH:MM-HH:MM": open anyway
+    open_dates: Annotated[tuple[str, ...], _read_with(rules.parse_open_dates)] = ()
     # The daemon writes AstDB callcenter/mode; false: someone else does (tests, a standby).
     manage_mode: bool = True
     # How long the daemon vouches for the mode it writes: past it, the dialplan's time rule.
-    mode_ttl_seconds: float = 300.0
+    mode_ttl_seconds: Annotated[
+        float, Field(ge=10, le=86400), Hint("between 10 and 86400 (a few minutes is best)")
+    ] = 300.0
     # The after-hours message (時間外メッセージ): sound file(s), '&'-joined, no extension.
     after_hours_prompt: str = "im-sorry&please-try-call-later"
 
-    def problems(self, prefix: str = "service") -> list[str]:
-        """Every invalid value, read with the calendar's own parsers."""
-        from callcenter.schedule import rules
-
-        out: list[str] = []
+    def checks(self, environ: Mapping[str, str]) -> Iterable[Problem]:
         try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            out.append(f"{prefix}.timezone: unknown time zone {self.timezone!r}")
-
-        def parsed(key: str, parse: Any) -> Any:
-            try:
-                return parse(getattr(self, key))
-            except ValueError as exc:
-                out.append(f"{prefix}.{key}: {exc}")
-                return None
-
-        parsed("hours", rules.parse_hours)
-        parsed("year_end_closure", rules.parse_year_end)
-        closed = parsed("closed_dates", rules.parse_closed_dates) or ()
-        for d in sorted(set(closed) & set(parsed("open_dates", rules.parse_open_dates) or ())):
-            out.append(f"{prefix}.open_dates: {d} is also in {prefix}.closed_dates")
-        if not 10 <= self.mode_ttl_seconds <= 86400:
-            out.append(f"{prefix}.mode_ttl_seconds: between 10 and 86400 (a few minutes is best)")
-        return out
+            closed = set(rules.parse_closed_dates(self.closed_dates))
+            opened = set(rules.parse_open_dates(self.open_dates))
+        except ValueError:
+            return  # reported with its key
+        for d in sorted(closed & opened):
+            yield Problem(("open_dates",), f"{d} is also in service.closed_dates")

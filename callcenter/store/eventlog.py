@@ -47,6 +47,7 @@ from callcenter.store.quarantine import (
     short_error,
     store_quarantined,
 )
+from callcenter.store.settings import DatabaseConfig
 
 log = structlog.get_logger("callcenter.eventlog")
 
@@ -142,29 +143,31 @@ def _read_lines(f: IO[str], n: int) -> list[str]:
     return list(itertools.islice(f, n))
 
 
+DEFAULTS = DatabaseConfig()
+
+
 class EventLog:
     def __init__(
         self,
         engine: Engine,
         server_id: str,
+        settings: DatabaseConfig = DEFAULTS,
         *,
-        batch_size: int = 1000,
-        flush_interval: float = 0.2,
-        buffer_limit: int = 200_000,
-        retry_min: float = 0.2,
-        retry_max: float = 5.0,
         spool_dir: Path | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        """``sleep``: how the retry loop waits (tests pass a fake clock's)."""
+        """``settings``: the [database] batch size, flush interval, buffer limit and
+        retry delays; ``spool_dir``: its spool_dir as a path (None: no spool file);
+        ``sleep``: how the retry loop waits (tests pass a fake clock's)."""
         self.engine = engine
         self.server_id = server_id
         self.run_id = secrets.token_hex(8)
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self.buffer_limit = buffer_limit
-        self.retry_min = retry_min
-        self.retry_max = retry_max
+        self.settings = settings
+        self.batch_size = settings.batch_size
+        self.flush_interval = settings.flush_interval
+        self.buffer_limit = settings.buffer_limit
+        self.retry_min = settings.retry_min
+        self.retry_max = settings.retry_max
         self.spool_dir = spool_dir
         self.stats = EventLogStats()
         self._sleep = sleep or asyncio.sleep

@@ -12,23 +12,5 @@
   ``callcenter.web.live``'s ``LiveHub`` pushes on the websocket ``GET /api/v1/live``.
 """
 
-from callcenter.web.app import live_hub, make_app
-from callcenter.web.auth import ROLES, ApiToken, Principal, Role, TokenStore
-from callcenter.web.deps import ApiDeps, PbxDeps
-from callcenter.web.errors import ApiError
-from callcenter.web.live import LIVE_HUB, LiveHub
-
-__all__ = [
-    "LIVE_HUB",
-    "ROLES",
-    "ApiDeps",
-    "ApiError",
-    "ApiToken",
-    "LiveHub",
-    "PbxDeps",
-    "Principal",
-    "Role",
-    "TokenStore",
-    "live_hub",
-    "make_app",
-]
+# Nothing is imported here: ``callcenter.web.settings`` (the [http] section, which the
+# configuration reads) must not pull in the application.

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.agents.state import DeviceStatus
 from callcenter.calls import NotOnCallError, Parked
-from callcenter.config import AgentConfig
+from callcenter.dialplan.settings import AgentConfig
 from callcenter.metrics import CallFigures
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LIVE_EVENTS as LIVE_EVENTS

@@ -14,16 +14,16 @@ import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from callcenter.config import ServiceConfig
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import Outcome
 from callcenter.web.serve import http_of, serve
 from tests.e2e.conftest import Browsers, Page
@@ -69,7 +69,7 @@ class Desk:
 async def desk(daemon_factory: Callable[..., Daemon], lab: Lab) -> AsyncIterator[Desk]:
     base = daemon_factory()
     # This daemon keeps the service mode (the supervisor switches it from the wallboard).
-    cfg = replace(base.cfg, service=ServiceConfig(manage_mode=True))
+    cfg = base.cfg.model_copy(update={"service": ServiceConfig(manage_mode=True)})
     base.engine.dispose()
     rd = RunningDaemon(serve(Daemon(cfg, base.target)))
     await rd.start()

@@ -10,24 +10,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from callcenter.config import (
-    AgentConfig,
-    Config,
-    DatabaseConfig,
-    HttpConfig,
-    IvrConfig,
-    LabConfig,
-    QueueConfig,
-    ServiceConfig,
-    TransferTargetConfig,
-)
+from callcenter.config import Config
 from callcenter.daemon import AMITarget, Daemon
+from callcenter.dialplan.settings import AgentConfig, IvrConfig, QueueConfig, TransferTargetConfig
 from callcenter.lab import Lab, LabState
+from callcenter.lab.settings import LabConfig
 from callcenter.pbxrecord.settings import PbxRecordSettings
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.db import make_engine
 from callcenter.store.models import AMIEvent
+from callcenter.store.settings import DatabaseConfig
 from callcenter.telephony.calls import CallRecord
 from callcenter.web.serve import serve
+from callcenter.web.settings import HttpConfig
 from tests.support.postgres import PostgresServer, migrated_postgres
 from tests.support.sipp import Sipp, free_udp_port
 

@@ -16,7 +16,7 @@ import json
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 
 from callcenter.ami import AMIActionError, Message
-from callcenter.config import ServiceConfig
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.web.live import LiveHub, stable
 from callcenter.web.serve import http_of, serve
@@ -364,7 +364,11 @@ async def test_a_supervisor_overrides_the_service_mode(
 ) -> None:
     base = daemon_factory()
     base.engine.dispose()
-    daemon = serve(Daemon(replace(base.cfg, service=ServiceConfig(manage_mode=True)), base.target))
+    daemon = serve(
+        Daemon(
+            base.cfg.model_copy(update={"service": ServiceConfig(manage_mode=True)}), base.target
+        )
+    )
     try:
         async with serving(daemon) as desk:
             keeper = daemon.service_mode

@@ -20,18 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import (
-    AgentConfig,
-    AMIConfig,
-    Config,
-    DatabaseConfig,
-    GroupConfig,
-    IvrConfig,
-    QueueConfig,
-    ServiceConfig,
-)
+from callcenter.ami.settings import AMIConfig
+from callcenter.config import Config
 from callcenter.daemon import Daemon
+from callcenter.dialplan.settings import AgentConfig, GroupConfig, IvrConfig, QueueConfig
 from callcenter.lab import Lab, LabState
+from callcenter.schedule.settings import ServiceConfig
+from callcenter.store.settings import DatabaseConfig
 from callcenter.telephony.calls import Outcome
 from callcenter.web.serve import serve
 from tests.integration.conftest import RunningDaemon, finished_call, target_of, wait_for

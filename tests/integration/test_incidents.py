@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -153,11 +152,12 @@ async def test_the_desk_works_the_incident_through_the_daemons_api(
     receiver = await Receiver(script={"hook": [FAIL, DROP]}).start()
     monkeypatch.setenv("CALLCENTER_SECOND_LINE_SECRET", "second-line-secret")
     base = daemon_factory()
-    cfg = replace(
-        base.cfg,
-        webhooks=WebhookSettings(
-            urls=(receiver.url("hook"),), secret=SECRET, retry_min=0.1, retry_max=0.3
-        ),
+    cfg = base.cfg.model_copy(
+        update={
+            "webhooks": WebhookSettings(
+                urls=(receiver.url("hook"),), secret=SECRET, retry_min=0.1, retry_max=0.3
+            )
+        }
     )
     base.engine.dispose()
     daemon = serve(Daemon(cfg, base.target))

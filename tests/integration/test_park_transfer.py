@@ -89,7 +89,7 @@ def legs(desk: Desk, agent: str, state: str | None = None) -> list[str]:
 
 async def parked_calls(rd: RunningDaemon) -> list[Message]:
     t = rd.daemon.target
-    client = AMIClient(t.host, t.port, t.username, t.secret)
+    client = AMIClient(t)
     await client.start()
     try:
         return await client.action_list("ParkedCalls")

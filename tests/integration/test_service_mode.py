@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from callcenter.ami import AMIClient
-from callcenter.config import Config, ServiceConfig
+from callcenter.ami.settings import AMIConfig, AMITarget
+from callcenter.config import Config
 from callcenter.lab import Lab, LabState
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
+from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 from tests.integration.conftest import RunningDaemon, set_mode, target_of, wait_for
 from tests.support.sipp import Sipp, finish
@@ -138,9 +140,10 @@ async def test_the_mode_is_rewritten_after_an_ami_reconnect(lab: Lab, lab_state:
             await keeper.resync()
 
     client = AMIClient(
-        "127.0.0.1", proxy.port, t.username, t.secret,
-        on_connect=on_connect, reconnect_min=0.2, reconnect_max=0.5,
-    )  # fmt: skip
+        AMITarget("127.0.0.1", proxy.port, t.username, t.secret),
+        AMIConfig(reconnect_min=0.2, reconnect_max=0.5),
+        on_connect=on_connect,
+    )
     keeper = ModeKeeper(client, CAL, clock=FakeClock(jst(2026, 9, 22, 10)), ttl=120)
     try:
         await client.start()

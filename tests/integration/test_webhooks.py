@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -53,7 +52,9 @@ def test_metadata_matches_the_migrations(engine: Engine) -> None:
 
 
 def test_enqueue_commits_and_rolls_back_with_the_caller(engine: Engine) -> None:
-    settings = replace(SETTINGS, urls=("http://127.0.0.1:9/a", "http://127.0.0.1:9/b"))
+    settings = SETTINGS.model_copy(
+        update={"urls": ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b")}
+    )
     with engine.connect() as conn:
         tx = conn.begin()
         enqueue(conn, "incident.created", {"n": 1}, now(), settings=settings)
@@ -77,7 +78,7 @@ async def test_flaky_receiver_gets_every_event_once_in_order(
     engine: Engine, receiver: Receiver
 ) -> None:
     receiver.script["a"] = [FAIL, HANG]
-    settings = replace(SETTINGS, urls=(receiver.url("a"), receiver.url("b")))
+    settings = SETTINGS.model_copy(update={"urls": (receiver.url("a"), receiver.url("b"))})
     with engine.begin() as conn:
         ids = [
             enqueue(conn, "incident.escalated", {"n": i}, now(), settings=settings)

@@ -164,3 +164,65 @@ def test_a_bad_override_names_the_variable_or_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as bad:
         load_config(None, environ={"CALLCENTER_AMI__SECRET": "[1, 2]", "CALLCENTER_AMI__PORT": "x"})
     assert all("[1, 2]" not in p for p in bad.value.problems)
+
+
+def test_secrets_are_never_echoed_in_problems() -> None:
+    data = {
+        "ami": {"secret": ["hunter2-ami"], "port": "x"},
+        "webhooks": {"secret": 4242424242},
+        "agents": [{"id": "a1", "name": "A", "password": ["hunter2-agent"]}],
+    }
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data)
+    text = "\n".join(exc.value.problems) + str(exc.value)
+    assert "ami.secret: must be a string" in exc.value.problems
+    assert "webhooks.secret: must be a string" in exc.value.problems
+    assert "agents[0].password: must be a string" in exc.value.problems
+    for secret in ("hunter2-ami", "4242424242", "hunter2-agent"):
+        assert secret not in text
+    # Nor a database URL's password, nor a webhook URL's token.
+    with pytest.raises(ConfigError) as exc:
+        parse_config(
+            {
+                "database": {"url": "mysql://cc:pa55word@db/cc"},
+                "webhooks": {"urls": ["ftp://h/?token=t0ken"], "secret": "s"},
+            }
+        )
+    assert not any("pa55word" in p or "t0ken" in p for p in exc.value.problems)
+
+
+def test_value_problems_and_cross_checks_come_in_one_run() -> None:
+    """A bad value does not hide the checks that look at values together."""
+    with pytest.raises(ConfigError) as exc:
+        parse_config(
+            {
+                "ami": {"port": 0, "reconnect_min": 5, "reconnect_max": 1},
+                "queues": [{"name": "q", "number": "1000", "timeout": -1}],
+                "ivr": [{"name": "m", "number": "1000", "options": {"1": "queue:nope"}}],
+                "groups": [],
+                "agents": [],
+            }
+        )
+    # In the order of the keys (the root's number plan first).
+    assert exc.value.problems == [
+        "queues[0].timeout: must not be negative",
+        "number 1000: used by both queue 'q' and menu 'm'",
+        "ivr[0].options.1: menu 'm' points at unknown queue 'nope'",
+        "ami.port: not a TCP/UDP port: 0",
+        "ami.reconnect_max: must not be below ami.reconnect_min",
+    ]
+
+
+def test_a_key_of_no_section_and_base_dir_are_refused() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"base_dir": "/"})
+    assert exc.value.problems == ["base_dir: unknown section"]
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, environ={"CALLCENTER_LAB__SIP_PORT": "99999"})
+    assert exc.value.problems == ["lab.sip_port: not a TCP/UDP port: 99999"]
+
+
+def test_settings_are_frozen() -> None:
+    cfg = Config()
+    with pytest.raises(ValueError, match="frozen"):
+        cfg.ami.port = 1

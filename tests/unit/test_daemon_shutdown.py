@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from callcenter import cli
 from callcenter import daemon as daemon_mod
-from callcenter.config import Config, DatabaseConfig, HttpConfig
+from callcenter.config import Config
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.store.models import AMIEvent
+from callcenter.store.settings import DatabaseConfig
 from callcenter.supervise import Supervisor
+from callcenter.web.settings import HttpConfig
 
 
 def make_daemon(tmp_path: Path) -> Daemon:

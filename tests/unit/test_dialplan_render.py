@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import Config, ConfigError, IvrConfig, QueueConfig, parse_config
+from callcenter.config import Config, ConfigError, parse_config
 from callcenter.dialplan import render_files, render_routes
 from callcenter.dialplan.render import render_mode_fallback
+from callcenter.dialplan.settings import IvrConfig, QueueConfig
 
 CFG = Config(
     queues=(QueueConfig(name="support", number="1000"), QueueConfig(name="vendor")),
@@ -29,7 +30,9 @@ CFG = Config(
 
 
 def test_output_is_deterministic() -> None:
-    assert render_files(CFG) == render_files(CFG)
+    assert render_files(CFG, CFG.service, CFG.incidents) == render_files(
+        CFG, CFG.service, CFG.incidents
+    )
 
 
 def test_routes_and_menus() -> None:
@@ -87,7 +90,7 @@ def test_the_fallback_knows_the_calendar() -> None:
     cfg = parse_config(
         {"service": {"closed_dates": ["2026-06-15"], "hours": ["mon-fri 09:00-17:30"]}}
     )
-    text = render_mode_fallback(cfg, 2026)
+    text = render_mode_fallback(cfg.service, 2026)
     days = {
         line.split(",")[0].split()[-1]: line
         for line in text.splitlines()
@@ -102,12 +105,16 @@ def test_the_fallback_knows_the_calendar() -> None:
     assert "20290101" not in days  # three years from 2026: up to 2028
     # GotoIfTime's end minute is inclusive: closing at 17:30 means open until 17:29.
     assert " same => n,GotoIfTime(09:00-17:29,mon-fri,*,*,Asia/Tokyo?open)" in text
-    assert render_mode_fallback(cfg, 2026) == text
+    assert render_mode_fallback(cfg.service, 2026) == text
 
 
 def test_render_files_is_stable_within_a_year() -> None:
-    assert render_files(CFG, date(2026, 2, 1)) == render_files(CFG, date(2026, 11, 30))
-    assert render_files(CFG, date(2026, 2, 1)) != render_files(CFG, date(2027, 2, 1))
+    assert render_files(CFG, CFG.service, CFG.incidents, date(2026, 2, 1)) == render_files(
+        CFG, CFG.service, CFG.incidents, date(2026, 11, 30)
+    )
+    assert render_files(CFG, CFG.service, CFG.incidents, date(2026, 2, 1)) != render_files(
+        CFG, CFG.service, CFG.incidents, date(2027, 2, 1)
+    )
 
 
 def test_queue_options_carry_the_busy_offer() -> None:
@@ -127,7 +134,9 @@ def test_queue_options_carry_the_busy_offer() -> None:
             "ivr": [],
         }
     )
-    lines = render_files(cfg, date(2026, 1, 1))["callcenter-routes.conf"].splitlines()
+    lines = render_files(cfg, cfg.service, cfg.incidents, date(2026, 1, 1))[
+        "callcenter-routes.conf"
+    ].splitlines()
     i = lines.index("exten => support,1,Set(CC_BUSY_PROMPT=all-circuits-busy-now)")
     assert lines[i + 1] == " same => n,Set(CC_OFFER=callback)"
     assert lines[i + 3] == " same => n,Set(CC_OFFER_SECONDS=4)"
@@ -140,7 +149,7 @@ def test_announcements_come_from_the_config() -> None:
         {"queues": [{"name": "support", "busy_prompt": "custom/busy-ja"}],
          "service": {"after_hours_prompt": "custom/closed-ja"}}
     )  # fmt: skip
-    text = render_files(cfg, date(2026, 1, 1))["callcenter-routes.conf"]
+    text = render_files(cfg, cfg.service, cfg.incidents, date(2026, 1, 1))["callcenter-routes.conf"]
     assert "exten => support,1,Set(CC_BUSY_PROMPT=custom/busy-ja)" in text
     assert "exten => s,1,Set(CC_AFTER_HOURS_PROMPT=custom/closed-ja)" in text
 

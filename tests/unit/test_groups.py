@@ -6,16 +6,9 @@ from typing import Any
 
 import pytest
 
-from callcenter.config import (
-    AgentConfig,
-    Config,
-    ConfigError,
-    GroupConfig,
-    IvrConfig,
-    QueueConfig,
-    parse_config,
-)
+from callcenter.config import Config, ConfigError, parse_config
 from callcenter.dialplan import render_routes
+from callcenter.dialplan.settings import AgentConfig, GroupConfig, IvrConfig, QueueConfig
 from callcenter.telephony.calls import Outcome
 from callcenter.telephony.tracker import CallTracker
 

@@ -198,4 +198,6 @@ def test_features_render_the_codes() -> None:
 def test_every_snippet_is_deterministic() -> None:
     from datetime import date
 
-    assert render_files(CFG, date(2026, 11, 23)) == render_files(CFG, date(2026, 2, 1))
+    assert render_files(CFG, CFG.service, CFG.incidents, date(2026, 11, 23)) == render_files(
+        CFG, CFG.service, CFG.incidents, date(2026, 2, 1)
+    )

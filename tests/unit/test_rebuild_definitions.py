@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select, update
 
-from callcenter.config import Config, DatabaseConfig, MetricsConfig
+from callcenter.config import Config
 from callcenter.metrics.definitions import definitions_doc, query_definitions
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.rebuild import open_call_events, rebuild_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import event_row, write_rows
 from callcenter.store.models import Call
+from callcenter.store.settings import DatabaseConfig
 from callcenter.telephony.tracker import CallTracker
 
 TZ = ZoneInfo("Asia/Tokyo")

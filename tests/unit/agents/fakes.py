@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from callcenter.ami import AMIActionError, AMIError, Message
 from callcenter.ami.protocol import HeaderValue
-from callcenter.config import AgentConfig, QueueConfig
+from callcenter.dialplan.settings import AgentConfig, QueueConfig
 
 AGENTS = (
     AgentConfig(id="agent1", name="Agent 1", queues=("support",), contact="sip:a1@127.0.0.1:5071"),

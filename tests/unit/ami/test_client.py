@@ -28,6 +28,7 @@ from callcenter.ami import (
 )
 from callcenter.ami.client import backoff_delay
 from callcenter.ami.protocol import HeaderValue
+from callcenter.ami.settings import AMIConfig, AMITarget
 
 USER = "callcenter"
 SECRET = "s3cret-Tq81-never-logged"
@@ -196,7 +197,10 @@ async def make_client(manager: FakeManager) -> AsyncIterator[ClientFactory]:
             "action_id_prefix": "t",
         }
         options.update(kw)
-        client = AMIClient("127.0.0.1", port or manager.port, USER, secret, **options)
+        tuned = {k: options.pop(k) for k in list(options) if k in AMIConfig.model_fields}
+        target = AMITarget("127.0.0.1", port or manager.port, USER, secret)
+        # model_copy: limits below what the file allows (a 512-byte frame) are tested too.
+        client = AMIClient(target, AMIConfig().model_copy(update=tuned), **options)
         clients.append(client)
         return client
 
@@ -643,13 +647,8 @@ async def test_ping_answered_with_an_error_still_proves_the_connection_alive(
 async def test_manager_down_at_start_is_retried_until_it_comes_up() -> None:
     port = free_port()
     client = AMIClient(
-        "127.0.0.1",
-        port,
-        USER,
-        SECRET,
-        connect_timeout=0.5,
-        reconnect_min=0.02,
-        reconnect_max=0.05,
+        AMITarget("127.0.0.1", port, USER, SECRET),
+        AMIConfig(connect_timeout=0.5, reconnect_min=0.02, reconnect_max=0.05),
     )
     later = FakeManager()
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from callcenter.config import AgentConfig
+from callcenter.dialplan.settings import AgentConfig
 
 Event = dict[str, str]
 

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.config import ServiceConfig
 from callcenter.incidents import lifecycle as lc
 from callcenter.incidents.figures import (
     IncidentTargets,
@@ -29,6 +28,7 @@ from callcenter.incidents.figures import (
 )
 from callcenter.incidents.model import Incident, SurveyResponse
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.settings import ServiceConfig
 
 TZ = ZoneInfo("Asia/Tokyo")
 CAL = BusinessCalendar.from_config(ServiceConfig())

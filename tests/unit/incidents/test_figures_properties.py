@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.config import ServiceConfig
 from callcenter.incidents import lifecycle as lc
 from callcenter.incidents.figures import (
     FCR_EXCLUDED,
@@ -35,6 +34,7 @@ from callcenter.incidents.model import (
     utc,
 )
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.schedule.settings import ServiceConfig
 
 TZ = ZoneInfo("Asia/Tokyo")
 CAL = BusinessCalendar.from_config(ServiceConfig())

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, delete
 
-from callcenter.config import MetricsConfig
 from callcenter.metrics import CallFigures, GroupKey
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.store.calls import TABLE, call_row, write_calls
 from callcenter.telephony.calls import CallRecord, Outcome, classify
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.config import MetricsConfig
 from callcenter.metrics import CallFigures, Target, combine, compute_figures
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 from tests.unit.metrics.records import CFG, T0, abandoned, after_hours, answered, call, short
 
@@ -248,7 +248,7 @@ def test_empty_figures_are_the_identity() -> None:
 
 
 def test_figures_of_different_settings_do_not_add() -> None:
-    other = replace(CFG, service_level_seconds=30.0)
+    other = CFG.model_copy(update={"service_level_seconds": 30.0})
     with pytest.raises(ValueError, match="different metrics settings"):
         compute_figures(MIXED_TEN, CFG) + compute_figures(MIXED_TEN, other)
 

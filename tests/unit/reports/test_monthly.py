@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from callcenter.config import Config, DatabaseConfig
+from callcenter.config import Config
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import SurveyResponse
 from callcenter.reports.monthly import build, month_bounds, render_csv, render_html, rows
 from callcenter.store.calls import call_row, write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.incidents import IncidentStore
+from callcenter.store.settings import DatabaseConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -73,7 +74,7 @@ def setup(tmp_path: Path) -> tuple[Engine, Config]:
 
 def test_the_months_figures_with_targets(setup: tuple[Engine, Config]) -> None:
     engine, cfg = setup
-    report = build(engine, cfg, "2026-11", IncidentTargets(), NOW)
+    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
     d = report.to_dict()
     calls = d["calls"]
     # 11 calls; rates over 10 (after hours apart): abandonment 2/10, busy 1/10.
@@ -96,7 +97,7 @@ def test_the_months_figures_with_targets(setup: tuple[Engine, Config]) -> None:
 
 def test_the_formats_say_the_same_in_both_languages(setup: tuple[Engine, Config]) -> None:
     engine, cfg = setup
-    report = build(engine, cfg, "2026-11", IncidentTargets(), NOW)
+    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
     ja = rows(report, "ja")
     en = rows(report, "en")
     assert [(r[0], r[1], r[3], r[4]) for r in ja] == [(r[0], r[1], r[3], r[4]) for r in en]
@@ -120,7 +121,7 @@ def test_the_formats_say_the_same_in_both_languages(setup: tuple[Engine, Config]
 
 def test_a_queue_name_is_escaped_in_the_page(setup: tuple[Engine, Config]) -> None:
     engine, cfg = setup
-    report = build(engine, cfg, "2026-11", IncidentTargets(), NOW)
+    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
     report.calls_by_queue["<script>"] = report.calls
     page = render_html(report, "en")
     assert "<script>" not in page

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.config import Config, ConfigError, ServiceConfig, parse_config
+from callcenter.config import Config, ConfigError, parse_config
 from callcenter.dialplan.render import render_mode_fallback
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.rules import Span, gotoiftime_rules, parse_hours
+from callcenter.schedule.settings import ServiceConfig
 
 from .support import TZ, jst
 
@@ -423,6 +424,6 @@ def test_the_dialplans_fallback_rule_matches_the_default_hours() -> None:
     # what the [service] hours say (holidays are listed apart, as YYYYMMDD extensions).
     svc = ServiceConfig()
     (rule,) = gotoiftime_rules(parse_hours(svc.hours), svc.timezone)
-    text = render_mode_fallback(Config(), 2026)
+    text = render_mode_fallback(Config().service, 2026)
     assert f"GotoIfTime({rule}?open)" in text
     assert "Gosub(callcenter-mode-fallback,s,1)" in DIALPLAN.read_text(encoding="utf-8")

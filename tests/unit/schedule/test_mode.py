@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from callcenter.config import ServiceConfig, parse_config
+from callcenter.config import parse_config
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeDecision, ModeKeeper, Override, decide
+from callcenter.schedule.settings import ServiceConfig
 
 from .support import FakeAMI, FakeClock, jst
 

@@ -16,6 +16,7 @@ from callcenter.store import eventlog as eventlog_mod
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog, write_rows
 from callcenter.store.models import AMIEvent
+from callcenter.store.settings import DatabaseConfig
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def run_until_drained(log: EventLog, timeout: float = 10) -> None:
 
 
 async def test_events_are_stored_whole_in_batches(engine: Engine) -> None:
-    log = EventLog(engine, "srv1", batch_size=7, flush_interval=0.01)
+    log = EventLog(engine, "srv1", DatabaseConfig(batch_size=7, flush_interval=0.01))
     for i in range(50):
         log.append(ev(i), 1_800_000_000.0 + i)
     await run_until_drained(log)
@@ -96,7 +97,9 @@ async def test_failed_writes_are_retried_and_nothing_is_lost(
     flaky = FlakyWriter(failures=4)
     monkeypatch.setattr(eventlog_mod, "write_rows", flaky)
     log = EventLog(
-        engine, "srv1", batch_size=10, flush_interval=0.01, retry_min=0.01, retry_max=0.02
+        engine,
+        "srv1",
+        DatabaseConfig(batch_size=10, flush_interval=0.01, retry_min=0.01, retry_max=0.02),
     )
     for i in range(35):
         log.append(ev(i))
@@ -115,11 +118,9 @@ async def test_full_buffer_spills_to_spool_and_is_replayed(
     log = EventLog(
         engine,
         "srv1",
-        batch_size=5,
-        buffer_limit=20,
-        flush_interval=0.01,
-        retry_min=0.05,
-        retry_max=0.05,
+        DatabaseConfig(
+            batch_size=5, buffer_limit=20, flush_interval=0.01, retry_min=0.05, retry_max=0.05
+        ),
         spool_dir=spool,
     )
     task = asyncio.create_task(log.run())
@@ -147,10 +148,7 @@ async def test_stop_with_database_down_spools_and_next_run_replays(
     log = EventLog(
         engine,
         "srv1",
-        batch_size=4,
-        flush_interval=0.01,
-        retry_min=0.01,
-        retry_max=0.01,
+        DatabaseConfig(batch_size=4, flush_interval=0.01, retry_min=0.01, retry_max=0.01),
         spool_dir=spool,
     )
     task = asyncio.create_task(log.run())
@@ -164,7 +162,7 @@ async def test_stop_with_database_down_spools_and_next_run_replays(
 
     # The database is back; a new daemon run replays what the last one left on disk.
     monkeypatch.setattr(eventlog_mod, "write_rows", write_rows)
-    log2 = EventLog(engine, "srv1", spool_dir=spool, flush_interval=0.01)
+    log2 = EventLog(engine, "srv1", DatabaseConfig(flush_interval=0.01), spool_dir=spool)
     await run_until_drained(log2)
     rows = stored(engine)
     assert sorted(r[1] for r in rows) == list(range(1, 11))
@@ -187,7 +185,9 @@ async def test_a_batch_retried_after_an_ambiguous_failure_is_not_stored_twice(
                 raise OperationalError("COMMIT", {}, Exception("connection lost"))
 
     monkeypatch.setattr(eventlog_mod, "write_rows", CommitThenFail())
-    log = EventLog(engine, "srv1", batch_size=100, flush_interval=0.01, retry_min=0.01)
+    log = EventLog(
+        engine, "srv1", DatabaseConfig(batch_size=100, flush_interval=0.01, retry_min=0.01)
+    )
     for i in range(5):
         log.append(ev(i))
     await run_until_drained(log)
@@ -196,7 +196,7 @@ async def test_a_batch_retried_after_an_ambiguous_failure_is_not_stored_twice(
 
 
 async def test_without_a_spool_the_bound_grows_rather_than_dropping(engine: Engine) -> None:
-    log = EventLog(engine, "srv1", buffer_limit=4, spool_dir=None)
+    log = EventLog(engine, "srv1", DatabaseConfig(buffer_limit=4), spool_dir=None)
     for i in range(9):
         log.append(ev(i))
     assert log.pending == 9

@@ -19,6 +19,7 @@ from callcenter.store import eventlog as eventlog_mod
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog, write_rows
 from callcenter.store.models import AMIEvent
+from callcenter.store.settings import DatabaseConfig
 
 HOUR = 3600.0
 
@@ -68,7 +69,10 @@ async def test_a_three_hour_outage_loses_and_doubles_nothing(
 
     monkeypatch.setattr(eventlog_mod, "write_rows", database)
     log = EventLog(
-        engine, "srv1", batch_size=100, flush_interval=0.001, retry_max=5.0, sleep=clock.sleep
+        engine,
+        "srv1",
+        DatabaseConfig(batch_size=100, flush_interval=0.001, retry_max=5.0),
+        sleep=clock.sleep,
     )
     task = asyncio.create_task(log.run())
     for i in range(250):
@@ -110,7 +114,9 @@ async def test_a_spill_is_written_off_the_loop(
 
     monkeypatch.setattr(eventlog_mod, "_write_spool", slow_spool)
     spool = tmp_path / "spool"
-    log = EventLog(engine, "srv1", buffer_limit=5000, spool_dir=spool, retry_min=0.01)
+    log = EventLog(
+        engine, "srv1", DatabaseConfig(buffer_limit=5000, retry_min=0.01), spool_dir=spool
+    )
     ticks: list[float] = []
 
     async def ticker() -> None:
@@ -144,7 +150,10 @@ async def test_spools_are_replayed_after_a_restart_once_in_chunks_off_the_loop(
     monkeypatch.setattr(eventlog_mod, "write_rows", down)
     spool = tmp_path / "spool"
     first = EventLog(
-        engine, "srv1", batch_size=50, buffer_limit=300, spool_dir=spool, retry_min=0.001
+        engine,
+        "srv1",
+        DatabaseConfig(batch_size=50, buffer_limit=300, retry_min=0.001),
+        spool_dir=spool,
     )
     task = asyncio.create_task(first.run())
     for i in range(1000):
@@ -169,7 +178,9 @@ async def test_spools_are_replayed_after_a_restart_once_in_chunks_off_the_loop(
         return lines
 
     monkeypatch.setattr(eventlog_mod, "_read_lines", reading)
-    second = EventLog(engine, "srv1", batch_size=50, spool_dir=spool, flush_interval=0.01)
+    second = EventLog(
+        engine, "srv1", DatabaseConfig(batch_size=50, flush_interval=0.01), spool_dir=spool
+    )
     task = asyncio.create_task(second.run())
     while list(spool.glob("*.jsonl")):
         await asyncio.sleep(0.01)
@@ -189,7 +200,7 @@ async def test_a_writer_that_died_mid_batch_loses_nothing_when_run_again(
     def crash(*a: Any) -> None:
         raise RuntimeError("a bug")  # not a database error at all
 
-    log = EventLog(engine, "srv1", batch_size=10, flush_interval=0.01)
+    log = EventLog(engine, "srv1", DatabaseConfig(batch_size=10, flush_interval=0.01))
     for i in range(25):
         log.append(ev(i))
     monkeypatch.setattr(eventlog_mod, "quarantine_row", crash)
@@ -217,7 +228,7 @@ async def test_a_damaged_spool_line_is_quarantined_and_the_rest_replayed(
     good = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(good[0] + b'{"not": "a row"}\n' + b"\xff\xfe garbage\n" + b"".join(good[1:]))
 
-    second = EventLog(engine, "srv1", spool_dir=spool, flush_interval=0.01)
+    second = EventLog(engine, "srv1", DatabaseConfig(flush_interval=0.01), spool_dir=spool)
     await second.stop()
     await second.run()
     assert sorted(s for _, s in seqs(engine)) == [1, 2, 3]

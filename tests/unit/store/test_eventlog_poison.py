@@ -14,6 +14,7 @@ from sqlalchemy import Engine, delete, select
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import QUARANTINE_HEADER, EventLog, event_row
 from callcenter.store.models import AMIEvent, QuarantineRow
+from callcenter.store.settings import DatabaseConfig
 
 POISON: dict[str, dict[str, str]] = {
     "nul": {"Event": "Newchannel", "Uniqueid": "p1", "CallerIDName": "a\x00b"},
@@ -72,7 +73,7 @@ async def drain(log: EventLog) -> None:
 
 
 async def test_poison_events_are_quarantined_and_the_log_goes_on(engine: Engine) -> None:
-    log = EventLog(engine, "srv1", batch_size=50, flush_interval=0.01)
+    log = EventLog(engine, "srv1", DatabaseConfig(batch_size=50, flush_interval=0.01))
     sent: dict[int, dict[str, str]] = {}
     seq = 0
     for headers in POISON.values():
@@ -120,7 +121,7 @@ async def test_poison_events_are_quarantined_and_the_log_goes_on(engine: Engine)
 async def test_replaying_a_poison_event_does_not_quarantine_it_twice(
     engine: Engine, tmp_path: Path
 ) -> None:
-    log = EventLog(engine, "srv1", flush_interval=0.01)
+    log = EventLog(engine, "srv1", DatabaseConfig(flush_interval=0.01))
     log.append(POISON["surrogate"])
     log.append(normal(1))
     batch = list(log.iter_buffer())

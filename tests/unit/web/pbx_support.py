@@ -12,18 +12,14 @@ from callcenter.agents import AgentService
 from callcenter.ami import AMIActionError, AMIError, Message
 from callcenter.ami.protocol import HeaderValue
 from callcenter.calls import CallControl
-from callcenter.config import (
-    AgentConfig,
-    Config,
-    MetricsConfig,
-    QueueConfig,
-    TransferTargetConfig,
-)
+from callcenter.config import Config
+from callcenter.dialplan.settings import AgentConfig, QueueConfig, TransferTargetConfig
 from callcenter.metrics import CallFigures
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
-from callcenter.web import PbxDeps
+from callcenter.web.deps import PbxDeps
 from tests.unit.agents.fakes import member_event
 from tests.unit.calls.events import (
     AGENT1_LEG,

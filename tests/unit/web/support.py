@@ -15,7 +15,9 @@ from sqlalchemy import Engine
 
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.store.incidents import IncidentStore
-from callcenter.web import ApiDeps, TokenStore, make_app
+from callcenter.web.app import make_app
+from callcenter.web.auth import TokenStore
+from callcenter.web.deps import ApiDeps
 from callcenter.webhooks.signing import signed_headers
 
 TZ = ZoneInfo("Asia/Tokyo")

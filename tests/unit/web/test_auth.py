@@ -11,8 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 
 from callcenter.store.models import Base
-from callcenter.web import Principal, TokenStore
-from callcenter.web.auth import TOKENS
+from callcenter.web.auth import TOKENS, Principal, TokenStore
 from tests.unit.web.support import Api, Clock
 
 

@@ -22,16 +22,17 @@ from structlog.testing import capture_logs
 
 from callcenter.incidents.model import STATUSES
 from callcenter.store.incidents import IncidentStore
-from callcenter.web import ApiDeps, TokenStore
 from callcenter.web.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
     SESSION_PER_TOKEN,
     Principal,
     SessionStore,
+    TokenStore,
     TooManySessions,
     auth_middleware,
 )
+from callcenter.web.deps import ApiDeps
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
 from callcenter.web.pages import (

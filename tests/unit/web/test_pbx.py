@@ -20,7 +20,9 @@ from callcenter.store.calls import call_row, write_calls
 from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.telephony.live import LiveState
-from callcenter.web import ApiDeps, PbxDeps, TokenStore, make_app
+from callcenter.web.app import make_app
+from callcenter.web.auth import TokenStore
+from callcenter.web.deps import ApiDeps, PbxDeps
 from tests.unit.calls.events import agent2_pickup_leg, unparked_call
 from tests.unit.schedule.support import FakeAMI, FakeClock, jst
 from tests.unit.web.pbx_support import (

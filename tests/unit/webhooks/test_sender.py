@@ -7,7 +7,6 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,7 @@ async def test_fails_twice_then_delivered_exactly_once(
     engine: Engine, receiver: Receiver, senders: list[WebhookSender], second_failure: str
 ) -> None:
     receiver.script["hook"] = [FAIL, second_failure]
-    settings = replace(FAST, urls=(receiver.url(),))
+    settings = FAST.model_copy(update={"urls": (receiver.url(),)})
     [did] = queue(engine, settings)
     await start(senders, engine, settings)
     # The row is committed in a thread, and the sender counts it once back on the loop:
@@ -140,7 +139,7 @@ async def test_fails_twice_then_delivered_exactly_once(
 async def test_receiver_down_then_up(engine: Engine, senders: list[WebhookSender]) -> None:
     port = free_port()
     down = Receiver(port=port)
-    settings = replace(FAST, urls=(down.url(),))
+    settings = FAST.model_copy(update={"urls": (down.url(),)})
     [did] = queue(engine, settings, 1)
     await start(senders, engine, settings)
     await wait_until(lambda: outbox_rows(engine)[0]["attempts"] >= 2, 5, "refused attempts")
@@ -161,7 +160,9 @@ async def test_a_new_sender_on_the_same_file_delivers_what_a_stopped_one_left(
     db_path: Path, engine: Engine, receiver: Receiver, senders: list[WebhookSender]
 ) -> None:
     receiver.default = FAIL
-    slow_retry = replace(FAST, urls=(receiver.url(),), retry_min=0.6, retry_max=0.6)
+    slow_retry = FAST.model_copy(
+        update={"urls": (receiver.url(),), "retry_min": 0.6, "retry_max": 0.6}
+    )
     ids = queue(engine, slow_retry, 2)
     first = await start(senders, engine, slow_retry)
     await wait_until(lambda: outbox_rows(engine)[0]["attempts"] == 1, 5, "first attempt")
@@ -192,11 +193,12 @@ async def test_order_is_kept_per_url_and_one_slow_url_holds_up_no_other(
     # "a" fails every other request: each event needs a retry, yet none overtakes another.
     receiver.script["a"] = [FAIL, OK] * 6
     receiver.script["stuck"] = [FAIL] * 1000
-    settings = replace(
-        FAST,
-        urls=(receiver.url("a"), receiver.url("b"), receiver.url("stuck")),
-        retry_min=0.02,
-        retry_max=0.05,
+    settings = FAST.model_copy(
+        update={
+            "urls": (receiver.url("a"), receiver.url("b"), receiver.url("stuck")),
+            "retry_min": 0.02,
+            "retry_max": 0.05,
+        }
     )
     ids = queue(engine, settings, 6)
     await start(senders, engine, settings)
@@ -217,7 +219,7 @@ async def test_dead_after_max_attempts_then_the_next_row_goes(
     engine: Engine, receiver: Receiver, senders: list[WebhookSender]
 ) -> None:
     receiver.script["hook"] = [FAIL] * 3
-    settings = replace(FAST, urls=(receiver.url(),), max_attempts=3)
+    settings = FAST.model_copy(update={"urls": (receiver.url(),), "max_attempts": 3})
     ids = queue(engine, settings, 2)
     with structlog.testing.capture_logs() as logs:
         sender = await start(senders, engine, settings)
@@ -244,7 +246,7 @@ async def test_the_secret_never_reaches_logs_or_last_error(
     receiver.script["hook"] = [FAIL, FAIL]
     receiver.error_body = f"bad signature, expected secret {SECRET}"
     url = receiver.url() + "?token=url-token-123"
-    settings = replace(FAST, urls=(url,), secret="", max_attempts=2)
+    settings = FAST.model_copy(update={"urls": (url,), "secret": "", "max_attempts": 2})
     queue(engine, settings, 2)
     with structlog.testing.capture_logs() as logs:
         await start(senders, engine, settings, environ={settings.secret_env: SECRET})
@@ -263,7 +265,7 @@ async def test_the_secret_never_reaches_logs_or_last_error(
 async def test_wake_sends_at_once_even_from_another_thread(
     engine: Engine, receiver: Receiver, senders: list[WebhookSender]
 ) -> None:
-    settings = replace(FAST, urls=(receiver.url(),))
+    settings = FAST.model_copy(update={"urls": (receiver.url(),)})
     sender = await start(senders, engine, settings, poll_interval=60)
     await asyncio.sleep(0.1)  # the sender is now idle until the poll
 
@@ -287,7 +289,7 @@ async def test_wake_sends_at_once_even_from_another_thread(
 async def test_a_database_outage_does_not_kill_the_sender(
     engine: Engine, receiver: Receiver, senders: list[WebhookSender], db_path: Path
 ) -> None:
-    settings = replace(FAST, urls=(receiver.url(),))
+    settings = FAST.model_copy(update={"urls": (receiver.url(),)})
     broken = make_engine(f"sqlite:///{db_path.parent / 'unmigrated.db'}")
     sender = await start(senders, broken, settings, poll_interval=0.05)
     # No table there: every read fails, the sender backs off and stays alive.
@@ -341,7 +343,9 @@ async def test_a_slow_read_racing_a_finished_attempt_sends_nothing_twice(
     monkeypatch.setattr(outbox_mod, "heads", slow_heads)
     receiver.script["hook"] = [FAIL, SLOW, FAIL, SLOW]
     receiver.default = SLOW
-    settings = replace(FAST, urls=(receiver.url(),), retry_min=0.01, retry_max=0.01)
+    settings = FAST.model_copy(
+        update={"urls": (receiver.url(),), "retry_min": 0.01, "retry_max": 0.01}
+    )
     ids = queue(engine, settings, 5)
     await start(senders, engine, settings, poll_interval=0.01)
     await wait_until(all_finished(engine), 5, "all delivered")
