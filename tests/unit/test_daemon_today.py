@@ -11,8 +11,9 @@ import pytest
 from callcenter.config import Config, DatabaseConfig
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.metrics import compute_figures
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.db import migrate
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 
 TZ = ZoneInfo("Asia/Tokyo")

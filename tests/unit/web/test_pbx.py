@@ -17,7 +17,8 @@ from callcenter.ami import AMIConnectionError
 from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.telephony.live import LiveState
 from callcenter.web import ApiDeps, PbxDeps, TokenStore, make_app
