@@ -52,8 +52,9 @@ from callcenter.metrics import (
     query_figures_by,
 )
 from callcenter.metrics.settings import MetricsConfig
-from callcenter.store.calls import TABLE, call_row
+from callcenter.store.calls import TABLE
 from callcenter.store.db import make_engine, migrate
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, classify
 from tests.support.postgres import PostgresServer
 

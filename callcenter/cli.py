@@ -255,11 +255,11 @@ def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from callcenter.incidents.figures import month_range, monthly_figures
+    from callcenter.incidents.store import IncidentNotFound, IncidentStore
     from callcenter.incidents.survey_csv import SurveyCSVError, parse_surveys
     from callcenter.reports.monthly import month_bounds
     from callcenter.schedule.calendar import BusinessCalendar
     from callcenter.store.db import make_engine, migrate
-    from callcenter.store.incidents import IncidentNotFound, IncidentStore
 
     engine = make_engine(cfg.database_url())
     try:

@@ -29,6 +29,7 @@ from callcenter.coverage import CoverageKeeper
 from callcenter.front import Front
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.model import Incident
+from callcenter.incidents.store import IncidentStore
 from callcenter.logging import register_secret
 from callcenter.metrics import CallFigures
 from callcenter.metrics.definitions import definitions_of
@@ -39,12 +40,11 @@ from callcenter.pbxrecord.reconcile import PassResult, classifier_for
 from callcenter.rebuild import open_call_events
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
-from callcenter.store.callswriter import CallsWriter
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
-from callcenter.store.incidents import IncidentStore
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
+from callcenter.telephony.callswriter import CallsWriter
 from callcenter.telephony.facts import CallAnswered, CallFinished, Fact
 from callcenter.telephony.live import LIVE_EVENTS, LiveState
 from callcenter.telephony.snapshot import as_of_now, take_parked, take_snapshot

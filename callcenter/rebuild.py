@@ -23,8 +23,9 @@ from callcenter.config import Config
 from callcenter.metrics.definitions import definitions_of
 from callcenter.pbxrecord.reader import RECORD
 from callcenter.pbxrecord.reconcile import classifier_for, day_bounds
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.models import AMIEvent, Call
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.tracker import TRACKED_EVENTS, CallTracker
 

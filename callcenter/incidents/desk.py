@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.backoff import backoff
 from callcenter.incidents.model import Incident, IncidentError, SurveyResponse
-from callcenter.store.incidents import IncidentNotFound, IncidentStore
+from callcenter.incidents.store import IncidentNotFound, IncidentStore
 from callcenter.store.quarantine import (
     is_transient,
     record_original,

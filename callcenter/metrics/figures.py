@@ -199,7 +199,7 @@ def combine(parts: Iterable[CallFigures], cfg: MetricsConfig) -> CallFigures:
 
 
 def group_key(record: CallRecord, by: Grouping, tz: ZoneInfo) -> GroupKey:
-    """The group of a call, as the calls table stores it (callcenter.store.calls.call_row)."""
+    """The group of a call, as the calls table stores it (telephony.callrows.call_row)."""
     if by == "queue":
         return record.queue
     if by == "agent":

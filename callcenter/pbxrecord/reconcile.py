@@ -23,8 +23,9 @@ from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.cel import UNUSED, CelParseError, CelRow, build_calls, parse_line
 from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
 from callcenter.schedule.settings import ServiceConfig
-from callcenter.store.calls import call_row, upsert_statement
+from callcenter.store.calls import upsert_statement
 from callcenter.store.models import Call
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, definitions_key
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]

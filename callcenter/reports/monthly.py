@@ -24,13 +24,13 @@ from callcenter.incidents.figures import (
     month_range,
     monthly_figures,
 )
+from callcenter.incidents.store import IncidentStore
 from callcenter.metrics import CallFigures, query_figures, query_figures_by
 from callcenter.metrics.figures import key_label
 from callcenter.metrics.period import period_record
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.settings import ServiceConfig
-from callcenter.store.incidents import IncidentStore
 
 FORMATS = ("json", "csv", "html")
 LANGS = ("ja", "en")

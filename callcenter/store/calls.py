@@ -1,62 +1,20 @@
-"""Writing finished call records."""
+"""The calls table: finished calls written as rows, one per (server, linkedid).
+
+Rows only: a finished ``CallRecord`` becomes its row in the telephony domain
+(``callcenter.telephony.callrows.call_row``), so the store knows no domain object.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, Insert, Table, and_, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.store.models import Call
-from callcenter.telephony.calls import CallRecord
 
 TABLE: Table = Call.__table__  # type: ignore[assignment]
 _UPDATABLE = [c.name for c in TABLE.columns if c.name not in ("id", "server_id", "linkedid")]
-
-
-def _ts(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def call_row(call: CallRecord, tz: ZoneInfo, source: str = "ami") -> dict[str, Any]:
-    if call.outcome is None or call.ended_at is None:
-        raise ValueError(f"call {call.linkedid} is not finished")
-    local = datetime.fromtimestamp(call.arrived_at, tz)
-    return {
-        "server_id": call.server_id,
-        "linkedid": call.linkedid,
-        "arrived_at": _ts(call.arrived_at),
-        "local_day": local.strftime("%Y-%m-%d"),
-        "local_hour": local.hour,
-        "caller_num": call.caller_num[:64],
-        "caller_name": call.caller_name[:128],
-        "dnis": call.dnis[:64],
-        "queue": call.queue,
-        "ivr_path": list(call.ivr_path),
-        "busy_at": _ts(call.busy_at),
-        "queued_at": _ts(call.queued_at),
-        "answered_at": _ts(call.answered_at),
-        "ended_at": _ts(call.ended_at),
-        "agent": call.agent,
-        "agent_interface": call.agent_interface,
-        "wait_seconds": call.wait_seconds,
-        "handle_seconds": call.handle_seconds,
-        "talk_seconds": call.talk_seconds,
-        "hold_seconds": call.hold_seconds,
-        "park_seconds": call.park_seconds,
-        "parks": call.parks,
-        "transfers": [asdict(t) for t in call.transfers],
-        "heard_busy": call.heard_busy,
-        "outcome": call.outcome.value,
-        "abandon_stage": call.abandon_stage.value if call.abandon_stage else None,
-        "system_end": call.system_end,
-        "estimated": call.estimated,
-        "source": source,
-        "definitions": call.definitions or None,
-    }
 
 
 def _replaces(new: Any) -> ColumnElement[bool]:

@@ -14,10 +14,10 @@ from callcenter.agents import AgentService
 from callcenter.calls import CallControl
 from callcenter.config import Config
 from callcenter.incidents.figures import IncidentTargets
+from callcenter.incidents.store import IncidentStore
 from callcenter.metrics import CallFigures
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
-from callcenter.store.incidents import IncidentStore
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.web.auth import TokenStore

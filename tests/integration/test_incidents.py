@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from callcenter.daemon import AMITarget, Daemon
+from callcenter.incidents.store import INCIDENTS
 from callcenter.lab import LabState
-from callcenter.store.incidents import INCIDENTS
 from callcenter.telephony.calls import Outcome
 from callcenter.web.serve import http_of, serve
 from callcenter.webhooks.settings import WebhookSettings

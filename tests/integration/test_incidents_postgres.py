@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, delete
 
-from callcenter.store.incidents import HISTORY, INCIDENTS, SURVEYS
+from callcenter.incidents.store import HISTORY, INCIDENTS, SURVEYS
 from callcenter.webhooks.outbox import TABLE as OUTBOX
-from tests.unit.store.test_incidents_store import (  # noqa: F401 (collected here again)
+from tests.unit.incidents.test_store import (  # noqa: F401 (collected here again)
     test_a_refused_change_changes_nothing,
     test_a_repeat_caller_is_linked_to_the_open_incident,
     test_a_survey_without_an_incident_is_kept_unlinked,

@@ -11,9 +11,10 @@ import pytest
 from callcenter.config import Config
 from callcenter.daemon import AMITarget, Daemon
 from callcenter.metrics import compute_figures
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.db import migrate
 from callcenter.store.settings import DatabaseConfig
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 
 TZ = ZoneInfo("Asia/Tokyo")

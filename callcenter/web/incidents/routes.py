@@ -29,8 +29,8 @@ from callcenter.incidents.figures import (
 )
 from callcenter.incidents.model import Incident, IncidentError, SurveyResponse
 from callcenter.incidents.serialize import HistoryEntryJson, IncidentJson, SurveyJson
+from callcenter.incidents.store import IncidentFilter, IncidentNotFound, IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
-from callcenter.store.incidents import IncidentFilter, IncidentNotFound, IncidentStore
 from callcenter.web.api import PREFIX, PathParam, Reply, endpoint
 from callcenter.web.auth import STAFF, Principal, principal
 from callcenter.web.deps import ApiDeps

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, delete
 
 from callcenter.metrics import CallFigures, GroupKey
 from callcenter.metrics.settings import MetricsConfig
-from callcenter.store.calls import TABLE, call_row, write_calls
+from callcenter.store.calls import TABLE, write_calls
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome, classify
 
 CFG = MetricsConfig()  # short abandon 5 s, service level 20 s; targets 10%, 5%, 80%

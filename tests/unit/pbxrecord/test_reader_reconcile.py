@@ -21,9 +21,10 @@ from callcenter.pbxrecord.reconcile import (
     reconcile_pending,
 )
 from callcenter.pbxrecord.settings import PbxRecordSettings
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import Call, PbxCursor, PbxRecordRow
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "cel" / "two_calls.csv"

@@ -19,11 +19,12 @@ from sqlalchemy import Engine
 from callcenter.config import Config
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import SurveyResponse
+from callcenter.incidents.store import IncidentStore
 from callcenter.reports.monthly import build, month_bounds, render_csv, render_html, rows
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.db import make_engine, migrate
-from callcenter.store.incidents import IncidentStore
 from callcenter.store.settings import DatabaseConfig
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 
 TZ = ZoneInfo("Asia/Tokyo")

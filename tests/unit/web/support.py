@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine
 
+from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
-from callcenter.store.incidents import IncidentStore
 from callcenter.web.app import make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from callcenter.incidents.model import STATUSES
-from callcenter.store.incidents import IncidentStore
+from callcenter.incidents.store import IncidentStore
 from callcenter.web.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,

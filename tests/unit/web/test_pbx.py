@@ -14,10 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine
 
 from callcenter.ami import AMIConnectionError
+from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
-from callcenter.store.calls import call_row, write_calls
-from callcenter.store.incidents import IncidentStore
+from callcenter.store.calls import write_calls
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.telephony.live import LiveState
 from callcenter.web.app import make_app

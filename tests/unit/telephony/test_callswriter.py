@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DataError, OperationalError
 
-from callcenter.store import callswriter as callswriter_mod
 from callcenter.store.calls import write_calls
-from callcenter.store.callswriter import CallsWriter
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import Call, QuarantineRow
+from callcenter.telephony import callswriter as callswriter_mod
 from callcenter.telephony.calls import CallRecord, Outcome
+from callcenter.telephony.callswriter import CallsWriter
 
 TZ = ZoneInfo("Asia/Tokyo")
 T = 1_800_000_000.0

@@ -14,11 +14,11 @@ from sqlalchemy.exc import DataError
 
 from callcenter.incidents import desk as desk_mod
 from callcenter.incidents.desk import IncidentDesk
+from callcenter.incidents.store import IncidentStore
 from callcenter.store.db import make_engine, migrate
-from callcenter.store.incidents import IncidentStore
 from callcenter.store.models import QuarantineRow
 
-from .test_incidents_store import T0, answered_call
+from .test_store import T0, answered_call
 
 
 @pytest.fixture

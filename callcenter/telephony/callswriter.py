@@ -19,13 +19,14 @@ import structlog
 from sqlalchemy import Engine
 
 from callcenter.backoff import backoff
-from callcenter.store.calls import call_row, write_calls
+from callcenter.store.calls import write_calls
 from callcenter.store.quarantine import (
     is_transient,
     record_original,
     short_error,
     store_quarantined,
 )
+from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord
 
 log = structlog.get_logger("callcenter.calls")

@@ -16,14 +16,14 @@ from sqlalchemy.exc import OperationalError
 
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.model import IncidentError, SurveyResponse
-from callcenter.store.db import make_engine, migrate
-from callcenter.store.incidents import (
+from callcenter.incidents.store import (
     HISTORY,
     INCIDENTS,
     IncidentFilter,
     IncidentNotFound,
     IncidentStore,
 )
+from callcenter.store.db import make_engine, migrate
 from callcenter.telephony.calls import CallRecord
 from callcenter.webhooks.outbox import TABLE as OUTBOX
 from callcenter.webhooks.settings import WebhookSettings
