@@ -157,6 +157,10 @@ class Finding:
         )
 
 
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def _clip(text: str, limit: int = 800) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
@@ -220,15 +224,14 @@ class Contract:
 
     def _request(self, response: Response) -> str:
         req = response.request
-        raw = req.body
-        body = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
-        shown = {
-            k: ("Bearer <" + self.role + " token>" if k.lower() == "authorization" else v)
-            for k, v in req.headers.items()
-            if k.lower() in ("authorization", "content-type")
-        }
-        method = req.method.decode() if isinstance(req.method, bytes) else str(req.method)
-        lines = [method + " " + str(req.url), *(f"{k}: {v}" for k, v in shown.items())]
+        body = _text(req.body or "")
+        lines = [_text(req.method) + " " + _text(req.url)]
+        for k, v in req.headers.items():
+            name = _text(k)
+            if name.lower() == "authorization":
+                lines.append(f"{name}: Bearer <{self.role} token>")
+            elif name.lower() == "content-type":
+                lines.append(name + ": " + _text(v))
         if body:
             lines.append(_clip(body, 600))
         return "\n".join(lines)
