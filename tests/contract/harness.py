@@ -9,6 +9,7 @@ try for path parameters (ids of rows that exist) and which checks judge the answ
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +183,8 @@ class Contract:
     token: str | None
     findings: dict[tuple[str, str, int], Finding] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
+    # Operation -> status -> how many answers had it: what the run reached.
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
 
     def run(self, max_examples: int) -> list[Finding]:
         tests = get_all_tests(
@@ -204,6 +207,7 @@ class Contract:
         headers = auth_headers(self.token)
         self.sent[case.operation.label] = self.sent.get(case.operation.label, 0) + 1
         response = case.call(base_url=self.base_url, headers=headers)
+        self.statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
         try:
             case.validate_response(
                 response,
@@ -264,7 +268,9 @@ def described(doc: dict[str, Any]) -> list[str]:
 
 def summary(findings: list[Finding]) -> str:
     lines = [f"{len(findings)} kinds of failure:"]
-    lines += [f"- {f.operation} [{f.check}, HTTP {f.status}] x{f.count}" for f in findings]
+    lines += [
+        f"- {f.operation} as {f.role} [{f.check}, HTTP {f.status}] x{f.count}" for f in findings
+    ]
     return "\n".join(lines) + "\n\n" + "\n".join(f.report() for f in findings)
 
 
