@@ -23,6 +23,7 @@ from callcenter.web import ApiDeps, TokenStore, make_app
 from tests.contract.harness import (
     PEOPLE,
     ROLES,
+    SecondLineSigner,
     fetch_description,
     load_schema,
     schemathesis_config,
@@ -43,7 +44,7 @@ from tests.unit.web.pbx_support import (
     record,
     talking_events,
 )
-from tests.unit.web.support import CALENDAR, SECOND_LINE_SECRET, Clock
+from tests.unit.web.support import CALENDAR, SECOND_LINE_SECRET, T0, Clock
 
 WAITING_UID = "1763427600.21"
 
@@ -54,6 +55,7 @@ class Served:
     role: str
     token: str | None  # None: no Authorization header at all
     schema: schemathesis.BaseSchema
+    signer: SecondLineSigner
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +134,8 @@ def served(
                 queue_names=[q.name for q in QUEUES],
                 coverage=True,
             )
-            yield Served(base_url, role, issued.get(role), load_schema(doc, config))
+            signer = SecondLineSigner(SECOND_LINE_SECRET, T0.timestamp)  # the API's clock
+            yield Served(base_url, role, issued.get(role), load_schema(doc, config), signer)
     finally:
         engine.dispose()
 

@@ -9,7 +9,9 @@ try for path parameters (ids of rows that exist) and which checks judge the answ
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +31,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from callcenter.webhooks.signing import signed_headers
+
 API = "/api/v1"
 OPENAPI = f"{API}/openapi.json"
+SECOND_LINE = f"{API}/second-line/"
 # Every role a token can have, and no token at all.
 ROLES = ("agent", "supervisor", "admin", "anonymous")
 # Who each role's token is: (name, role, agent_id).
@@ -95,13 +100,22 @@ def schemathesis_config(
             },
             "dictionaries": {
                 "incident_ids": {"values": incident_ids},
+                "escalated_ids": {"values": [incident_ids[ESCALATED]]},
                 "agent_ids": {"values": agent_ids},
                 "queue_names": {"values": queue_names},
             },
             "operations": [
                 {
-                    "include-path-regex": r"/incidents/\{id\}",
+                    "include-path-regex": r"^/api/v1/incidents/\{id\}",
                     "parameters": {"path.id": bind("incident_ids")},
+                },
+                {
+                    # The signed body must name the incident of the path, an escalated one.
+                    "include-path-regex": r"^/api/v1/second-line/incidents/\{id\}",
+                    "parameters": {
+                        "path.id": bind("escalated_ids"),
+                        "body.incident_id": bind("escalated_ids"),
+                    },
                 },
                 {
                     "include-path-regex": r"^/api/v1/agents/\{id\}",
@@ -166,6 +180,26 @@ def _clip(text: str, limit: int = 800) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
+@dataclass(frozen=True)
+class SecondLineSigner:
+    """Signs each request to the second line's route as the second line does (with the
+    secret the application was given), over the exact bytes sent: a ``requests`` auth,
+    called with the prepared request. The bearer roles do not apply to that route; its
+    answers are only reached signed."""
+
+    secret: str
+    now: Callable[[], float]  # the application's clock, in unix seconds
+
+    def __call__(self, request: Any) -> Any:
+        body = request.body or b""
+        headers = signed_headers(
+            self.secret, "escalation.answer", uuid.uuid4().hex, int(self.now()), body
+        )
+        del headers["Content-Type"]  # the generated request's own, valid or not
+        request.headers.update(headers)
+        return request
+
+
 @dataclass
 class Contract:
     """Every operation of ``schema``, each with its generated requests sent as one role
@@ -181,6 +215,7 @@ class Contract:
     base_url: str
     role: str
     token: str | None
+    second_line: SecondLineSigner | None = None
     findings: dict[tuple[str, str, int], Finding] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     # Operation -> status -> how many answers had it: what the run reached.
@@ -206,14 +241,16 @@ class Contract:
     def _probe(self, case: Case[Any]) -> None:
         headers = auth_headers(self.token)
         self.sent[case.operation.label] = self.sent.get(case.operation.label, 0) + 1
-        response = case.call(base_url=self.base_url, headers=headers)
+        signed = self.second_line is not None and case.operation.path.startswith(SECOND_LINE)
+        auth: dict[str, Any] = {"auth": self.second_line} if signed else {}
+        response = case.call(base_url=self.base_url, headers=headers, **auth)
         self.statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
         try:
             case.validate_response(
                 response,
                 checks=CHECKS,
                 headers=headers,
-                transport_kwargs={"base_url": self.base_url, "headers": headers},
+                transport_kwargs={"base_url": self.base_url, "headers": headers, **auth},
             )
         except FailureGroup as group:
             for failure in group.exceptions:
@@ -293,6 +330,7 @@ SEED_INCIDENTS: list[dict[str, Any]] = [
     {"caller_number": "0311110006"},
 ]
 # What happens to each seeded incident after it is opened, so every state has rows.
+ESCALATED = 2  # the one waiting for the second line's answer
 SEED_ACTIONS: list[list[tuple[str, dict[str, Any]]]] = [
     [],
     [("start", {})],

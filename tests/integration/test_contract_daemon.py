@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -25,6 +26,7 @@ from tests.contract.harness import (
     ROLES,
     Contract,
     Finding,
+    SecondLineSigner,
     described,
     fetch_description,
     load_schema,
@@ -35,6 +37,7 @@ from tests.contract.harness import (
 from tests.contract.serve import LoopThread, loop_thread
 from tests.integration.conftest import RunningDaemon, set_mode
 
+SECRET = "second-line-contract-s3cret"
 MAX_EXAMPLES = 15  # per operation and role, in the fuzzing phase
 
 
@@ -76,7 +79,12 @@ def test_the_daemon_answers_as_documented(
     lab: Lab,
     lab_state: LabState,
     lab_config: Config,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The daemon reads the second line's secret from its environment variable.
+    monkeypatch.setenv(lab_config.incidents.second_line_secret_env, SECRET)
+    signer = SecondLineSigner(SECRET, time.time)
+
     async def start() -> RunningDaemon:
         rd = RunningDaemon(daemon_factory())
         await rd.start()
@@ -101,7 +109,8 @@ def test_the_daemon_answers_as_documented(
             coverage=True,
         )
         for role in ROLES:
-            contract = Contract(load_schema(doc, config), base_url, role, issued.get(role))
+            schema = load_schema(doc, config)
+            contract = Contract(schema, base_url, role, issued.get(role), signer)
             findings += contract.run(MAX_EXAMPLES)
             assert sorted(contract.sent) == described(doc), role
     finally:
