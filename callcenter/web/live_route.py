@@ -43,6 +43,7 @@ class LiveRoutes:
         security=({"bearer": []}, {"session": []}),
         raw_responses={"101": {"description": "Switching Protocols: the websocket"}},
         errors={
+            400: "not a websocket handshake (Upgrade: websocket)",
             401: "no valid bearer token or session",
             403: "a session from another origin",
             429: f"the token holds {LIVE_PER_TOKEN} live connections already (Retry-After)",

@@ -15,11 +15,13 @@ import schemathesis
 from aiohttp import web
 from sqlalchemy import Engine
 
+from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.db import make_engine, migrate
-from callcenter.store.incidents import IncidentStore
-from callcenter.web import ApiDeps, TokenStore, make_app
+from callcenter.web.app import make_app
+from callcenter.web.auth import TokenStore
+from callcenter.web.deps import ApiDeps
 from tests.contract.harness import (
     PEOPLE,
     ROLES,

@@ -21,6 +21,7 @@ from callcenter.ami import AMIActionError, AMIError
 from callcenter.config import Config
 from callcenter.daemon import Daemon
 from callcenter.lab import Lab, LabState
+from callcenter.web.serve import http_of
 from tests.contract.harness import (
     PEOPLE,
     ROLES,
@@ -96,9 +97,9 @@ def test_the_daemon_answers_as_documented(
     findings: list[Finding] = []
     try:
         d = rd.daemon
-        assert d.http_port is not None
-        base_url = f"http://127.0.0.1:{d.http_port}"
-        issued = {key: d.tokens.create(*who)[0] for key, who in PEOPLE.items()}
+        assert http_of(d).port is not None
+        base_url = f"http://127.0.0.1:{http_of(d).port}"
+        issued = {key: http_of(d).tokens.create(*who)[0] for key, who in PEOPLE.items()}
         ids = daemon_loop.run(seed_incidents(base_url, issued["supervisor"]))
         doc = daemon_loop.run(fetch_description(base_url))
         config = schemathesis_config(

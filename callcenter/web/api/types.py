@@ -196,6 +196,7 @@ Day = Annotated[
 Month = Annotated[
     str,
     BeforeValidator(_month),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}),
+    # Years 1970 to 9000, as the check above.
+    WithJsonSchema({"type": "string", "pattern": r"^(19[7-9]\d|[2-8]\d{3}|9000)-(0[1-9]|1[0-2])$"}),
 ]
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
