@@ -18,6 +18,7 @@ from callcenter.cli_history import add_parsers as add_history_parsers
 from callcenter.cli_history import cmd_calls, cmd_reconcile
 from callcenter.config import Config, ConfigError, load_config
 from callcenter.logging import setup_logging
+from callcenter.web.auth import ROLES
 
 if TYPE_CHECKING:
     from callcenter.incidents.figures import IncidentTargets
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="tokens", required=True)
     q = tsub.add_parser("create", help="a new token; printed once")
     q.add_argument("--name", required=True, help="who holds it (shown in histories)")
-    q.add_argument("--role", required=True, choices=["agent", "supervisor", "admin"])
+    q.add_argument("--role", required=True, choices=ROLES)
     q.add_argument("--agent", metavar="ID", help="for role agent: the agent it acts as")
     _add_config(q)
     q = tsub.add_parser("list", help="the tokens (never the tokens themselves)")

@@ -28,7 +28,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args
@@ -44,9 +44,12 @@ from callcenter.web.errors import ApiError
 
 log = structlog.get_logger("callcenter.web")
 
-Role = Literal["agent", "supervisor", "admin"]
+Role = Literal["agent", "supervisor", "admin", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
+# Who acts on everything.
 STAFF: tuple[Role, ...] = ("supervisor", "admin")
+# Who reads everything: the staff, and the SLA auditors, who change nothing.
+READERS: tuple[Role, ...] = ("supervisor", "admin", "auditor")
 TOKEN_BYTES = 32
 # Far longer than any token we make: a longer header is refused without a query.
 MAX_TOKEN_LENGTH = 256
@@ -68,6 +71,15 @@ class Principal:
         return self.role in STAFF
 
     @property
+    def sees_all(self) -> bool:
+        """Reads every agent's calls and incidents (staff and auditors)."""
+        return self.role in READERS
+
+    @property
+    def read_only(self) -> bool:
+        return self.role == "auditor"
+
+    @property
     def actor(self) -> str:
         """Recorded in history: an agent by its agent id (as calls record it), else the name."""
         if self.role == "agent" and self.agent_id:
@@ -77,6 +89,10 @@ class Principal:
     def may_act_on(self, agent_id: str | None) -> bool:
         """An agent only on what is its own; supervisors and admins on everything."""
         return self.is_staff or (self.agent_id is not None and agent_id == self.agent_id)
+
+    def may_read(self, agent_id: str | None) -> bool:
+        """An agent only what is its own; staff and auditors everything."""
+        return self.sees_all or (self.agent_id is not None and agent_id == self.agent_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,10 +443,11 @@ def principal(request: web.Request) -> Principal:
     return p
 
 
-def require_role(request: web.Request, roles: Collection[Role]) -> Principal:
+def require_role(request: web.Request, roles: Sequence[Role]) -> Principal:
     p = principal(request)
     if p.role not in roles:
-        raise ApiError(403, f"this needs the role {' or '.join(roles)} (you are {p.role})")
+        names = ", ".join(roles[:-1]) + f" or {roles[-1]}" if len(roles) > 1 else roles[0]
+        raise ApiError(403, f"this needs the role {names} (you are {p.role})")
     return p
 
 

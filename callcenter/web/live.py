@@ -181,7 +181,7 @@ class LiveHub:
         if self._closed:
             return
         agent_id = incident.get("agent_id")
-        readers = [c for c in self._clients if c.who.may_act_on(agent_id)]
+        readers = [c for c in self._clients if c.who.may_read(agent_id)]
         if not readers:
             return
         message = _Message("incident", _iso(self.clock()), dumps(dict(incident)))

@@ -368,7 +368,7 @@ class PageRoutes:
         found = await self._session(request)
         if found is None:
             return see_other("/login")
-        return see_other("/wallboard" if found[1].is_staff else "/console")
+        return see_other("/wallboard" if found[1].sees_all else "/console")
 
     @public
     async def wallboard(self, request: web.Request) -> web.StreamResponse:
@@ -377,7 +377,7 @@ class PageRoutes:
         if found is None:
             return self._to_login(request)
         session, who = found
-        if not who.is_staff:
+        if not who.sees_all:  # an auditor sees it too; its switches answer 403
             return self._message(request, lang, 403, "error.supervisors_only")
         return self._page(
             request,

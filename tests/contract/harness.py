@@ -37,12 +37,13 @@ API = "/api/v1"
 OPENAPI = f"{API}/openapi.json"
 SECOND_LINE = f"{API}/second-line/"
 # Every role a token can have, and no token at all.
-ROLES = ("agent", "supervisor", "admin", "anonymous")
+ROLES = ("agent", "supervisor", "admin", "auditor", "anonymous")
 # Who each role's token is: (name, role, agent_id).
 PEOPLE: dict[str, tuple[str, str, str | None]] = {
     "agent": ("tanaka", "agent", "agent1"),
     "supervisor": ("suzuki", "supervisor", None),
     "admin": ("ops-admin", "admin", None),
+    "auditor": ("sla-audit", "auditor", None),
 }
 # "No 5xx, and every response conforms to its documented schema": the status is one the
 # operation documents, the content type is the documented one, the body its schema.

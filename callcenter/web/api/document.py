@@ -47,6 +47,8 @@ def roles_text(ep: Endpoint) -> str:
     if ep.public:
         return ""
     if ep.roles is None:
+        if ep.method != "GET":
+            return "Any authenticated principal but an auditor (who reads only)."
         return "Any authenticated principal."
     return f"Roles: {', '.join(ep.roles)}."
 
@@ -55,7 +57,7 @@ def _errors(ep: Endpoint) -> dict[int, str]:
     codes: dict[int, str] = {422: STANDARD_ERRORS[422]}  # every route refuses unknown params
     if not ep.public:
         codes[401] = STANDARD_ERRORS[401]
-    if ep.roles is not None:
+    if ep.roles is not None or ep.method != "GET":
         codes[403] = STANDARD_ERRORS[403]
     if ep.params:
         codes[404] = STANDARD_ERRORS[404]

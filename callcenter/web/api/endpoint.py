@@ -22,7 +22,7 @@ from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
 from callcenter.web.api.problems import as_api_error, json_type
-from callcenter.web.auth import Role, public, require_role
+from callcenter.web.auth import Role, principal, public, require_role
 from callcenter.web.errors import ApiError, invalid, json_response
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
@@ -125,6 +125,8 @@ def bind(ep: Endpoint, handler: Callable[..., Awaitable[Any]]) -> Callable[..., 
     prepare = getattr(getattr(handler, "__self__", None), "prepare", None)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if ep.method != "GET" and not ep.public and principal(request).read_only:
+            raise ApiError(403, "an auditor reads and changes nothing")
         if ep.roles is not None:
             require_role(request, ep.roles)
         if prepare is not None:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from callcenter.metrics import combine, query_figures, query_figures_by
 from callcenter.metrics.report import grouped_json
 from callcenter.web.api import PREFIX, endpoint
-from callcenter.web.auth import STAFF
+from callcenter.web.auth import READERS
 from callcenter.web.errors import ApiError, invalid
 from callcenter.web.figures.models import (
     GroupedFigures,
@@ -52,7 +52,7 @@ class FigureRoutes(PbxArea):
         tag="figures",
         description="As `callcenter metrics --json` (with by: its grouped form, "
         "{by, groups, total}).",
-        roles=STAFF,
+        roles=READERS,
         query=PeriodQuery,
         ok=(PeriodFigures, GroupedFigures),
         errors={503: "the database is not available, or no PBX connection"},

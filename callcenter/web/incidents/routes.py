@@ -32,7 +32,7 @@ from callcenter.incidents.serialize import HistoryEntryJson, IncidentJson, Surve
 from callcenter.incidents.store import IncidentFilter, IncidentNotFound, IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.web.api import PREFIX, PathParam, Reply, endpoint
-from callcenter.web.auth import STAFF, Principal, principal
+from callcenter.web.auth import READERS, STAFF, Principal, principal
 from callcenter.web.deps import ApiDeps
 from callcenter.web.errors import ApiError, invalid
 from callcenter.web.incidents.models import (
@@ -131,11 +131,6 @@ def _incident_id(request: web.Request) -> int:
     return int(request.match_info["id"])
 
 
-def _check_owner(who: Principal, incident: Incident) -> None:
-    if not who.may_act_on(incident.agent_id):
-        raise ApiError(403, f"incident {incident.id} is not yours (agents act on their own)")
-
-
 async def store_call(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run a store call in a thread; its refusals become the HTTP answers they mean."""
     try:
@@ -174,7 +169,7 @@ class IncidentRoutes:
         if day_from and day_to and day_to < day_from:
             raise invalid("to", "is before from")
         agent_id = query.agent_id
-        if not who.is_staff:
+        if not who.sees_all:
             if agent_id is not None and agent_id != who.agent_id:
                 raise ApiError(403, "agents see only their own incidents")
             agent_id = who.agent_id
@@ -205,7 +200,7 @@ class IncidentRoutes:
         errors={403: _NOT_OWN, 404: "no such incident"},
     )
     async def get(self, request: web.Request) -> IncidentWithHistory:
-        incident = await self._own_incident(request)
+        incident = await self._own_incident(request, reading=True)
         assert incident.id is not None
         history = await store_call(self.store.history, incident.id)
         return IncidentWithHistory(
@@ -219,7 +214,7 @@ class IncidentRoutes:
         tag="figures",
         description="Incidents received, and surveys given, in the month (service time "
         "zone); docs/incidents.md.",
-        roles=STAFF,
+        roles=READERS,
         query=MonthQuery,
         ok=FiguresJson,
     )
@@ -237,7 +232,7 @@ class IncidentRoutes:
         f"{_P}/at-risk",
         summary="Open incidents past, or near, a time target; most urgent first",
         tag="figures",
-        roles=STAFF,
+        roles=READERS,
         ok=RisksJson,
     )
     async def at_risk(self, request: web.Request) -> RisksJson:
@@ -378,9 +373,11 @@ class IncidentRoutes:
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _own_incident(self, request: web.Request) -> Incident:
+    async def _own_incident(self, request: web.Request, *, reading: bool = False) -> Incident:
         incident = await store_call(self.store.get, _incident_id(request))
-        _check_owner(principal(request), incident)
+        who = principal(request)
+        if not (who.may_read(incident.agent_id) if reading else who.may_act_on(incident.agent_id)):
+            raise ApiError(403, f"incident {incident.id} is not yours (agents act on their own)")
         return incident
 
     async def _check_related(self, who: Principal, related: int | None) -> None:

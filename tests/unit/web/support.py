@@ -33,6 +33,7 @@ PEOPLE: dict[str, tuple[str, str, str | None]] = {
     "admin": ("ops-admin", "admin", None),
     "a1": ("tanaka", "agent", "1001"),
     "a2": ("sato", "agent", "1002"),
+    "aud": ("sla-audit", "auditor", None),
 }
 
 

@@ -53,15 +53,16 @@ async def test_a_bad_month_is_422(api: Api, month: str) -> None:
 
 async def test_figures_at_risk_and_surveys_are_for_supervisors(api: Api) -> None:
     iid = (await api.create(who="a1"))["id"]
-    for method, path, body in [
-        ("GET", "/incidents/figures", None),
-        ("GET", "/incidents/at-risk", None),
-        ("POST", f"/incidents/{iid}/surveys", {"answers": [5]}),
+    readers = "supervisor, admin or auditor"  # issue 12: auditors read the figures too
+    for method, path, body, roles in [
+        ("GET", "/incidents/figures", None, readers),
+        ("GET", "/incidents/at-risk", None, readers),
+        ("POST", f"/incidents/{iid}/surveys", {"answers": [5]}, "supervisor or admin"),
     ]:
         reply = await api.call(method, path, who="a1", json_body=body)
         assert reply.status == 403, path
         assert reply.error["code"] == "forbidden"
-        assert reply.error["message"] == "this needs the role supervisor or admin (you are agent)"
+        assert reply.error["message"] == f"this needs the role {roles} (you are agent)"
     assert (await api.call("GET", "/incidents/at-risk", who="admin")).status == 200
 
 

@@ -85,7 +85,7 @@ def test_the_limits_the_handlers_enforce_are_published() -> None:
 def test_roles_and_error_meanings_are_in_each_operation() -> None:
     doc = openapi()
     figures = doc["paths"]["/api/v1/incidents/figures"]["get"]
-    assert figures["description"].startswith("Roles: supervisor, admin.")
+    assert figures["description"].startswith("Roles: supervisor, admin, auditor.")
     assert set(figures["responses"]) == {"200", "401", "403", "422"}
     pause = doc["paths"]["/api/v1/agents/{id}/pause"]["post"]
     assert pause["responses"]["409"]["description"] == "not logged in (to that queue)"

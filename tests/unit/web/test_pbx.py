@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from callcenter.telephony.live import LiveState
 from callcenter.web.app import make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
+from callcenter.web.openapi import openapi
 from tests.unit.calls.events import agent2_pickup_leg, unparked_call
 from tests.unit.schedule.support import FakeAMI, FakeClock, jst
 from tests.unit.web.pbx_support import (
@@ -46,6 +48,7 @@ PEOPLE: dict[str, tuple[str, str, str | None]] = {
     "admin": ("ops-admin", "admin", None),
     "a1": ("tanaka", "agent", "agent1"),
     "a2": ("sato", "agent", "agent2"),
+    "aud": ("sla-audit", "auditor", None),
 }
 
 
@@ -573,3 +576,37 @@ async def test_default_until_is_the_next_calendar_change(desk: Desk) -> None:
     assert r.status == 200
     until = r.body["override"]["until"]
     assert until.startswith("2026-11-18T18:15:00")
+
+
+# -- the auditor (issue 12): reads everything, changes nothing ------------------------
+
+
+def _concrete(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+
+
+async def test_an_auditor_gets_403_on_every_route_that_changes_something(desk: Desk) -> None:
+    iid = str((await desk.api.create(who="sup"))["id"])
+    before = (await desk.call("GET", f"/incidents/{iid}")).body
+    writes = [
+        (method.upper(), path)
+        for path, ops in openapi()["paths"].items()
+        for method in ops
+        if method != "get" and "second-line" not in path  # signed, no bearer: not a role
+    ]
+    assert len(writes) >= 20
+    ids = {"id": iid, "name": "support"}
+    for method, path in writes:
+        url = _concrete(path.removeprefix("/api/v1"), ids)
+        if url.startswith("/agents/"):
+            url = _concrete(path.removeprefix("/api/v1"), {**ids, "id": "agent1"})
+        reply = await desk.call(method, url, "aud", json_body={"note": "x", "mode": "closed"})
+        assert (reply.status, reply.error["code"]) == (403, "forbidden"), (method, url)
+        assert reply.error["message"] == "an auditor reads and changes nothing"
+    assert (await desk.call("GET", f"/incidents/{iid}")).body == before
+    assert desk.sent() == []  # nothing reached the PBX
+
+
+async def test_an_auditor_reads_the_pbx_side(desk: Desk) -> None:
+    for path in ("/queues", "/agents", "/calls", "/parked", "/metrics/today", "/service-mode"):
+        assert (await desk.call("GET", path, "aud")).status == 200, path
