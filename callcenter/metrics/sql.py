@@ -67,15 +67,22 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, _ONE), else_=_ZERO)), _ZERO)
 
 
+# What a call counts for, one expression each: the figures sum them, and the call
+# detail (metrics.detail) shows them per call, so any rate can be recomputed from its rows.
+COUNTS_AS_BUSY: ColumnElement[bool] = and_(_ANSWERED, C.heard_busy.is_(true()))
+
+
+def within_sl(cfg: MetricsConfig) -> ColumnElement[bool]:
+    return and_(_ANSWERED, C.wait_seconds <= cfg.service_level_seconds)
+
+
 def _columns(cfg: MetricsConfig) -> list[ColumnElement[Any]]:
     answered_wait = case((_ANSWERED, C.wait_seconds))
     answered_handle = case((_ANSWERED, C.handle_seconds))
     return [
         *(_count(C.outcome == o).label(o) for o in OUTCOMES),
-        _count(and_(_ANSWERED, C.heard_busy.is_(true()))).label("busy"),
-        _count(and_(_ANSWERED, C.wait_seconds <= cfg.service_level_seconds)).label(
-            "answered_within_sl"
-        ),
+        _count(COUNTS_AS_BUSY).label("busy"),
+        _count(within_sl(cfg)).label("answered_within_sl"),
         func.count(answered_wait).label("wait_count"),
         func.coalesce(func.sum(answered_wait), _ZERO_F).label("wait_sum"),
         func.count(answered_handle).label("handle_count"),

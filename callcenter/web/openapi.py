@@ -13,6 +13,7 @@ from callcenter.web.api import PREFIX, Endpoint, endpoint
 from callcenter.web.api.document import document
 from callcenter.web.api.endpoint import endpoints_of
 from callcenter.web.auth import ROLES
+from callcenter.web.call_records.routes import CallRecordRoutes
 from callcenter.web.calls.routes import CallRoutes
 from callcenter.web.errors import json_response
 from callcenter.web.figures.routes import FigureRoutes
@@ -22,7 +23,14 @@ from callcenter.web.queues.routes import QueueRoutes
 from callcenter.web.service_mode.routes import ServiceModeRoutes
 
 # The areas that need the daemon's PBX side (without it, their routes answer 503).
-PBX_AREAS = (QueueRoutes, AgentRoutes, CallRoutes, FigureRoutes, ServiceModeRoutes)
+PBX_AREAS = (
+    QueueRoutes,
+    AgentRoutes,
+    CallRoutes,
+    FigureRoutes,
+    CallRecordRoutes,
+    ServiceModeRoutes,
+)
 
 DESCRIPTION = (
     'Errors are always {"error": {"code", "message", "field"?}}; field names the refused '

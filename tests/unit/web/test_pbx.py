@@ -3,8 +3,11 @@ payloads, unknown ids, and the PBX's refusals as the answers they mean."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
+import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -27,6 +30,8 @@ from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.openapi import openapi
 from tests.unit.calls.events import agent2_pickup_leg, unparked_call
+from tests.unit.metrics.records import T0 as T0_CALLS
+from tests.unit.metrics.records import load, random_calls
 from tests.unit.schedule.support import FakeAMI, FakeClock, jst
 from tests.unit.web.pbx_support import (
     AGENT1_LEG,
@@ -610,3 +615,48 @@ async def test_an_auditor_gets_403_on_every_route_that_changes_something(desk: D
 async def test_an_auditor_reads_the_pbx_side(desk: Desk) -> None:
     for path in ("/queues", "/agents", "/calls", "/parked", "/metrics/today", "/service-mode"):
         assert (await desk.call("GET", path, "aud")).status == 200, path
+
+
+# -- the call detail (issue 12): the rows behind the figures ----------------------------
+
+
+async def test_the_call_detail_pages_and_exports_the_rows_behind_the_figures(
+    desk: Desk,
+) -> None:
+    calls = random_calls(random.Random(7), 230, T0_CALLS, 2 * 86400)
+    load(desk.api.engine, calls)
+    period = {"from": "2024-06-01", "to": "2024-06-04"}  # T0 is 09:00: into a third day
+    r = await desk.call("GET", "/call-records", "aud", params={**period, "limit": "100"})
+    assert r.status == 200, r.text
+    assert (r.body["total"], len(r.body["calls"])) == (230, 100)
+    seen = list(r.body["calls"])
+    for offset in (100, 200):
+        page = await desk.call(
+            "GET", "/call-records", "aud", params={**period, "offset": str(offset)}
+        )
+        seen.extend(page.body["calls"])
+    assert sorted(c["linkedid"] for c in seen) == sorted(c.linkedid for c in calls)
+    figures = (await desk.call("GET", "/metrics", "aud", params=period)).body
+    incoming = sum(c["incoming"] for c in seen)
+    assert incoming == figures["total_incoming"]
+    assert sum(c["abandoned"] for c in seen) / incoming == figures["abandonment_rate"]
+    assert sum(c["busy"] for c in seen) / incoming == figures["busy_rate"]
+    assert sum(c["within_sl"] for c in seen) / incoming == figures["service_level"]
+    # Filters.
+    r = await desk.call(
+        "GET", "/call-records", "sup", params={**period, "outcome": "abandoned,answered"}
+    )
+    assert {c["outcome"] for c in r.body["calls"]} <= {"abandoned", "answered"}
+    assert (await desk.call("GET", "/call-records", "a1", params=period)).status == 403
+    bad = await desk.call(
+        "GET", "/call-records", "aud", params={"from": "2024-06-03", "to": "2024-06-01"}
+    )
+    assert (bad.status, bad.error["field"]) == (422, "to")
+    # The export: every row, as Excel reads it (a BOM), its flags as 1/0.
+    export = await desk.call("GET", "/call-records/export", "aud", params=period)
+    assert export.status == 200
+    assert export.headers["Content-Type"].startswith("text/csv")
+    assert export.text.startswith("\ufefflinkedid,")
+    lines = list(csv.DictReader(io.StringIO(export.text.removeprefix("\ufeff"))))
+    assert len(lines) == 230
+    assert sum(int(x["abandoned"]) for x in lines) == sum(c["abandoned"] for c in seen)
