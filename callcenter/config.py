@@ -29,6 +29,7 @@ from callcenter.lab.settings import LabConfig
 from callcenter.logging import LogConfig
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.settings import PbxRecordSettings
+from callcenter.reports.settings import ReportsConfig
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.settings_base import ConfigError, Name, Settings, validate
 from callcenter.store.settings import DatabaseConfig
@@ -59,6 +60,7 @@ class Config(NumberPlan):
     http: HttpConfig = HttpConfig()
     webhooks: WebhookSettings = WebhookSettings()
     pbx_record: PbxRecordSettings = PbxRecordSettings()
+    reports: ReportsConfig = ReportsConfig()
     # Relative paths in the file are taken from here (not a key of the file).
     base_dir: Annotated[Path, Field(exclude=True)] = Path()
 

@@ -28,6 +28,7 @@ from callcenter.config import Config
 from callcenter.coverage import CoverageKeeper
 from callcenter.front import Front
 from callcenter.incidents.desk import IncidentDesk
+from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.store import IncidentStore
 from callcenter.logging import register_secret
@@ -38,6 +39,8 @@ from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader
 from callcenter.pbxrecord.reconcile import PassResult, classifier_for
 from callcenter.rebuild import open_call_events
+from callcenter.reports.delivery import ReportDelivery
+from callcenter.reports.forms import MonthlyForms
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.db import make_engine, migrate
@@ -133,6 +136,28 @@ class Daemon:
             else None
         )
         self._pbx_stop = asyncio.Event()
+        # The monthly report, made, kept and sent on the first operating day (reports/).
+        forms = MonthlyForms(
+            self.engine,
+            cfg.service,
+            cfg.metrics,
+            IncidentTargets.from_config(cfg.incidents),
+            lambda: datetime.now(UTC),
+        )
+        self.reports: ReportDelivery | None = (
+            ReportDelivery(
+                self.engine,
+                cfg.reports,
+                self.calendar,
+                cfg.server.id,
+                forms.render,
+                forms.summarize,
+                webhooks=cfg.webhooks if cfg.webhooks.enabled else None,
+            )
+            if cfg.reports.archive
+            else None
+        )
+        self._reports_stop = asyncio.Event()
         self._last_seen: float | None = None  # of the calls resumed from stored events
         # Which stretches of time the daemon saw through AMI (figures name the gaps).
         self._synced_conn: int | None = None
@@ -347,6 +372,10 @@ class Daemon:
                 self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
             self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
             on_stop("pbx-record", self._stop_pbx_record)
+            if self.reports is not None:
+                reports = self.reports
+                made = sup.start("reports", lambda: reports.run(self._reports_stop))
+                on_stop("reports", lambda: _set_and_wait(self._reports_stop, made))
             if self.webhooks is not None:
                 await self.webhooks.start(spawn=sup.start)
                 on_stop("webhooks", self.webhooks.stop)
@@ -419,6 +448,11 @@ class Daemon:
             pending=self.eventlog.pending,
         )
         self.engine.dispose()
+
+
+async def _set_and_wait(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    await task
 
 
 async def _cancel(tasks: list[asyncio.Task[object]]) -> None:

@@ -331,3 +331,39 @@ class WebhookOutbox(Base):
         ),
         Index("ix_webhook_outbox_created", "created_at"),
     )
+
+
+class ReportRun(Base):
+    """A report made for a period (the monthly one: kind "monthly", period "YYYY-MM"):
+    made once (the unique key; several daemons on one database race to insert it), then
+    mailed and announced once each."""
+
+    __tablename__ = "report_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(20))
+    made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    made_by: Mapped[str] = mapped_column(String(40))  # the server id that made it
+    mailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mail_error: Mapped[str | None] = mapped_column(String(500))
+    announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ux_report_runs_kind_period", "kind", "period", unique=True),)
+
+
+class ReportFile(Base):
+    """One stored form of a made report (xlsx, PDF, ...), kept ``[reports] keep_months``."""
+
+    __tablename__ = "report_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(20))
+    format: Mapped[str] = mapped_column(String(8))
+    lang: Mapped[str] = mapped_column(String(5))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ux_report_files", "kind", "period", "format", "lang", unique=True),)
