@@ -70,7 +70,10 @@ class AgentEvent:
         }
 
 
-def _at(received: float) -> datetime:
+def _at(received: float | datetime) -> datetime:
+    """The receive time as the event log stores it (eventlog.event_row)."""
+    if isinstance(received, datetime):
+        return received.astimezone(UTC)
     return datetime.fromtimestamp(received, UTC)
 
 
@@ -89,7 +92,7 @@ class ActivityMapper:
     def __init__(self) -> None:
         self._lists: dict[str, list[Mapping[str, str]]] = {}
 
-    def apply(self, ev: Mapping[str, str], received: float) -> list[AgentEvent]:
+    def apply(self, ev: Mapping[str, str], received: float | datetime) -> list[AgentEvent]:
         name = ev.get("Event", "")
         if name not in ACTIVITY_EVENTS:
             return []
