@@ -32,6 +32,12 @@ class Agent(_Model):
     queues: list[str] = Field(description="logged in to")
     configured_queues: list[str]
     state: MemberState
+    state_since: Time | None = Field(
+        description="since when it is in this state (its call's start when on a call; the "
+        "PBX's last change of its membership, pause or device; logged out: when it left "
+        "its last queue); null when not known"
+    )
+    state_seconds: Seconds
     paused: bool = Field(description="in every queue it is in")
     paused_reason: str
     paused_queues: list[str]
