@@ -15,7 +15,7 @@ import structlog
 from callcenter import __version__
 from callcenter.ami import AMIError
 from callcenter.cli_history import add_parsers as add_history_parsers
-from callcenter.cli_history import cmd_calls, cmd_reconcile
+from callcenter.cli_history import cmd_agents, cmd_calls, cmd_reconcile
 from callcenter.config import Config, ConfigError, load_config
 from callcenter.logging import setup_logging
 from callcenter.web.auth import ROLES
@@ -554,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_reconcile(cfg, args)
     if args.command == "calls":
         return cmd_calls(cfg, args)
+    if args.command == "agents":
+        return cmd_agents(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

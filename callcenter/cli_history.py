@@ -1,5 +1,6 @@
 """`callcenter reconcile` and `callcenter calls rebuild`: the calls table re-checked
-against, and re-derived from, the stored record."""
+against, and re-derived from, the stored record; `callcenter agents activity`: the
+agents' activity per day, re-derived from the stored events first with --rebuild."""
 
 from __future__ import annotations
 
@@ -34,6 +35,24 @@ def add_parsers(sub: Any, add_config: Callable[[argparse.ArgumentParser], None])
     q.add_argument("--to", dest="day_to", metavar="YYYY-MM-DD", required=True,
                    type=date.fromisoformat)  # fmt: skip
     q.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    add_config(q)
+    p = sub.add_parser("agents", help="the agents' activity")
+    asub = p.add_subparsers(dest="agents_action", required=True)
+    q = asub.add_parser(
+        "activity",
+        help="each agent's login, pause, talk, wrap-up and occupancy per local day [from, to)",
+    )
+    q.add_argument("--from", dest="day_from", metavar="YYYY-MM-DD", required=True,
+                   type=date.fromisoformat)  # fmt: skip
+    q.add_argument("--to", dest="day_to", metavar="YYYY-MM-DD", required=True,
+                   type=date.fromisoformat)  # fmt: skip
+    q.add_argument("--agent", help="one agent's days")
+    q.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="first re-derive the period's record from the stored AMI events",
+    )
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_config(q)
 
 
@@ -164,3 +183,64 @@ def cmd_calls(cfg: Config, args: argparse.Namespace) -> int:
     for m in report.moved[:50]:
         print(f"    {m.linkedid}  {m.before or '(none)'} -> {m.after}")
     return 0
+
+
+def cmd_agents(cfg: Config, args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from callcenter.agents.activity import local_day_bounds
+    from callcenter.agents.record import activity_by_agent, rebuild_activity
+
+    if args.day_from >= args.day_to:
+        print("callcenter agents activity: --from must be before --to", file=sys.stderr)
+        return 2
+    if args.day_to - args.day_from > timedelta(days=366) or args.day_from.year < 2000:
+        print("callcenter agents activity: a period of at most a year, after 2000", file=sys.stderr)
+        return 2
+    tz = ZoneInfo(cfg.service.timezone)
+    try:
+        engine = _engine(cfg)
+        try:
+            if args.rebuild:
+                start = local_day_bounds(args.day_from, tz)
+                end = local_day_bounds(args.day_to, tz)
+                found = rebuild_activity(engine, cfg.server.id, start, end)
+                print(f"rebuilt from the event log: {found} activity events", file=sys.stderr)
+            days = activity_by_agent(
+                engine,
+                cfg.server.id,
+                tz,
+                args.day_from,
+                args.day_to,
+                wrapup={q.name: float(q.wrapuptime) for q in cfg.queues},
+                agent=args.agent,
+            )
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        print(f"callcenter agents activity: database: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([d.to_dict() for d in days], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'agent':12} {'day':10} {'login':>8} {'pause':>8} {'talk':>8} {'wrap-up':>8} "
+          f"{'occupancy':>9}  pauses by reason / unknown")  # fmt: skip
+    for d in days:
+        occ = "-" if d.occupancy is None else f"{d.occupancy:.1%}"
+        reasons = ", ".join(
+            f"{r or '(none)'} {_hm(s)}" for r, s in sorted(d.pause_by_reason.items())
+        )
+        gaps = " unknown: " + ", ".join(
+            f"{i.start.astimezone(tz):%H:%M}-{i.end.astimezone(tz):%H:%M}" for i in d.unknown
+        ) if d.unknown else ""  # fmt: skip
+        times = (d.login_seconds, d.pause_seconds, d.talk_seconds, d.wrapup_seconds)
+        cols = " ".join(f"{_hm(s):>8}" for s in times)
+        print(f"{d.agent:12} {d.day:10} {cols} {occ:>9}  {reasons}{gaps}")
+    return 0
+
+
+def _hm(seconds: float) -> str:
+    m = round(seconds) // 60
+    return f"{m // 60}:{m % 60:02d}"

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents import AgentService
+from callcenter.agents.record import ActivityRecorder
 from callcenter.ami import AMIClient, Message
 
 # Where the daemon connects; imported from here by the CLI and tests.
@@ -89,6 +90,14 @@ class Daemon:
         self.client = AMIClient(target, cfg.ami, on_event=self._on_event, on_connect=self._resync)
         # Agents log in/out of queues and pause through the daemon (QueueAdd/Remove/Pause).
         self.agents = AgentService(self.client, self.live, cfg.agents, cfg.queues)
+        # Their activity (log-ins, pauses with reasons, calls' ends): agents/record.py.
+        self.activity = ActivityRecorder(
+            self.engine,
+            cfg.server.id,
+            retry_min=db.retry_min,
+            retry_max=db.retry_max,
+            flush_interval=db.flush_interval,
+        )
         # Agents park, pick up and transfer calls (Park, Originate, BlindTransfer, Atxfer).
         lot = cfg.parking[0]
         self.calls = CallControl(
@@ -198,6 +207,7 @@ class Daemon:
         if self._resync_backlog is not None:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
+        self.activity.apply(msg, received)
         self._route(self.tracker.apply(msg, received))
         if msg.get("Event") in LIVE_EVENTS:
             self._changed()
@@ -350,6 +360,7 @@ class Daemon:
             return
         await asyncio.to_thread(self.today.load)
         await self._resume_open_calls()
+        await self.activity.catch_up()  # what a killed run had not recorded yet
         async with contextlib.AsyncExitStack() as stack:
             # Stop mirrors start: each part pushes its stop as it starts. Each stop runs
             # even if a later-started part's stop raised (logged), and the event log,
@@ -367,6 +378,9 @@ class Daemon:
             calls_stop = asyncio.Event()
             calls_writer = sup.start("calls-writer", lambda: self.calls_writer.run(calls_stop))
             on_stop("calls-writer", lambda: self._stop_calls_writer(calls_stop, calls_writer))
+            activity_stop = asyncio.Event()
+            activity = sup.start("activity-writer", lambda: self.activity.run(activity_stop))
+            on_stop("activity-writer", lambda: _set_and_wait(activity_stop, activity))
             if self.pbx is not None:
                 pbx = self.pbx
                 self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))

@@ -277,6 +277,39 @@ class CoverageRow(Base):
     __table_args__ = (Index("ix_coverage_server_time", "server_id", "started_at"),)
 
 
+class AgentEventRow(Base):
+    """One fact of agent activity (agents/activity.py): a log-in, log-out, pause (with its
+    reason), resume or queue call's end of an agent in a queue, or what a resync saw.
+
+    Derived from the event log (the daemon records them as the events arrive, and
+    ``callcenter agents rebuild-activity`` re-derives them): ``at`` is the AMI event's
+    receive time, so a rebuild finds the same key and stores nothing twice.
+    """
+
+    __tablename__ = "agent_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(8))  # ami
+    agent: Mapped[str] = mapped_column(String(80))  # "" for a snapshot mark
+    queue: Mapped[str] = mapped_column(String(64))  # "" for a snapshot of every queue
+    kind: Mapped[str] = mapped_column(String(10))  # login logout pause resume talk seen snapshot
+    reason: Mapped[str] = mapped_column(String(200))
+    paused: Mapped[bool] = mapped_column(Boolean)
+    seconds: Mapped[float] = mapped_column(Float)  # talk: the call's TalkTime
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ux_agent_events_key",
+            *("server_id", "source", "agent"),
+            *("queue", "kind", "at"),
+            unique=True,
+        ),
+        Index("ix_agent_events_time", "server_id", "at"),
+    )
+
+
 class ApiTokenRow(Base):
     """One API token (its hash only); revoked ones are kept, for the audit trail."""
 

@@ -59,6 +59,16 @@ class QueueMember:
     status: str  # AST_DEVICE_* number as text: 1 not in use, 2 in use, 5 unavailable, 6 ringing ...
     paused: bool
     paused_reason: str = ""
+    # When the PBX last changed this member's device state or pause (epoch seconds; for
+    # a member found by a resync with nothing known before: the resync's time).
+    since: float = 0.0
+
+    def same_state(self, other: QueueMember) -> bool:
+        return (self.status, self.paused, self.paused_reason) == (
+            other.status,
+            other.paused,
+            other.paused_reason,
+        )
 
 
 @dataclass
@@ -113,6 +123,9 @@ class LiveState:
         # Channels that took a call out of a slot (UnParkedCall's Retriever), to the parked
         # channel they now talk to: an originated pick-up has a Linkedid of its own.
         self.retrieved: dict[str, str] = {}
+        # Interfaces that left their last queue, and when (the wallboard's "logged out
+        # since"); dropped when the interface joins a queue again.
+        self.left: dict[str, float] = {}
         self.resyncs = 0
 
     # -- resync --------------------------------------------------------------------------
@@ -120,6 +133,7 @@ class LiveState:
     def reset_from_resync(
         self, queue_status: Iterable[Mapping[str, str]], channels: Iterable[Mapping[str, str]]
     ) -> None:
+        before = self.queues
         self.channels = {}
         self.queues = {}
         for ev in channels:
@@ -132,10 +146,16 @@ class LiveState:
                 q.strategy = ev.get("Strategy", "")
                 q.maxlen = _int(ev.get("Max"))
             elif name == "QueueMember":
-                self._set_member(ev)
+                self._set_member(ev, before.get(ev.get("Queue", "")))
             elif name == "QueueEntry":
                 self._add_entry(ev)
+        now = time.time()
+        for iface in {i for q in before.values() for i in q.members} - self._interfaces():
+            self.left.setdefault(iface, now)  # gone while the daemon did not look
         self.resyncs += 1
+
+    def _interfaces(self) -> set[str]:
+        return {i for q in self.queues.values() for i in q.members}
 
     def resync_parked(self, events: Iterable[Mapping[str, str]], now: float | None = None) -> None:
         """Replace the parked calls with the ParkedCalls action's event list.
@@ -274,20 +294,30 @@ class LiveState:
         if q is not None:
             q.entries.pop(ev.get("Uniqueid", ""), None)
 
-    def _set_member(self, ev: Mapping[str, str]) -> None:
+    def _set_member(self, ev: Mapping[str, str], before: Queue | None = None) -> None:
         iface = ev.get("Interface") or ev.get("Location") or ev.get("StateInterface", "")
-        self._queue(ev.get("Queue", "")).members[iface] = QueueMember(
+        queue = self._queue(ev.get("Queue", ""))
+        member = QueueMember(
             interface=iface,
             name=ev.get("MemberName") or ev.get("Name", iface),
             status=ev.get("Status", ""),
             paused=ev.get("Paused") == "1",
             paused_reason=ev.get("PausedReason", ""),
         )
+        old = (before or queue).members.get(iface)
+        if old is not None and old.same_state(member):
+            member.since = old.since
+        else:
+            member.since = _float(ev.get("Timestamp"), time.time())
+        queue.members[iface] = member
+        self.left.pop(iface, None)
 
     def _remove_member(self, ev: Mapping[str, str]) -> None:
         q = self.queues.get(ev.get("Queue", ""))
-        if q is not None:
-            q.members.pop(ev.get("Interface", ""), None)
+        iface = ev.get("Interface", "")
+        gone = q is not None and q.members.pop(iface, None) is not None
+        if gone and iface not in self._interfaces():
+            self.left[iface] = _float(ev.get("Timestamp"), time.time())
 
     _handlers: ClassVar[dict[str, Callable[[LiveState, Mapping[str, str]], None]]] = {
         "Newchannel": _add_channel,

@@ -45,7 +45,10 @@ CALL_STATES: tuple[CallState, ...] = ("dialplan", "queued", "ringing", "talking"
 SECTIONS = ("queues", "agents", "parked", "today", "service_mode")
 # Keys whose values grow with the clock alone (see the module's docstring).
 TICKING = frozenset(
-    {"wait_seconds", "longest_wait_seconds", "call_seconds", "parked_seconds", "seconds"}
+    {
+        *("wait_seconds", "longest_wait_seconds", "call_seconds", "parked_seconds", "seconds"),
+        "state_seconds",
+    }
 )
 # A rate is "at risk" once it has used this share of its allowance (docs in figures_dict).
 AT_RISK_SHARE = 0.8
@@ -204,10 +207,14 @@ def _member(
     activity = scene.activity(agent_id) if agent_id is not None else None
     talk = scene.talks.get(agent_id) if agent_id is not None else None
     paused = member is not None and member.paused
+    state = member_state(member, activity)
+    since = _state_since(scene, state, member.since if member is not None else None, agent_id)
     return {
         "agent_id": agent_id,
         "name": name,
-        "state": member_state(member, activity),
+        "state": state,
+        "state_since": iso(since),
+        "state_seconds": _elapsed(scene.now, since),
         "paused": paused,
         "paused_reason": member.paused_reason if member is not None and paused else "",
         "in_call_with": _caller_dict(talk),
@@ -263,6 +270,20 @@ def queues_view(
 # -- agents -------------------------------------------------------------------------------
 
 
+def _state_since(
+    scene: Scene, state: MemberState, member_since: float | None, agent_id: str | None
+) -> float | None:
+    """When the agent entered the state shown: its call's start when on a call; else the
+    PBX's last change of its membership, pause or device (``QueueMember.since``); logged
+    out: when it left its last queue. None: not known (e.g. never seen logged in)."""
+    talk = scene.talks.get(agent_id) if agent_id is not None else None
+    if state == "on_call" and talk is not None and talk.since is not None:
+        return talk.since
+    if state == "logged_out":
+        return scene.deps.live.left.get(f"PJSIP/{agent_id}") if agent_id is not None else None
+    return member_since or None
+
+
 def agent_view(scene: Scene, agent: AgentConfig) -> dict[str, Any]:
     iface = f"PJSIP/{agent.id}"
     memberships = [
@@ -286,6 +307,9 @@ def agent_view(scene: Scene, agent: AgentConfig) -> dict[str, Any]:
     else:
         overall = None
         state = member_state(None, None)
+    since = _state_since(
+        scene, state, max((m.since for _, m in memberships), default=None), agent.id
+    )
     talk = scene.talks.get(agent.id)
     on_call = None
     if talk is not None and talk.caller is not None:
@@ -302,6 +326,8 @@ def agent_view(scene: Scene, agent: AgentConfig) -> dict[str, Any]:
         "queues": sorted(name for name, _ in memberships),
         "configured_queues": list(agent.queues),
         "state": state,
+        "state_since": iso(since),
+        "state_seconds": _elapsed(scene.now, since),
         "paused": paused,
         "paused_reason": overall.paused_reason if overall is not None and paused else "",
         "paused_queues": sorted(paused_in),

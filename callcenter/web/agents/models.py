@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from callcenter.web.api.types import Omittable, OneLine, Text, Time
+from callcenter.web.api.types import Day, Omittable, OneLine, Text, Time
 from callcenter.web.calls.models import Seconds
 from callcenter.web.views import MemberState
 
@@ -32,6 +32,12 @@ class Agent(_Model):
     queues: list[str] = Field(description="logged in to")
     configured_queues: list[str]
     state: MemberState
+    state_since: Time | None = Field(
+        description="since when it is in this state (its call's start when on a call; the "
+        "PBX's last change of its membership, pause or device; logged out: when it left "
+        "its last queue); null when not known"
+    )
+    state_seconds: Seconds
     paused: bool = Field(description="in every queue it is in")
     paused_reason: str
     paused_queues: list[str]
@@ -107,3 +113,69 @@ class TransferIn(_Model):
     to: Annotated[str, OneLine(80)] = Field(
         description="a number, or a transfer target's name (GET /api/v1/transfer-targets)"
     )
+
+
+# -- activity --------------------------------------------------------------------------------
+
+MAX_ACTIVITY_DAYS = 366
+
+
+class ActivityQuery(_Model):
+    from_: Day = Field(alias="from", description="the first local day")
+    to: Day = Field(description="the day after the last (at most 366 days after from)")
+
+
+class ActivityInterval(_Model):
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["logged_in", "paused", "talk", "wrapup", "unknown"]
+    from_: Time = Field(alias="from")
+    to: Time
+    seconds: float
+    reason: str | None = Field(description="paused: the pause's reason")
+    queue: str | None = Field(description="talk and wrapup: the call's queue")
+
+
+class Stretch(_Model):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Time = Field(alias="from")
+    to: Time
+
+
+class QueueActivity(_Model):
+    login_seconds: float
+    pause_seconds: float
+
+
+class AgentDay(_Model):
+    """One agent's local day (docs/decisions/0012-agent-activity.md)."""
+
+    agent: str
+    day: str = Field(description="YYYY-MM-DD in the service time zone")
+    login_seconds: float = Field(description="logged in to at least one queue")
+    pause_seconds: float = Field(description="paused in every queue it was in")
+    pause_by_reason: dict[str, float]
+    talk_seconds: float
+    wrapup_seconds: float = Field(description="the queue's wrapuptime after each call")
+    available_seconds: float = Field(description="login_seconds - pause_seconds")
+    occupancy: float | None = Field(
+        description="(talk + wrap-up) / (login - pause); null without available time"
+    )
+    calls: int = Field(description="queue calls that ended this day")
+    queues: dict[str, QueueActivity]
+    complete: bool = Field(description="false when a stretch of its day is not known")
+    unknown: list[Stretch] = Field(
+        description="when the daemon did not see the PBX while the agent was logged in: "
+        "its state there is not known, and not counted"
+    )
+    intervals: list[ActivityInterval]
+
+
+class Activity(_Model):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    agent: str | None = Field(description="the one agent asked for; null: every agent")
+    days: list[AgentDay]

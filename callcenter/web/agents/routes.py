@@ -4,14 +4,23 @@ or for supervisors and admins."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.agents.record import activity_by_agent
 from callcenter.calls import Transfer as PendingTransfer
 from callcenter.web.agents.models import (
+    MAX_ACTIVITY_DAYS,
+    Activity,
+    ActivityQuery,
     Agent,
     Agents,
     Joined,
@@ -27,14 +36,22 @@ from callcenter.web.agents.models import (
     TransferIn,
 )
 from callcenter.web.api import PREFIX, Endpoint, endpoint
+from callcenter.web.auth import principal
 from callcenter.web.calls.models import OneParked
 from callcenter.web.deps import ApiDeps, PbxDeps
-from callcenter.web.errors import ApiError
+from callcenter.web.errors import ApiError, invalid
 from callcenter.web.live import LiveHub
 from callcenter.web.pbxside import ACT, AGENT_ID, PBX_REFUSED, UNAVAILABLE, PbxArea, answer
 from callcenter.web.views import agent_view, parked_dict
 
+log = structlog.get_logger("callcenter.web")
+
 _A = f"{PREFIX}/agents/{{id}}"
+_ACTIVITY = (
+    "Per agent and local day (service time zone): time logged in, paused by reason, "
+    "talking and in wrap-up, occupancy, and the intervals; from the recorded activity "
+    "(docs/decisions/0012-agent-activity.md). Today counts up to now."
+)
 _H = TypeVar("_H", bound=Callable[..., Awaitable[Any]])
 
 
@@ -58,6 +75,10 @@ def _acting(
         },
         **spec,
     )
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def _transfer(t: PendingTransfer) -> OneTransfer:
@@ -111,6 +132,80 @@ class AgentRoutes(PbxArea):
     )
     async def get_agent(self, request: web.Request) -> OneAgent:
         return OneAgent(agent=self._agent(self.agent_id(request, acting=False)))
+
+    # -- activity ----------------------------------------------------------------------
+
+    @endpoint(
+        "GET",
+        f"{_A}/activity",
+        summary="One agent's activity for the local days [from, to)",
+        tag="agents",
+        description=f"{_ACTIVITY} An agent token reads only its own agent's.",
+        params=(AGENT_ID,),
+        query=ActivityQuery,
+        ok=Activity,
+        errors={
+            403: "an agent reading another agent's activity",
+            404: "no such agent",
+            422: "to not after from, or more than 366 days",
+            503: "the database is not available",
+        },
+    )
+    async def agent_activity(self, request: web.Request, query: ActivityQuery) -> Activity:
+        agent_id = self.agent_id(request, acting=True)
+        return await self._activity(query, agent_id)
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/activity",
+        summary="Every agent's activity for the local days [from, to)",
+        tag="agents",
+        description=f"{_ACTIVITY} Supervisors and admins see every agent; an agent token "
+        "sees its own agent only.",
+        query=ActivityQuery,
+        ok=Activity,
+        errors={
+            422: "to not after from, or more than 366 days",
+            503: "the database is not available",
+        },
+    )
+    async def all_activity(self, request: web.Request, query: ActivityQuery) -> Activity:
+        who = principal(request)
+        # Staff see every agent; an agent token its own agent only.
+        return await self._activity(query, None if who.is_staff else (who.agent_id or ""))
+
+    async def _activity(self, query: ActivityQuery, agent_id: str | None) -> Activity:
+        day_from, day_to = query.from_, query.to
+        if day_to <= day_from:
+            raise invalid("to", "must be after from (the period is [from, to))")
+        if (day_to - day_from).days > MAX_ACTIVITY_DAYS:
+            raise invalid("to", f"at most {MAX_ACTIVITY_DAYS} days after from")
+        engine = self.pbx.engine
+        if engine is None:
+            raise ApiError(503, "the activity needs the database", code="unavailable")
+        cfg = self.pbx.cfg
+        try:
+            days = await asyncio.to_thread(
+                activity_by_agent,
+                engine,
+                cfg.server.id,
+                ZoneInfo(cfg.service.timezone),
+                day_from,
+                day_to,
+                wrapup={q.name: float(q.wrapuptime) for q in cfg.queues},
+                agent=agent_id,
+            )
+        except SQLAlchemyError as exc:
+            log.warning("api.activity_failed", error=type(exc).__name__)
+            raise ApiError(503, "the database did not answer", code="unavailable") from None
+        return Activity.model_validate(
+            {
+                "from": _iso(day_from),
+                "to": _iso(day_to),
+                "agent": agent_id,
+                "days": [d.to_dict() for d in days],
+            }
+        )
 
     # -- queues and pauses -------------------------------------------------------------
 

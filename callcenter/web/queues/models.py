@@ -33,6 +33,12 @@ class Member(_Model):
     agent_id: str | None
     name: str
     state: MemberState
+    state_since: Time | None = Field(
+        description="since when it is in this state (its call's start when on a call; the "
+        "PBX's last change of its membership, pause or device; logged out: when it left "
+        "its last queue); null when not known"
+    )
+    state_seconds: Seconds
     paused: bool
     paused_reason: str
     in_call_with: Caller | None

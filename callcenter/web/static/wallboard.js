@@ -148,7 +148,15 @@
       "tr",
       { "data-agent": m.agent_id, "data-state": st },
       el("td", { class: "name", text: m.name || m.agent_id }),
-      el("td", {}, el("span", { class: "badge state-" + st, text: tOr("state." + st, st) })),
+      el(
+        "td",
+        {},
+        el("span", { class: "badge state-" + st, text: tOr("state." + st, st) }),
+        // Time in the current state, counting on from the message's time.
+        m.state_seconds === null || m.state_seconds === undefined
+          ? null
+          : el("span", { class: "state-time", title: t("member.state_since") }, clock(m.state_seconds, at)),
+      ),
       el("td", { class: "detail", text: detail }),
       el("td", { class: "num" }, time),
       el("td", {}, out),

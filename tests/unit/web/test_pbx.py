@@ -11,6 +11,7 @@ import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -660,3 +661,101 @@ async def test_the_call_detail_pages_and_exports_the_rows_behind_the_figures(
     lines = list(csv.DictReader(io.StringIO(export.text.removeprefix("\ufeff"))))
     assert len(lines) == 230
     assert sum(int(x["abandoned"]) for x in lines) == sum(c["abandoned"] for c in seen)
+
+
+# -- agent activity -------------------------------------------------------------------------
+
+
+def _activity(engine: Engine) -> None:
+    """agent1 on 2026-11-02: logged in 08:30-12:00, paused 10:00-10:15 for '休憩',
+    a 40-minute call ending at 11:40; agent2 logged in 09:00-10:00."""
+    from callcenter.agents.activity import AgentEvent
+    from callcenter.agents.record import write_events
+    from callcenter.coverage import COVERAGE
+
+    def t(hhmm: str) -> datetime:
+        h, m = hhmm.split(":")
+        return datetime(2026, 11, 2, int(h), int(m), tzinfo=TZ).astimezone(UTC)
+
+    server = make_deps(LiveState()).cfg.server.id
+    write_events(
+        engine,
+        server,
+        [
+            AgentEvent(t("08:30"), "agent1", "support", "login"),
+            AgentEvent(t("09:00"), "agent2", "small", "login"),
+            AgentEvent(t("10:00"), "agent1", "support", "pause", reason="休憩"),
+            AgentEvent(t("10:00"), "agent2", "small", "logout"),
+            AgentEvent(t("10:15"), "agent1", "support", "resume"),
+            AgentEvent(t("11:40"), "agent1", "support", "talk", seconds=2400),
+            AgentEvent(t("12:00"), "agent1", "support", "logout"),
+        ],
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            COVERAGE.insert().values(
+                server_id=server,
+                source="ami",
+                run_id="r",
+                started_at=t("07:00"),
+                ended_at=t("23:00"),
+            )
+        )
+
+
+async def test_agent_activity_for_the_agent_and_staff(desk: Desk, engine: Engine) -> None:
+    _activity(engine)
+    period = {"from": "2026-11-02", "to": "2026-11-03"}
+    r = await desk.call("GET", "/agents/agent1/activity", "a1", params=period)
+    assert r.status == 200, r.text
+    assert (r.body["from"], r.body["to"], r.body["agent"]) == ("2026-11-02", "2026-11-03", "agent1")
+    (day,) = r.body["days"]
+    assert day["day"] == "2026-11-02"
+    assert day["login_seconds"] == 12600.0
+    assert day["pause_by_reason"] == {"休憩": 900.0}
+    assert day["talk_seconds"] == 2400.0
+    assert day["occupancy"] == 2400 / 11700
+    assert [(i["kind"], i["reason"]) for i in day["intervals"]] == [
+        ("logged_in", None),
+        ("paused", "休憩"),
+        ("talk", None),
+    ]
+    # An agent reads only its own; staff read anyone's, and everyone's at once.
+    assert errors(await desk.call("GET", "/agents/agent2/activity", "a1", params=period))[0] == 403
+    r = await desk.call("GET", "/agents/agent2/activity", "sup", params=period)
+    assert [d["login_seconds"] for d in r.body["days"]] == [3600.0]
+    r = await desk.call("GET", "/activity", "admin", params=period)
+    assert [(d["agent"], d["day"]) for d in r.body["days"]] == [
+        ("agent1", "2026-11-02"),
+        ("agent2", "2026-11-02"),
+    ]
+    assert r.body["agent"] is None
+    r = await desk.call("GET", "/activity", "a2", params=period)
+    assert (r.body["agent"], [d["agent"] for d in r.body["days"]]) == ("agent2", ["agent2"])
+    r = await desk.call("GET", "/agents/nobody/activity", "sup", params=period)
+    assert r.status == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"to": "2026-11-03"}, "from"),
+        ({"from": "2026-11-02", "to": "2026-11-02"}, "to"),
+        ({"from": "2026-01-01", "to": "2027-01-03"}, "to"),
+        ({"from": "2026-11-02", "to": "2026-11-03", "agent": "x"}, "agent"),
+    ],
+)
+async def test_agent_activity_refuses_bad_periods(
+    desk: Desk, params: dict[str, str], field: str
+) -> None:
+    for path in ("/activity", "/agents/agent1/activity"):
+        assert errors(await desk.call("GET", path, params=params)) == (422, "invalid", field)
+
+
+async def test_agent_activity_needs_the_database(engine: Engine) -> None:
+    d = await start(engine, LiveState(), metrics_db=False)
+    try:
+        r = await d.call("GET", "/activity", params={"from": "2026-11-01", "to": "2026-11-02"})
+        assert errors(r) == (503, "unavailable", None)
+    finally:
+        await d.api.client.close()

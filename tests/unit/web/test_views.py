@@ -135,7 +135,8 @@ def test_created_at_reads_the_uniqueid() -> None:
 def test_waiting_callers_are_renumbered_and_timed_from_the_tracker() -> None:
     a, b, c = "cclab-1795411400.1", "cclab-1795411405.2", "cclab-1795411408.3"
     live = live_with(
-        member("support", "agent1", paused=True, reason="昼休み"),
+        # Paused a minute before T0 (the PBX stamps events with timestampevents=yes).
+        {**member("support", "agent1", paused=True, reason="昼休み"), "Timestamp": str(T0 - 60)},
         caller_arrives(a, "0311110001", "一番 太郎"),
         caller_arrives(b, "0311110002", "二番 花子"),
         caller_arrives(c, "0311110003", ""),
@@ -177,6 +178,8 @@ def test_waiting_callers_are_renumbered_and_timed_from_the_tracker() -> None:
             "agent_id": "agent1",
             "name": "Agent 1",
             "state": "paused",
+            "state_since": datetime.fromtimestamp(T0 - 60, UTC).isoformat(),
+            "state_seconds": 90.0,
             "paused": True,
             "paused_reason": "昼休み",
             "in_call_with": None,
@@ -186,6 +189,8 @@ def test_waiting_callers_are_renumbered_and_timed_from_the_tracker() -> None:
             "agent_id": "agent2",
             "name": "山田 太郎",
             "state": "logged_out",
+            "state_since": None,  # never seen in a queue
+            "state_seconds": None,
             "paused": False,
             "paused_reason": "",
             "in_call_with": None,
@@ -271,6 +276,8 @@ def test_agents_overall_state_pause_and_call() -> None:
         "queues": ["support"],
         "configured_queues": ["support"],
         "state": "on_call",
+        "state_since": one["on_call"]["since"],  # on a call: since its answer
+        "state_seconds": 26.0,
         "paused": False,
         "paused_reason": "",
         "paused_queues": [],
@@ -285,9 +292,25 @@ def test_agents_overall_state_pause_and_call() -> None:
     assert datetime.fromisoformat(one["on_call"]["since"]).timestamp() == T0 + 4.0
     # Paused in one of its two queues: not paused as a whole.
     assert (two["state"], two["paused"], two["paused_queues"]) == ("free", False, ["support"])
-    live.apply(member("small", "agent2", paused=True, reason="研修"))
+    live.apply({**member("small", "agent2", paused=True, reason="研修"), "Timestamp": str(T0 + 10)})
     two = agents_view(deps, NOW)[1]
     assert (two["state"], two["paused"], two["paused_reason"]) == ("paused", True, "研修")
+    assert (two["state_since"], two["state_seconds"]) == (
+        datetime.fromtimestamp(T0 + 10, UTC).isoformat(),
+        20.0,
+    )
+    # The same state again (a device or count update) keeps the time; a change restarts it.
+    live.apply({**member("small", "agent2", paused=True, reason="研修"), "Timestamp": str(T0 + 15)})
+    assert agents_view(deps, NOW)[1]["state_seconds"] == 20.0
+    live.apply({**member("small", "agent2"), "Timestamp": str(T0 + 25)})
+    live.apply({**member("support", "agent2"), "Timestamp": str(T0 + 25)})
+    two = agents_view(deps, NOW)[1]
+    assert (two["state"], two["state_seconds"]) == ("free", 5.0)
+    for queue in ("small", "support"):
+        live.apply({"Event": "QueueMemberRemoved", "Queue": queue, "Interface": "PJSIP/agent2",
+                    "Timestamp": str(T0 + 28)})  # fmt: skip
+    two = agents_view(deps, NOW)[1]
+    assert (two["state"], two["state_seconds"]) == ("logged_out", 2.0)
 
 
 def test_a_picked_up_call_is_timed_from_the_new_leg() -> None:
