@@ -759,3 +759,30 @@ async def test_agent_activity_needs_the_database(engine: Engine) -> None:
         assert errors(r) == (503, "unavailable", None)
     finally:
         await d.api.client.close()
+
+
+# -- the monthly report (issue 12) -----------------------------------------------------------
+
+
+async def test_the_monthly_report_in_every_form_for_readers_only(desk: Desk) -> None:
+    load(desk.api.engine, random_calls(random.Random(3), 50, T0_CALLS, 86400))
+    figures = (
+        await desk.call("GET", "/metrics", "aud", params={"from": "2024-06-01", "to": "2024-07-01"})
+    ).body
+    as_json = await desk.call("GET", "/reports/monthly/2024-06", "aud", params={"format": "json"})
+    assert as_json.status == 200, as_json.text
+    doc = json.loads(as_json.text)
+    assert doc["calls"]["total_incoming"] == figures["total_incoming"]
+    assert doc["calls"]["abandonment_rate"] == figures["abandonment_rate"]
+    as_csv = await desk.call("GET", "/reports/monthly/2024-06", "sup", params={"format": "csv"})
+    assert as_csv.headers["Content-Disposition"].startswith("attachment;")
+    assert as_csv.text.startswith("\ufeff")
+    as_html = await desk.call("GET", "/reports/monthly/2024-06", "sup", params={"lang": "en"})
+    assert as_html.headers["Content-Type"].startswith("text/html")
+    assert "Abandonment rate" in as_html.text
+    assert (await desk.call("GET", "/reports/monthly/2024-06", "a1")).status == 403
+    bad = await desk.call("GET", "/reports/monthly/2024-13", "aud")
+    assert (bad.status, bad.error["field"]) == (422, "month")
+    assert (await desk.call("GET", "/reports/archive", "aud")).body == {"reports": []}
+    missing = await desk.call("GET", "/reports/archive/2024-06/pdf", "aud")
+    assert missing.status == 404

@@ -1,0 +1,1 @@
+"""The reports API: the monthly report in every form, on request or as kept."""

@@ -1,0 +1,152 @@
+"""The monthly report for supervisors and auditors: made on request in any form, and
+the forms the daemon made and kept on the first operating day of each month."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.incidents.figures import IncidentTargets
+from callcenter.reports.archive import MONTHLY, ReportArchive
+from callcenter.reports.delivery import MIME
+from callcenter.reports.forms import MonthlyForms
+from callcenter.reports.monthly import month_bounds
+from callcenter.web.api import PREFIX, PathParam, endpoint
+from callcenter.web.auth import READERS
+from callcenter.web.errors import ApiError, invalid
+from callcenter.web.pbxside import PbxArea
+from callcenter.web.reports.models import Archive, FormQuery, StoredForm, StoredQuery
+
+MONTH = PathParam("month", r"\d{4}-\d{2}", {"type": "string"}, "YYYY-MM")
+FORMAT = PathParam("format", r"xlsx|pdf|html|csv|json", {"type": "string"}, "the form")
+_FILE_ANSWER = {
+    "200": {
+        "description": "The report in the form asked for",
+        "content": {
+            f"{MIME[f][0]}/{MIME[f][1]}": {"schema": {"type": "string", "format": "binary"}}
+            for f in MIME
+        },
+    }
+}
+_DB = {503: "the database is not available, or no PBX connection"}
+
+
+def _month(request: web.Request) -> str:
+    month = request.match_info["month"]
+    try:
+        month_bounds(month)
+    except ValueError as exc:
+        raise invalid("month", str(exc).removeprefix("--month: ")) from None
+    return month
+
+
+def _file(content: bytes, fmt: str, name: str) -> web.Response:
+    maintype, subtype, ext = MIME[fmt]
+    # The HTML form is shown in the page; the others are downloaded.
+    how = "inline" if fmt == "html" else "attachment"
+    return web.Response(
+        body=content,
+        headers={
+            "Content-Type": f"{maintype}/{subtype}"
+            + ("; charset=utf-8" if maintype == "text" else ""),
+            "Content-Disposition": f'{how}; filename="{name}.{ext}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+class ReportRoutes(PbxArea):
+    def _engine(self) -> Engine:
+        if self.pbx.engine is None:
+            raise ApiError(503, "reports need the database", code="unavailable")
+        return self.pbx.engine
+
+    def forms(self) -> MonthlyForms:
+        cfg = self.pbx.cfg
+        return MonthlyForms(
+            self._engine(),
+            cfg.service,
+            cfg.metrics,
+            IncidentTargets.from_config(cfg.incidents),
+            lambda: datetime.now(UTC),
+        )
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/reports/monthly/{{month}}",
+        summary="The monthly operations report (月次運用報告書), made now",
+        tag="reports",
+        description="Every figure of the contract for the month, with its target, met or "
+        "not, as xlsx, PDF, HTML, CSV (UTF-8 with a BOM) or JSON, in Japanese or English.",
+        roles=READERS,
+        params=(MONTH,),
+        query=FormQuery,
+        raw_responses=_FILE_ANSWER,
+        errors=_DB,
+    )
+    async def monthly(self, request: web.Request, query: FormQuery) -> web.Response:
+        month = _month(request)
+        forms = self.forms()
+        try:
+            content = await asyncio.to_thread(forms.render, month, query.format, query.lang)
+        except SQLAlchemyError:
+            raise ApiError(503, "the database did not answer", code="unavailable") from None
+        except ValueError as exc:  # a form this server cannot make
+            raise invalid("format", str(exc).removeprefix("formats: ")) from None
+        return _file(content, query.format, f"monthly-report-{month}-{query.lang}")
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/reports/archive",
+        summary="The reports the daemon made and kept, newest first",
+        tag="reports",
+        roles=READERS,
+        ok=Archive,
+        errors=_DB,
+    )
+    async def archive(self, request: web.Request) -> Archive:
+        try:
+            forms = await asyncio.to_thread(ReportArchive(self._engine()).forms, MONTHLY)
+        except SQLAlchemyError:
+            raise ApiError(503, "the database did not answer", code="unavailable") from None
+        rows: list[dict[str, Any]] = [
+            {
+                "period": f.period,
+                "format": f.format,
+                "lang": f.lang,
+                "size": f.size,
+                "sha256": f.sha256,
+                "made_at": f.made_at,
+                "url": f"{PREFIX}/reports/archive/{f.period}/{f.format}?lang={f.lang}",
+            }
+            for f in forms
+        ]
+        return Archive(reports=[StoredForm.model_validate(r) for r in rows])
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/reports/archive/{{month}}/{{format}}",
+        summary="One kept report, as it was made and sent",
+        tag="reports",
+        roles=READERS,
+        params=(MONTH, FORMAT),
+        query=StoredQuery,
+        raw_responses=_FILE_ANSWER,
+        errors={404: "not kept (not made, or older than [reports] keep_months)", **_DB},
+    )
+    async def stored(self, request: web.Request, query: StoredQuery) -> web.Response:
+        month, fmt = _month(request), request.match_info["format"]
+        try:
+            content = await asyncio.to_thread(
+                ReportArchive(self._engine()).content, MONTHLY, month, fmt, query.lang
+            )
+        except SQLAlchemyError:
+            raise ApiError(503, "the database did not answer", code="unavailable") from None
+        if content is None:
+            raise ApiError(404, f"no {fmt} report kept for {month} ({query.lang})")
+        return _file(content, fmt, f"monthly-report-{month}-{query.lang}")
