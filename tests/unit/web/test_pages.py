@@ -35,17 +35,17 @@ from callcenter.web.auth import (
 from callcenter.web.deps import ApiDeps
 from callcenter.web.errors import error_middleware
 from callcenter.web.live import LiveHub
-from callcenter.web.pages import (
+from callcenter.web.page_kit import (
     LANG_COOKIE,
     LOGIN_COOKIE,
     STATIC,
     TEMPLATES,
     LoginNonces,
-    PageRoutes,
     choose_lang,
     load_strings,
     script_json,
 )
+from callcenter.web.pages import PageRoutes
 from callcenter.web.views import MEMBER_STATES
 from tests.unit.web.support import CALENDAR, Api, Clock, Reply, start_api
 
