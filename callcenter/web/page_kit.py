@@ -38,10 +38,11 @@ ASSETS: Mapping[str, str] = {
     "common.js": "text/javascript",
     "wallboard.js": "text/javascript",
     "console.js": "text/javascript",
+    "reports.js": "text/javascript",
 }
-TEMPLATES = ("login.html", "wallboard.html", "console.html", "message.html")
+TEMPLATES = ("login.html", "wallboard.html", "console.html", "reports.html", "message.html")
 # Where a login may lead: only our own pages (no open redirect).
-NEXT_PAGES = ("/wallboard", "/console")
+NEXT_PAGES = ("/wallboard", "/console", "/reports")
 AGENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 # Scripts and styles only from this origin: a caller's name that slipped past the

@@ -91,6 +91,7 @@ class PageRoutes:
             web.post("/logout", self.logout),
             web.get("/wallboard", self.wallboard),
             web.get("/console", self.console),
+            web.get("/reports", self.reports),
             web.get(r"/static/{name:[a-z0-9_-]+\.(?:js|css)}", self.static),
         ]
 
@@ -201,6 +202,25 @@ class PageRoutes:
             lang,
             data=self._me(session, who),
             values={"csrf": session.csrf},  # the logout form's field
+        )
+
+    @public
+    async def reports(self, request: web.Request) -> web.StreamResponse:
+        """The monthly report, the kept ones and the call detail: supervisors, admins and
+        auditors (the page reads; the API refuses an auditor any change)."""
+        lang = self._lang(request)
+        found = await self._session(request)
+        if found is None:
+            return self._to_login(request)
+        session, who = found
+        if not who.sees_all:
+            return self._message(request, lang, 403, "error.readers_only")
+        return self._page(
+            request,
+            "reports.html",
+            lang,
+            data=self._me(session, who),
+            values={"csrf": session.csrf},
         )
 
     @public

@@ -923,3 +923,30 @@ async def test_a_tokens_sessions_and_bearer_share_its_live_connection_cap(
         for ws in [*opened, staff]:
             await ws.close()
         await hub.close()
+
+
+# -- /reports (issue 12) ----------------------------------------------------------------------
+
+
+async def test_the_reports_page_is_for_supervisors_admins_and_auditors(
+    browser: Browser, other_browser: Browser
+) -> None:
+    reply = await browser.login("aud", next_page="/reports")
+    assert (reply.status, reply.headers["Location"]) == (303, "/reports")
+    page = await browser.request("GET", "/reports?lang=en")
+    assert page.status == 200
+    assert "Monthly operations report" in page.text
+    assert page_data(page)["me"]["role"] == "auditor"
+    # The page reads with the session; a change with the session is still refused.
+    csrf = browser.csrf_of(page)
+    changed = await browser.request(
+        "POST", "/api/v1/incidents", json_body={}, headers={"X-CSRF-Token": csrf}
+    )
+    assert (changed.status, changed.body["error"]["message"]) == (
+        403,
+        "an auditor reads and changes nothing",
+    )
+    await other_browser.login("a1")
+    refused = await other_browser.request("GET", "/reports?lang=en")
+    assert refused.status == 403
+    assert "supervisors, administrators and auditors" in refused.text
