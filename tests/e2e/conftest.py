@@ -95,9 +95,10 @@ class Page:
     async def go(self, path: str) -> None:
         await self.run(self.driver.get, self.base + path)
 
-    async def login(self, token: str, then: str) -> None:
-        """Through the login form, as a person pastes the token."""
-        await self.go("/login")
+    async def login(self, token: str, then: str, ready: str = "#conn[data-state='live']") -> None:
+        """Through the login form, as a person pastes the token; then waits for
+        ``ready`` (the live pages: their websocket is up)."""
+        await self.go(f"/login?next={then}")
 
         def fill() -> None:
             self.driver.find_element(By.ID, "token").send_keys(token)
@@ -105,7 +106,7 @@ class Page:
 
         await self.run(fill)
         await self.wait(lambda d: d.current_url.split("?")[0].endswith(then), 10, f"{then}")
-        await self.wait_css("#conn[data-state='live']", 10)
+        await self.wait_css(ready, 10)
 
     async def wait(self, until: Callable[[WebDriver], _T], timeout: float, what: str) -> _T:
         def waiting() -> _T:
