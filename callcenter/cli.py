@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -370,10 +371,19 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
+    from callcenter.store.audit import AuditEntry, AuditLog
     from callcenter.store.db import make_engine, migrate
     from callcenter.web.auth import TokenStore
 
     engine = make_engine(cfg.database_url())
+    audit = AuditLog(engine, cfg.server.id)
+
+    def audited(action: str, target: str, detail: dict[str, Any]) -> None:
+        # Who ran the command, as the operating system knows them.
+        actor = f"cli:{getpass.getuser()}"
+        now = datetime.now(UTC)
+        audit.append(AuditEntry(now, actor, "operator", action, target, 0, "cli", detail))
+
     try:
         migrate(engine)
         tokens = TokenStore(engine)
@@ -391,6 +401,11 @@ def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"callcenter token: {exc}", file=sys.stderr)
                 return 2
+            audited(
+                "token.create",
+                f"token={record.id}",
+                {"name": record.name, "role": record.role, "agent_id": record.agent_id},
+            )
             print(f"token {record.id} for {record.name} ({record.role}); shown only now:")
             print(token)
             return 0
@@ -398,6 +413,7 @@ def cmd_token(cfg: Config, args: argparse.Namespace) -> int:
             if not tokens.revoke(args.id):
                 print(f"no active token {args.id}", file=sys.stderr)
                 return 1
+            audited("token.revoke", f"token={args.id}", {})
             print(f"token {args.id} revoked")
             return 0
         for t in tokens.list():

@@ -400,3 +400,27 @@ class ReportFile(Base):
     made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ux_report_files", "kind", "period", "format", "lang", unique=True),)
+
+
+class AuditRow(Base):
+    """Who did what, and how it ended: every change made through the API, the pages and
+    the command line. Append-only (the database refuses an update or a delete)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(200))
+    result: Mapped[int] = mapped_column(Integer)  # the HTTP status (the CLI: 0 = done)
+    detail: Mapped[dict[str, Any]] = mapped_column(Headers)
+    via: Mapped[str] = mapped_column(String(10))  # api, page, cli
+    server_id: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_actor_at", "actor", "at"),
+        Index("ix_audit_action_at", "action", "at"),
+    )

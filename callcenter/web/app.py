@@ -16,6 +16,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.web.api.endpoint import endpoints_of, routes_of, unavailable
+from callcenter.web.audit.routes import AuditRoutes, audit_middleware
 from callcenter.web.auth import SessionStore, auth_middleware
 from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
@@ -31,11 +32,12 @@ from callcenter.web.views import TICKING, SnapshotMaker
 def make_app(deps: ApiDeps) -> web.Application:
     # The pages' login sessions: the middleware takes their cookie as it takes a token.
     sessions = SessionStore()
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware(deps.tokens, sessions)],
-        client_max_size=MAX_BODY_BYTES,
-    )
-    for area in (MetaRoutes(), IncidentRoutes(deps), SecondLineRoutes(deps)):
+    middlewares = [error_middleware, auth_middleware(deps.tokens, sessions)]
+    if deps.audit is not None:
+        # Outermost: it records each change with the status it finally got.
+        middlewares.insert(0, audit_middleware(deps.audit, deps.now))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+    for area in (MetaRoutes(), IncidentRoutes(deps), SecondLineRoutes(deps), AuditRoutes(deps)):
         app.router.add_routes(routes_of(area))
     app.router.add_routes(PageRoutes(deps, sessions).routes())  # wallboard, console, login
     if deps.pbx is not None:

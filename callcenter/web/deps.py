@@ -18,6 +18,7 @@ from callcenter.incidents.store import IncidentStore
 from callcenter.metrics import CallFigures
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
+from callcenter.store.audit import AuditLog
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.live import LiveState
 from callcenter.web.auth import TokenStore
@@ -60,6 +61,8 @@ class ApiDeps:
     # None: the real time. Tests pass a settable clock; every action's time comes from it.
     clock: Callable[[], datetime] | None = None
     pbx: PbxDeps | None = None
+    # The audit trail every change through the API is written to (None: not kept).
+    audit: AuditLog | None = None
 
     def now(self) -> datetime:
         """Now, in UTC: the store keeps UTC, and on SQLite a time in another zone would be

@@ -12,6 +12,7 @@ from callcenter.web.agents.routes import AgentRoutes
 from callcenter.web.api import PREFIX, Endpoint, endpoint
 from callcenter.web.api.document import document
 from callcenter.web.api.endpoint import endpoints_of
+from callcenter.web.audit.routes import AuditRoutes
 from callcenter.web.auth import ROLES
 from callcenter.web.call_records.routes import CallRecordRoutes
 from callcenter.web.calls.routes import CallRoutes
@@ -62,7 +63,7 @@ class MetaRoutes:
 
 def all_endpoints() -> list[Endpoint]:
     out: list[Endpoint] = []
-    for area in (MetaRoutes, *INCIDENT_AREAS, *PBX_AREAS, LiveRoutes):
+    for area in (MetaRoutes, *INCIDENT_AREAS, AuditRoutes, *PBX_AREAS, LiveRoutes):
         out.extend(endpoints_of(area))
     return out
 

@@ -23,7 +23,9 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.store.audit import AuditEntry
 from callcenter.web.auth import (
     MAX_TOKEN_LENGTH,
     SESSION_COOKIE,
@@ -299,6 +301,7 @@ class PageRoutes:
             log.warning("web.login_refused_sessions_full", role=record.role, why=str(exc))
             return self._login_page(request, lang, 503, "login.error_busy")
         log.info("web.login", name=record.name, role=record.role, agent=record.agent_id)
+        await self._audit(record.principal(), "session.login")
         nxt = form.get("next", "")
         if nxt not in NEXT_PAGES:
             nxt = "/console" if record.role == "agent" else "/wallboard"
@@ -339,12 +342,23 @@ class PageRoutes:
                 return self._message(request, lang, 403, "error.csrf")
             self.sessions.drop(session_id)
             log.info("web.logout", name=session.principal.name)
+            await self._audit(session.principal, "session.logout")
             hub = request.app.get(LIVE_HUB)
             if hub is not None:
                 await hub.revalidate()  # this session's live pages stop now
         resp = see_other("/login")
         resp.del_cookie(SESSION_COOKIE, path="/")
         return resp
+
+    async def _audit(self, who: Principal, action: str) -> None:
+        audit = self.deps.audit
+        if audit is None:
+            return
+        entry = AuditEntry(self.deps.now(), who.actor, who.role, action, "", 303, "page")
+        try:
+            await asyncio.to_thread(audit.append, entry)
+        except SQLAlchemyError as exc:
+            log.error("audit.not_written", action=action, error=type(exc).__name__)
 
     # -- static files --------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from callcenter.daemon import Daemon
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.serialize import incident_dict
+from callcenter.store.audit import AuditLog
 from callcenter.web.app import live_hub, make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
@@ -32,6 +33,7 @@ def api_deps(daemon: Daemon, tokens: TokenStore) -> ApiDeps:
         targets=IncidentTargets.from_config(t),
         second_line_secret=os.environ.get(t.second_line_secret_env, ""),
         trusted_proxies=cfg.http.trusted_proxies,
+        audit=AuditLog(daemon.engine, cfg.server.id),
         pbx=PbxDeps(
             cfg=cfg,
             live=daemon.live,

@@ -27,6 +27,10 @@ from callcenter.web.errors import ApiError, invalid, json_response
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 _ATTR = "__callcenter_endpoint__"
+# What a change was asked with, as validated: the audit trail records it.
+AUDIT_DETAIL: Any = (
+    web.RequestKey("audit_detail", dict) if hasattr(web, "RequestKey") else "audit_detail"
+)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -103,6 +107,12 @@ def endpoints_of(cls: type) -> list[Endpoint]:
     return found
 
 
+def endpoint_of(handler: object) -> Endpoint | None:
+    """The declaration behind a routed handler (None: a page, a static file)."""
+    ep = getattr(handler, _ATTR, None)
+    return ep if isinstance(ep, Endpoint) else None
+
+
 def routes_of(area: object) -> list[web.RouteDef]:
     """aiohttp routes for the endpoints of ``area`` (an instance of an area class)."""
     out = []
@@ -140,6 +150,7 @@ def bind(ep: Endpoint, handler: Callable[..., Awaitable[Any]]) -> Callable[..., 
             data = parse_object(await request.read())
             if ep.body is not None:
                 kwargs["body"] = validate_body(ep.body, data)
+                request[AUDIT_DETAIL] = kwargs["body"].model_dump(mode="json", by_alias=True)
             elif data:
                 refuse_fields(data)
         result = await handler(request, **kwargs)
@@ -151,6 +162,7 @@ def bind(ep: Endpoint, handler: Callable[..., Awaitable[Any]]) -> Callable[..., 
 
     handle.__name__ = ep.name
     handle.__doc__ = handler.__doc__
+    setattr(handle, _ATTR, ep)  # the audit trail names the action by it
     return public(handle) if ep.public else handle
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
+from callcenter.store.audit import AuditLog
 from callcenter.web.app import make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps
@@ -139,6 +140,7 @@ async def start_api(
         incidents=store,
         tokens=tokens,
         calendar=CALENDAR,
+        audit=AuditLog(engine),
         second_line_secret=second_line_secret,
         trusted_proxies=trusted_proxies,
         clock=clock,

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from callcenter.ami import AMIConnectionError
 from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
+from callcenter.store.audit import AuditLog
 from callcenter.store.calls import write_calls
 from callcenter.telephony.callrows import call_row
 from callcenter.telephony.calls import CallRecord, Outcome
@@ -88,7 +90,12 @@ async def start(
     tokens = TokenStore(engine, clock=clock)
     issued = {key: tokens.create(*who)[0] for key, who in PEOPLE.items()}
     deps = ApiDeps(
-        incidents=IncidentStore(engine), tokens=tokens, calendar=CALENDAR, clock=clock, pbx=pbx
+        incidents=IncidentStore(engine),
+        tokens=tokens,
+        calendar=CALENDAR,
+        audit=AuditLog(engine),
+        clock=clock,
+        pbx=pbx,
     )
     client = TestClient(TestServer(make_app(deps)))
     await client.start_server()
@@ -786,3 +793,56 @@ async def test_the_monthly_report_in_every_form_for_readers_only(desk: Desk) -> 
     assert (await desk.call("GET", "/reports/archive", "aud")).body == {"reports": []}
     missing = await desk.call("GET", "/reports/archive/2024-06/pdf", "aud")
     assert missing.status == 404
+
+
+# -- the audit trail (issue 14) ----------------------------------------------------------------
+
+
+async def test_every_change_is_in_the_audit_trail_with_who_what_and_how_it_ended(
+    desk: Desk,
+) -> None:
+    desk.ami.then["QueuePause"] = lambda h: [
+        member("support", "agent2", paused=True, reason=h["Reason"]),
+        member("small", "agent2", paused=True, reason=h["Reason"]),
+    ]
+    assert (
+        await desk.call("POST", "/agents/agent2/pause", "a2", json_body={"reason": "昼休み"})
+    ).status == 200
+    refused = await desk.call("POST", "/agents/agent1/pause", "a2", json_body={"reason": "x"})
+    assert refused.status == 403
+    mode = await desk.call("PUT", "/service-mode", "sup", json_body={"mode": "closed"})
+    assert mode.status == 200
+    iid = (await desk.api.create(who="sup"))["id"]
+    await desk.call("POST", f"/incidents/{iid}/start", "sup", json_body={"note": "対応開始"})
+    denied = await desk.call("POST", f"/incidents/{iid}/close", "aud")
+    assert denied.status == 403
+    await desk.call("GET", "/queues", "sup")  # a read: not in the trail
+
+    r = await desk.call("GET", "/audit", "aud")
+    assert r.status == 200, r.text
+    got = [
+        (e["actor"], e["role"], e["action"], e["target"], e["result"])
+        for e in reversed(r.body["entries"])
+    ]
+    assert got == [
+        ("agent2", "agent", "agents.pause", "id=agent2", 200),
+        ("agent2", "agent", "agents.pause", "id=agent1", 403),
+        ("suzuki", "supervisor", "service-mode.set_mode", "", 200),
+        ("suzuki", "supervisor", "incidents.create", "", 201),
+        ("suzuki", "supervisor", "incidents.start", f"id={iid}", 200),
+        ("sla-audit", "auditor", "incidents.close", f"id={iid}", 403),
+    ]
+    first = r.body["entries"][-1]
+    assert first["detail"] == {"reason": "昼休み", "queue": None}
+    assert first["via"] == "api"
+    only = await desk.call("GET", "/audit", "sup", params={"action": "agents.pause"})
+    assert only.body["total"] == 2
+    mine = await desk.call("GET", "/audit", "sup", params={"actor": "suzuki", "limit": "2"})
+    assert (mine.body["total"], len(mine.body["entries"])) == (3, 2)
+    assert (await desk.call("GET", "/audit", "a1")).status == 403
+    # Append-only: the database itself refuses to change or remove a row.
+    with pytest.raises(DBAPIError), desk.api.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+    with pytest.raises(DBAPIError), desk.api.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    assert (await desk.call("GET", "/audit", "aud")).body["total"] == 6

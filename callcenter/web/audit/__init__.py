@@ -1,0 +1,1 @@
+"""The audit trail: every change through the API recorded (middleware), and read."""
