@@ -19,8 +19,23 @@ from callcenter.web.app import live_hub, make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.live import LiveHub
+from callcenter.web.watch import LoopLag, WatchRoutes
 
 log = structlog.get_logger("callcenter.web")
+
+
+def pbx_deps(daemon: Daemon) -> PbxDeps:
+    return PbxDeps(
+        cfg=daemon.cfg,
+        live=daemon.live,
+        agents=daemon.agents,
+        calls=daemon.calls,
+        today_figures=daemon.today_figures,
+        service_mode=daemon.service_mode,
+        open_calls=lambda: daemon.tracker.calls,
+        engine=daemon.engine,
+        today_coverage=lambda: daemon.coverage.today,
+    )
 
 
 def api_deps(daemon: Daemon, tokens: TokenStore) -> ApiDeps:
@@ -34,17 +49,7 @@ def api_deps(daemon: Daemon, tokens: TokenStore) -> ApiDeps:
         second_line_secret=os.environ.get(t.second_line_secret_env, ""),
         trusted_proxies=cfg.http.trusted_proxies,
         audit=AuditLog(daemon.engine, cfg.server.id),
-        pbx=PbxDeps(
-            cfg=cfg,
-            live=daemon.live,
-            agents=daemon.agents,
-            calls=daemon.calls,
-            today_figures=daemon.today_figures,
-            service_mode=daemon.service_mode,
-            open_calls=lambda: daemon.tracker.calls,
-            engine=daemon.engine,
-            today_coverage=lambda: daemon.coverage.today,
-        ),
+        pbx=pbx_deps(daemon),
     )
 
 
@@ -59,11 +64,17 @@ class HttpFront:
         self.port: int | None = None  # once it listens
         self.hub: LiveHub | None = None  # the live websocket's pushes
         self._runner: web.AppRunner | None = None
+        self.lag = LoopLag()
 
     async def start(self) -> None:
         http = self.daemon.cfg.http
         app = make_app(api_deps(self.daemon, self.tokens))
         self.hub = live_hub(app)
+        # /healthz, /readyz and /metrics for the site's monitoring.
+        self.lag.start()
+        app.router.add_routes(
+            WatchRoutes(self.daemon, pbx_deps(self.daemon), self.tokens, self.lag).routes()
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, http.host, http.port)
@@ -80,6 +91,7 @@ class HttpFront:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.lag.stop()
 
     def changed(self) -> None:
         if self.hub is not None:

@@ -204,9 +204,10 @@ class RunningDaemon:
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, wait_ready: bool = True) -> None:
         self.task = asyncio.create_task(self.daemon.run(self.stop))
-        await asyncio.wait_for(self.daemon.ready.wait(), 10)
+        if wait_ready:
+            await asyncio.wait_for(self.daemon.ready.wait(), 10)
 
     async def shutdown(self) -> None:
         self.stop.set()

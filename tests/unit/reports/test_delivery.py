@@ -4,7 +4,6 @@ SMTP server (aiosmtpd) and announced as a webhook: each once, a failed mail retr
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -29,6 +28,7 @@ from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.models import WebhookOutbox
 from callcenter.webhooks.settings import WebhookSettings
+from tests.support.net import free_port
 from tests.unit.metrics.records import CFG, abandoned, answered, load, short
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -77,12 +77,6 @@ class Inbox:
         self.messages.append(message_from_bytes(raw, policy=policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
