@@ -95,6 +95,11 @@ class CallFigures:
         return count / self.total_incoming if self.total_incoming else 0.0
 
     @property
+    def answer_rate(self) -> float:
+        """応答率 in the monthly report: answered / total_incoming (busy ones included)."""
+        return self._rate(self.answered)
+
+    @property
     def abandonment_rate(self) -> float:
         return self._rate(self.abandoned)
 
@@ -142,6 +147,7 @@ class CallFigures:
             "calls": self.calls,
             "total_incoming": self.total_incoming,
             **{name: getattr(self, name) for name in COUNTS},
+            "answer_rate": self.answer_rate,
             "abandonment_rate": self.abandonment_rate,
             "busy_rate": self.busy_rate,
             "service_level": self.service_level,
