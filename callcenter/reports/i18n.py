@@ -145,7 +145,7 @@ def fmt(kind: Kind, value: object, lang: Lang, *, signed: bool = False) -> str:
     # Durations: seconds under two minutes, minutes above.
     if x < 120:
         return f"{sign}{x:.1f}秒" if lang == "ja" else f"{sign}{x:.1f} s"
-    return f"{sign}{x / 60:.1f}分" if lang == "ja" else f"{sign}{x / 60:.1f} min"
+    return f"{sign}{x / 60:,.1f}分" if lang == "ja" else f"{sign}{x / 60:,.1f} min"
 
 
 def target_text(kind: Kind, target: float | None, op: Op, lang: Lang) -> str:

@@ -16,19 +16,22 @@ TARGET_COLOR = "#c0392b"
 FONT = "font-family=\"'Noto Sans CJK JP','Noto Sans JP',sans-serif\""
 
 
-def _nice_max(top: float) -> float:
+def _nice_step(top: float, whole: bool) -> float:
+    """A round step such that four steps reach ``top``; whole numbers for counts."""
     if top <= 0:
-        return 1.0
-    exp = float(10.0 ** math.floor(math.log10(top)))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * exp >= top:
+        return 1.0 if whole else 0.25
+    raw = top / 4
+    exp = float(10.0 ** math.floor(math.log10(raw)))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if step * exp >= raw and not (whole and (step * exp) % 1):
             return step * exp
-    return 10 * exp
+    return max(10 * exp, 1.0) if whole else 10 * exp
 
 
 def _tick_label(kind: str, value: float, lang: Lang) -> str:
     if kind == "rate":
-        return f"{100 * value:.0f}%" if value * 100 >= 1 or value == 0 else f"{100 * value:.1f}%"
+        pct = round(100 * value, 6)
+        return f"{pct:.0f}%" if pct == int(pct) else f"{pct:.1f}%"
     if kind == "minutes":
         return f"{value:g}分" if lang == "ja" else f"{value:g} min"
     return f"{value:,.0f}"
@@ -36,7 +39,7 @@ def _tick_label(kind: str, value: float, lang: Lang) -> str:
 
 def render_svg(chart: Chart, lang: Lang) -> str:
     values = [v for s in chart.series for v in s.values if v is not None]
-    top = _nice_max(max(values, default=0.0) * 1.1)
+    top = 4 * _nice_step(max(values, default=0.0) * 1.05, chart.y_kind == "count")
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     n = max(len(chart.categories), 1)
 

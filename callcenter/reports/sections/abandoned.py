@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, case, func, literal_column, select
 
 from callcenter.metrics import check_day
-from callcenter.reports.i18n import Lang, fmt
+from callcenter.reports.i18n import Lang
 from callcenter.reports.model import (
     Chart,
     Column,
@@ -60,14 +60,22 @@ def gather(engine: Engine, day_from: str, day_to: str) -> tuple[WaitBucket, ...]
     return tuple(out)
 
 
+def _edge(seconds: float, lang: Lang) -> str:
+    if seconds < 120:
+        return f"{seconds:g}秒" if lang == "ja" else f"{seconds:g} s"
+    return f"{seconds / 60:g}分" if lang == "ja" else f"{seconds / 60:g} min"
+
+
 def bucket_label(b: WaitBucket, lang: Lang) -> str:
     if b.low is None:
-        return "待ち時間の記録なし" if lang == "ja" else "no waiting time recorded"
-    low = fmt("seconds", b.low, lang)
+        return "記録なし" if lang == "ja" else "not recorded"
     if b.high is None:
-        return f"{low}以上" if lang == "ja" else f"{low} or more"
-    high = fmt("seconds", b.high, lang)
-    return f"{low}〜{high}未満" if lang == "ja" else f"{low} to under {high}"
+        return f"{_edge(b.low, lang)}以上" if lang == "ja" else f"{_edge(b.low, lang)} or more"
+    return (
+        f"{_edge(b.low, lang)}〜{_edge(b.high, lang)}"
+        if lang == "ja"
+        else (f"{_edge(b.low, lang)}-{_edge(b.high, lang)}")
+    )
 
 
 def section(report: MonthlyReport) -> Section:
@@ -82,7 +90,9 @@ def section(report: MonthlyReport) -> Section:
         key="abandoned_by_wait",
         title=("待ち時間別の放棄呼", "Abandoned calls by waiting time"),
         columns=(
-            Column("wait", ("待ち時間", "Waiting time"), "text"),
+            Column(
+                "wait", ("待ち時間（下限以上・上限未満）", "Waiting time (from, to under)"), "text"
+            ),
             Column("abandoned", ("放棄数", "Abandoned"), "count"),
             Column("share", ("割合", "Share"), "rate"),
         ),

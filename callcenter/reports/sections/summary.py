@@ -100,7 +100,13 @@ def record_section(report: MonthlyReport) -> Section:
              ("完全", "complete") if cov["complete"] else ("不完全", "INCOMPLETE")),
         ),
         missed=(False, False, bool(d["mixed"]), bool(gaps), not cov["complete"]),
-        note=(d["note"], d["note"]) if d["note"] else None,
+        note=(
+            f"この期間の{d['calls_classified_otherwise']}件は現行と異なる定義で分類されている"
+            "（`callcenter calls rebuild` で現行の定義に再分類できる）。",
+            d["note"],
+        )
+        if d["note"]
+        else None,
     )  # fmt: skip
     gap_table = Table(
         key="coverage_gaps",
@@ -112,7 +118,12 @@ def record_section(report: MonthlyReport) -> Section:
         ),
         rows=tuple((server, _when(g["from"], report), _when(g["to"], report))
                    for server, g in gaps),
-        note=(cov["note"], cov["note"]) if cov["note"] else None,
+        note=(
+            "この期間の網羅性の記録がない（デーモンが動いていないか、記録開始前のデータベース）。",
+            cov["note"],
+        )
+        if cov["note"]
+        else None,
         print_limit=30,
     )  # fmt: skip
     return Section(
