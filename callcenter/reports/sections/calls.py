@@ -34,8 +34,7 @@ def _columns(first: Column) -> tuple[Column, ...]:
 
 
 def _row(label: str, f: CallFigures) -> tuple[object, ...]:
-    d = f.to_dict()
-    return (label, *(d[k] for k in TABLE_COLUMNS))
+    return (label, *(getattr(f, k) for k in TABLE_COLUMNS))
 
 
 def _missed(f: CallFigures) -> bool:
