@@ -209,6 +209,35 @@ def bench_trend(engine: Engine, reps: int) -> dict[str, Any]:
     return {"median": statistics.median(runs), "runs": runs, "calls": calls}
 
 
+def bench_grouping(url: str, reps: int) -> dict[str, Any]:
+    """The month by day, hour and queue: one scan (the report's ``gather``) against one
+    ``query_figures_by`` per grouping (three scans)."""
+    from callcenter.metrics import query_figures_by
+    from callcenter.reports.sections.calls import GATHERED, gather
+
+    engine = make_engine(url)
+    day_from, day_to = "2024-06-01", "2024-07-01"
+
+    def one_scan() -> None:
+        gather(engine, CFG, day_from, day_to)
+
+    def per_grouping() -> None:
+        for by in GATHERED:
+            query_figures_by(engine, CFG, by, day_from, day_to)
+
+    out = {}
+    for name, fn in (("one scan, combined", one_scan), ("a query per grouping", per_grouping)):
+        fn()
+        runs = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+        out[name] = {"median": statistics.median(runs), "runs": runs}
+    engine.dispose()
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     log = sys.stderr
     result: dict[str, Any] = {"calls": args.calls, "incidents": args.incidents, "reps": args.reps}
@@ -223,7 +252,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with engine.begin() as conn:
             conn.execute(insert(INCIDENTS), incidents)
         engine.dispose()
+        print("  by day, hour and queue ...", file=log, flush=True)
+        result["grouping"] = bench_grouping(url, args.reps)
         result["monthly"] = bench_formats(url, args.reps)
+        if args.no_trend:
+            return result
         print("copying the month into twelve (SQLite) ...", file=log, flush=True)
         engine = make_engine(url)
         result["sqlite_copy_seconds"] = copy_months(engine)
@@ -235,7 +268,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print("  trend on SQLite, covering index ...", file=log, flush=True)
         result["trend_sqlite_covering"] = bench_trend(engine, args.reps)
         engine.dispose()
-    if not args.no_postgres:
+    if not args.no_postgres and not args.no_trend:
         pg = PostgresServer()
         try:
             pg.start()
@@ -267,6 +300,8 @@ def print_report(r: dict[str, Any]) -> None:
               f"{x['mb']:.0f} | {x['mb'] - base:.0f} | {x['bytes']:,.0f} |")  # fmt: skip
     ratio = m["xlsx-openpyxl"]["render"] / m["xlsx"]["render"] if m["xlsx"]["render"] else 0
     print(f"\nopenpyxl / XlsxWriter render time: {ratio:.2f}")
+    for name, x in r["grouping"].items():
+        print(f"by day, hour and queue, {name}: {x['median']:.2f} s")
     print()
     print("| trend (12 months) | calls | median s |")
     print("|---|---:|---:|")
@@ -283,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-trend", action="store_true", help="only the monthly report")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     result = run(args)

@@ -54,6 +54,7 @@ def build(
     store = IncidentStore(engine)
     received = store.received_between(start, end)
     ctx = ReportContext(engine, service, metrics, month, day_from, day_to, start, end, now)
+    grouped = calls.gather(engine, metrics, day_from, day_to)
     extra: dict[Slot, Section] = {}
     for p in providers:
         if p.slot in extra:
@@ -64,13 +65,13 @@ def build(
     return MonthlyReport(
         month=month,
         calls=query_figures(engine, metrics, day_from, day_to),
-        calls_by_queue=calls.gather(engine, metrics, "queue", day_from, day_to),
+        calls_by_queue=grouped["queue"],
         incidents=monthly_figures(received, store.surveys(start, end), cal, year, mon, targets),
         generated_at=now,
         record=period_record(engine, service, metrics, day_from, day_to),
         timezone=service.timezone,
-        calls_by_day=calls.gather(engine, metrics, "day", day_from, day_to),
-        calls_by_hour=calls.gather(engine, metrics, "hour", day_from, day_to),
+        calls_by_day=grouped["day"],
+        calls_by_hour=grouped["hour"],
         abandoned_by_wait=abandoned.gather(engine, day_from, day_to),
         incidents_by_category=incidents.by_category(received),
         incident_risks=incidents.risks(received, cal, targets, now),

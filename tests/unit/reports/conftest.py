@@ -106,11 +106,8 @@ class Month:
     conf: Path  # a config file naming the database, for the command
 
 
-@pytest.fixture
-def month(tmp_path: Path) -> Month:
-    cfg = Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'cc.db'}"), base_dir=tmp_path)
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
+def fill(engine: Engine) -> None:
+    """Stores the month's calls, incidents, survey and improvement actions."""
     write_calls(engine, [call_row(c, TZ) for c in CALLS])
     store = IncidentStore(engine)
 
@@ -136,6 +133,14 @@ def month(tmp_path: Path) -> Month:
                 body="12時台の放棄率が高い。交代で休憩を取り、2名を常駐させる。",
                 at=NOW)  # fmt: skip
     actions.add("2026-10", "先月の施策", author="x", at=NOW)  # another month: not printed
+
+
+@pytest.fixture
+def month(tmp_path: Path) -> Month:
+    cfg = Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'cc.db'}"), base_dir=tmp_path)
+    engine = make_engine(cfg.database_url())
+    migrate(engine)
+    fill(engine)
     conf = tmp_path / "cc.toml"
     conf.write_text(f'[database]\nurl = "{cfg.database.url}"\n', encoding="utf-8")
     return Month(engine, cfg, conf)
