@@ -95,9 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the monthly operations report: every contract figure with target and met",
     )
     q.add_argument("--month", metavar="YYYY-MM", required=True)
-    q.add_argument("--format", choices=["html", "csv", "json"], default="html")
+    # The same names as callcenter.reports.monthly.FORMATS (not imported: it loads SQLAlchemy).
+    q.add_argument("--format", choices=["xlsx", "pdf", "html", "csv", "json"], default="html")
     q.add_argument("--lang", choices=["ja", "en"], default="ja")
-    q.add_argument("--out", metavar="PATH", help="write here (default: standard output)")
+    q.add_argument(
+        "--out", metavar="FILE", help="write here (default: standard output; xlsx and pdf: needed)"
+    )
+    _add_config(q)
+    q = rsub.add_parser(
+        "trend",
+        help="the yearly trend: the contract's figures month by month over twelve months",
+    )
+    q.add_argument("--to", dest="last_month", metavar="YYYY-MM", required=True,
+                   help="the last month of the twelve")  # fmt: skip
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_config(q)
     p = sub.add_parser("token", help="API bearer tokens (shown once, stored hashed)")
     tsub = p.add_subparsers(dest="tokens", required=True)
@@ -259,7 +270,7 @@ def cmd_incidents(cfg: Config, args: argparse.Namespace) -> int:
     from callcenter.incidents.figures import month_range, monthly_figures
     from callcenter.incidents.store import IncidentNotFound, IncidentStore
     from callcenter.incidents.survey_csv import SurveyCSVError, parse_surveys
-    from callcenter.reports.monthly import month_bounds
+    from callcenter.reports.months import month_bounds
     from callcenter.schedule.calendar import BusinessCalendar
     from callcenter.store.db import make_engine, migrate
 
@@ -334,39 +345,52 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from callcenter.reports.monthly import build, month_bounds, render_csv, render_html
+    from callcenter.reports.monthly import BINARY_FORMATS, build, render
+    from callcenter.reports.months import month_bounds
+    from callcenter.reports.trend import build_trend, trend_dict, trend_text
     from callcenter.store.db import make_engine, migrate
 
+    month = args.month if args.report == "monthly" else args.last_month
     try:
-        month_bounds(args.month)
+        month_bounds(month)
     except ValueError as exc:
-        print(f"callcenter report: {exc}", file=sys.stderr)
+        flag = "--month" if args.report == "monthly" else "--to"
+        print(f"callcenter report: {str(exc).replace('--month', flag)}", file=sys.stderr)
+        return 2
+    if args.report == "monthly" and args.format in BINARY_FORMATS and not args.out:
+        print(f"callcenter report: --format {args.format} needs --out FILE", file=sys.stderr)
         return 2
     engine = make_engine(cfg.database_url())
     try:
         migrate(engine)
-        now = datetime.now(ZoneInfo(cfg.service.timezone))
-        report = build(engine, cfg.service, cfg.metrics, args.month, _incident_targets(cfg), now)
+        if args.report == "trend":
+            rows = build_trend(engine, cfg.service, cfg.metrics, _incident_targets(cfg), month)
+        else:
+            now = datetime.now(ZoneInfo(cfg.service.timezone))
+            report = build(engine, cfg.service, cfg.metrics, month, _incident_targets(cfg), now)
     except SQLAlchemyError as exc:
         print(f"callcenter report: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
-    if args.format == "json":
-        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    elif args.format == "csv":
-        text = render_csv(report, args.lang)
-    else:
-        text = render_html(report, args.lang)
+    if args.report == "trend":
+        if args.json:
+            print(json.dumps(trend_dict(rows), ensure_ascii=False, indent=2))
+        else:
+            print(f"Twelve months to {month} ({cfg.service.timezone})")
+            print("\n".join(trend_text(rows)))
+        return 0
+    data = render(report, args.format, args.lang)
     if args.out:
         try:
-            Path(args.out).write_text(text, encoding="utf-8")
+            Path(args.out).write_bytes(data)
         except OSError as exc:
             print(f"callcenter report: {args.out}: {exc.strerror}", file=sys.stderr)
             return 2
         print(f"wrote {args.out}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     return 0
 
 

@@ -12,7 +12,13 @@ from callcenter.metrics.figures import (
     group_key,
     key_label,
 )
-from callcenter.metrics.sql import check_day, figures_statement, query_figures, query_figures_by
+from callcenter.metrics.sql import (
+    check_day,
+    figures_statement,
+    query_figures,
+    query_figures_by,
+    query_figures_by_keys,
+)
 
 __all__ = [
     "GROUPINGS",
@@ -29,4 +35,5 @@ __all__ = [
     "key_label",
     "query_figures",
     "query_figures_by",
+    "query_figures_by_keys",
 ]

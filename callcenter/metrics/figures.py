@@ -95,6 +95,14 @@ class CallFigures:
         return count / self.total_incoming if self.total_incoming else 0.0
 
     @property
+    def answer_rate(self) -> float:
+        """応答率 in the monthly report: answered / total_incoming (busy ones included).
+
+        Not in ``to_dict`` (yet): the API's published CallFigures model forbids unknown
+        keys, so adding it there is a change of the web contract, made with it."""
+        return self._rate(self.answered)
+
+    @property
     def abandonment_rate(self) -> float:
         return self._rate(self.abandoned)
 

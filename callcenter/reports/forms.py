@@ -1,10 +1,9 @@
 """The monthly report's forms as bytes, and its summary (for the mail's text and the
-webhook's payload): what ``delivery`` stores and sends, from ``monthly.build``."""
+webhook's payload): what ``delivery`` stores and sends, and the API serves."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,15 +11,18 @@ from sqlalchemy import Engine
 
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.metrics.settings import MetricsConfig
-from callcenter.reports.monthly import MonthlyReport, build, render_csv, render_html, rows
+from callcenter.reports.i18n import Lang, fmt, met_text, pick, target_text
+from callcenter.reports.model import MonthlyReport, SectionProvider
+from callcenter.reports.monthly import FORMATS, build, render
+from callcenter.reports.sections.summary import sla_lines
 from callcenter.schedule.settings import ServiceConfig
 
-BOM = "\ufeff"  # Excel opens a CSV with it as UTF-8 (not Shift_JIS)
 RATES = ("abandonment_rate", "busy_rate", "service_level")
 
 
 class MonthlyForms:
-    """``render`` and ``summarize`` for ``ReportDelivery``, over one database."""
+    """``render`` and ``summarize`` for ``ReportDelivery`` and the API, over one database;
+    ``providers`` add the other areas' sections (agent activity, follow-ups)."""
 
     def __init__(
         self,
@@ -29,35 +31,41 @@ class MonthlyForms:
         metrics: MetricsConfig,
         targets: IncidentTargets,
         clock: Callable[[], datetime],
+        providers: Sequence[SectionProvider] = (),
     ) -> None:
         self.engine = engine
         self.service = service
         self.metrics = metrics
         self.targets = targets
         self.clock = clock
+        self.providers = tuple(providers)
 
     def report(self, month: str) -> MonthlyReport:
-        return build(self.engine, self.service, self.metrics, month, self.targets, self.clock())
+        return build(
+            self.engine,
+            self.service,
+            self.metrics,
+            month,
+            self.targets,
+            self.clock(),
+            self.providers,
+        )
 
-    def render(self, month: str, fmt: str, lang: str) -> bytes:
-        report = self.report(month)
-        if fmt == "json":
-            return json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode("utf-8")
-        if fmt == "csv":
-            text = render_csv(report, lang)
-            return (text if text.startswith(BOM) else BOM + text).encode("utf-8")
-        if fmt == "html":
-            return render_html(report, lang).encode("utf-8")
-        raise ValueError(f"formats: {fmt} is not available here")
+    def render(self, month: str, form: str, lang: str) -> bytes:
+        if form not in FORMATS:
+            raise ValueError(f"formats: {form} is not one of {', '.join(FORMATS)}")
+        return render(self.report(month), form, _lang(lang))
 
     def summarize(self, month: str, lang: str) -> tuple[str, dict[str, Any]]:
         report = self.report(month)
-        lines = [
-            f"- {label}: {value}（{target}）{met}" if lang == "ja" else
-            f"- {label}: {value} ({target}) {met}"
-            for section, _key, label, value, target, met in rows(report, lang)
-            if section in ("calls", "incidents") and target
-        ]  # fmt: skip
+        language = _lang(lang)
+        lines = []
+        for line in sla_lines(report):
+            value = fmt(line.kind, line.value, language)
+            target = target_text(line.kind, line.target, line.op, language)
+            lines.append(
+                f"- {pick(line.label, language)}: {value} ({target}) {met_text(line.met, language)}"
+            )
         calls = report.calls.to_dict()
         summary = {
             "month": report.month,
@@ -72,3 +80,9 @@ class MonthlyForms:
             },
         }
         return "\n".join(lines), summary
+
+
+def _lang(lang: str) -> Lang:
+    if lang not in ("ja", "en"):
+        raise ValueError(f"lang: {lang!r} is not ja or en")
+    return "ja" if lang == "ja" else "en"

@@ -36,7 +36,7 @@ class ReportsConfig(Settings):
     to ``mail_to`` and/or as the ``report.monthly`` webhook."""
 
     archive: bool = True  # make and keep it (false: none of this)
-    formats: tuple[ReportFormat, ...] = ("html", "csv")
+    formats: tuple[ReportFormat, ...] = ("xlsx", "pdf", "html", "csv")
     lang: Literal["ja", "en"] = "ja"
     at: Annotated[str, AfterValidator(_time)] = "09:00"  # service time zone
     keep_months: Annotated[int, Field(ge=1, le=1200), Hint("between 1 and 1200")] = 84

@@ -326,6 +326,25 @@ class ApiTokenRow(Base):
     __table_args__ = (Index("ux_api_tokens_hash", "token_hash", unique=True),)
 
 
+class ImprovementActionRow(Base):
+    """An improvement action (改善施策) a supervisor wrote for a month; printed in that
+    month's report (callcenter.reports.actions)."""
+
+    __tablename__ = "improvement_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(120))  # who carries it out
+    status: Mapped[str] = mapped_column(String(16))  # planned, in_progress, done
+    author: Mapped[str] = mapped_column(String(120))  # who wrote it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_improvement_actions_month", "month", "id"),)
+
+
 MAX_ERROR_CHARS = 500
 # Rows still to send, as each dialect renders ``_pending()``: the partial index below
 # is only used when a query's WHERE repeats its predicate, and it covers only the few

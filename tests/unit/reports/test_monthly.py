@@ -1,5 +1,5 @@
-"""The monthly report: the month's call and incident figures, with targets, the same in
-JSON, CSV and HTML, in Japanese and English; from a real SQLite file and the command."""
+"""The monthly report over the month worked out by hand in conftest.py: the figures, the
+sections, the formats in both languages, and the command."""
 
 from __future__ import annotations
 
@@ -9,152 +9,181 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
 
-from callcenter.config import Config
 from callcenter.incidents.figures import IncidentTargets
-from callcenter.incidents.model import SurveyResponse
-from callcenter.incidents.store import IncidentStore
-from callcenter.reports.monthly import build, month_bounds, render_csv, render_html, rows
-from callcenter.store.calls import write_calls
-from callcenter.store.db import make_engine, migrate
-from callcenter.store.settings import DatabaseConfig
-from callcenter.telephony.callrows import call_row
-from callcenter.telephony.calls import CallRecord, Outcome
-
-TZ = ZoneInfo("Asia/Tokyo")
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TZ)
+from callcenter.reports.layout import sections
+from callcenter.reports.model import Section, SectionProvider, Table
+from callcenter.reports.monthly import build, month_bounds, render
+from tests.unit.reports.conftest import MONTH, NOW, Month
 
 
-def call(n: int, outcome: Outcome, *, busy: bool = False, month: int = 11) -> CallRecord:
-    t = datetime(2026, month, 10, 10, 0, tzinfo=TZ).timestamp() + n * 600
-    rec = CallRecord(server_id="lab", linkedid=f"L{month}-{n}", arrived_at=t,
-                     caller_num=f"03{n:08d}", queue="support", queued_at=t + 2,
-                     ended_at=t + 200)  # fmt: skip
-    if busy:
-        rec.busy_at = t + 1
-    if outcome is Outcome.ANSWERED:
-        rec.answered_at = t + 12  # waited 10 s after joining: inside the 20 s level
-        rec.agent = "Agent One"
-        rec.agent_interface = "PJSIP/agent1"
-    rec.outcome = outcome
-    return rec
+def _build(m: Month, **kw: object) -> object:
+    return build(m.engine, m.cfg.service, m.cfg.metrics, MONTH, IncidentTargets(), NOW, **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> tuple[Engine, Config]:
-    cfg = Config(database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'cc.db'}"), base_dir=tmp_path)
-    engine = make_engine(cfg.database_url())
-    migrate(engine)
-    # November: 8 answered (1 after the busy message), 2 abandoned, 1 after hours;
-    # one call of December that must not count.
-    calls = [call(n, Outcome.ANSWERED, busy=(n == 0)) for n in range(8)]
-    calls += [call(8, Outcome.ABANDONED), call(9, Outcome.ABANDONED)]
-    calls += [call(10, Outcome.AFTER_HOURS), call(0, Outcome.ABANDONED, month=12)]
-    write_calls(engine, [call_row(c, TZ) for c in calls])
-    store = IncidentStore(engine)
-    # Two incidents: one resolved on the first line in 20 business minutes, one open.
-    one, _ = store.open_for_call(calls[0], agent_id="agent1",
-                                 at=datetime.fromtimestamp(calls[0].arrived_at + 13, UTC),
-                                 repeat_window=timedelta(0))  # fmt: skip
-    assert one.id is not None
-    store.change(one.id, "resolve", "agent1", one.received_at + timedelta(minutes=20))
-    store.open_for_call(calls[1], agent_id="agent1",
-                        at=datetime.fromtimestamp(calls[1].arrived_at + 13, UTC),
-                        repeat_window=timedelta(0))  # fmt: skip
-    store.add_survey(
-        SurveyResponse("03000000", one.id, (5, 4), one.received_at + timedelta(hours=1)), "phone"
-    )
-    return engine, cfg
-
-
-def test_the_months_figures_with_targets(setup: tuple[Engine, Config]) -> None:
-    engine, cfg = setup
-    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
+def test_the_months_figures_by_hand(month: Month) -> None:
+    report = build(month.engine, month.cfg.service, month.cfg.metrics, MONTH,
+                   IncidentTargets(), NOW)  # fmt: skip
     d = report.to_dict()
-    calls = d["calls"]
-    # 11 calls; rates over 10 (after hours apart): abandonment 2/10, busy 1/10.
-    assert (calls["calls"], calls["total_incoming"], calls["answered"]) == (11, 10, 8)
-    assert (calls["abandonment_rate"], calls["busy_rate"]) == (0.2, 0.1)
-    assert calls["targets"]["abandonment_rate"] == {"target": 0.1, "met": False}
-    assert calls["targets"]["busy_rate"] == {"target": 0.05, "met": False}
-    assert d["calls_by_queue"]["support"]["calls"] == 11
-    inc = d["incidents"]
-    assert (inc["received"], inc["unresolved"]) == (2, 1)
-    # FCR: 1 resolved without escalation of 2 taken; handling 20 min (≤ 30: met);
-    # satisfaction (100 + 80) / 2 = 90 (≥ 75: met).
-    assert inc["figures"]["first_contact_resolution"]["value"] == 0.5
-    assert inc["figures"]["first_contact_resolution"]["met"] is False
-    assert inc["figures"]["handling_seconds"]["value"] == 1200
-    assert inc["figures"]["handling_seconds"]["met"] is True
-    assert inc["figures"]["satisfaction"]["value"] == 90
-    assert inc["figures"]["escalation_seconds"]["met"] is None  # nothing escalated
-
-
-def test_the_formats_say_the_same_in_both_languages(setup: tuple[Engine, Config]) -> None:
-    engine, cfg = setup
-    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
-    ja = rows(report, "ja")
-    en = rows(report, "en")
-    assert [(r[0], r[1], r[3], r[4]) for r in ja] == [(r[0], r[1], r[3], r[4]) for r in en]
-    by_key = {(r[0], r[1]): r for r in ja}
-    assert by_key[("calls", "abandonment_rate")][2:] == ("放棄率", "20.0%", "< 10.0%", "未達")
-    assert by_key[("incidents", "handling_seconds")][2:] == (
-        "サービスデスク対応時間", "20.0 min", "≤ 30.0 min", "達成",
+    c = d["calls"]
+    assert (c["calls"], c["total_incoming"], c["answered"], c["abandoned"], c["busy"]) == (
+        10, 8, 5, 3, 1,
     )  # fmt: skip
-    assert by_key[("incidents", "escalation_seconds")][5] == "対象なし"
-    table = list(csv.reader(io.StringIO(render_csv(report, "en"))))
-    assert table[0] == ["month", "section", "key", "Figure", "Result", "Target", "Met"]
-    assert ["2026-11", "incidents", "satisfaction", "Customer satisfaction", "90.0",
-            "≥ 75.0", "met"] in table  # fmt: skip
-    page = render_html(report, "ja")
-    assert page.startswith('<!doctype html><html lang="ja">')
-    assert "月次運用報告書 2026-11" in page
-    assert "受付インシデント: 2（うち未解決: 1）" in page
-    assert '<tr class="miss"><td>放棄率</td><td>20.0%</td>' in page
-    assert "Monthly operations report 2026-11" in render_html(report, "en")
+    assert report.calls.answer_rate == 0.625
+    assert (c["abandonment_rate"], c["busy_rate"], c["service_level"]) == (0.375, 0.125, 0.375)
+    assert (c["asa_seconds"], c["aht_seconds"], c["max_wait_seconds"]) == (27.0, 288.0, 130.0)
+    assert c["targets"]["service_level"] == {"target": 0.8, "met": False}
+    day = d["calls_by_day"]
+    assert list(day) == ["2026-11-10", "2026-11-11"]
+    assert (day["2026-11-10"]["calls"], day["2026-11-10"]["total_incoming"]) == (6, 5)
+    assert (day["2026-11-10"]["asa_seconds"], day["2026-11-10"]["aht_seconds"]) == (26.25, 330.0)
+    assert (day["2026-11-11"]["abandoned"], day["2026-11-11"]["service_level"]) == (2, 0.0)
+    assert {h: f["calls"] for h, f in d["calls_by_hour"].items()} == {
+        "10": 4, "11": 2, "14": 3, "20": 1,
+    }  # fmt: skip
+    assert {q: f["calls"] for q, f in d["calls_by_queue"].items()} == {
+        "billing": 2, "support": 6, "(none)": 2,
+    }  # fmt: skip
+    buckets = {(b["from_seconds"], b["to_seconds"]): b["calls"] for b in d["abandoned_by_wait"]}
+    assert buckets == {(0.0, 10): 1, (10, 20): 0, (20, 30): 0, (30, 60): 1, (60, 120): 0,
+                       (120, 300): 1, (300, None): 0}  # fmt: skip
+    inc = d["incidents"]
+    assert (inc["received"], inc["unresolved"]) == (3, 1)
+    f = inc["figures"]
+    assert f["first_contact_resolution"]["value"] == pytest.approx(1 / 3)
+    assert f["handling_seconds"]["value"] == 1350.0
+    assert (f["escalation_seconds"]["value"], f["escalation_seconds"]["met"]) == (900.0, False)
+    assert (f["progress_seconds"]["value"], f["progress_seconds"]["met"]) == (2400.0, False)
+    assert f["satisfaction"]["value"] == 90.0
+    assert inc["by_category"]["ネットワーク"]["resolved"] == 1
+    assert inc["by_category"]["ネットワーク"]["received"] == 1
+    assert inc["by_category"]["アカウント"]["resolved"] == 1
+    risks = {(r["incident_id"], r["figure"], r["state"]) for r in inc["risks"]}
+    assert risks == {(2, "escalation_seconds", "breached"), (2, "progress_seconds", "breached"),
+                     (3, "handling_seconds", "breached")}  # fmt: skip
+    assert [a["title"] for a in d["improvement_actions"]] == ["昼休みの応答体制を見直す"]
+    assert d["definitions"]["in_force"]["service_level_seconds"] == 20.0
 
 
-def test_a_queue_name_is_escaped_in_the_page(setup: tuple[Engine, Config]) -> None:
-    engine, cfg = setup
-    report = build(engine, cfg.service, cfg.metrics, "2026-11", IncidentTargets(), NOW)
+def test_the_sla_summary_has_margins(month: Month) -> None:
+    report = build(month.engine, month.cfg.service, month.cfg.metrics, MONTH,
+                   IncidentTargets(), NOW)  # fmt: skip
+    (sla,) = sections(report)[0].tables
+    page = render(report, "html", "ja").decode()
+    # Abandonment 37.5% against < 10%: 27.5 points over; satisfaction 90 against 75: +15.
+    assert "<td>放棄率</td>" in page
+    assert "37.5%" in page
+    assert "10.0%未満" in page
+    assert "−27.5ポイント" in page
+    assert "+15.0点" in page
+    en = render(report, "html", "en").decode()
+    assert "&lt; 10.0%" in en
+    assert "−27.5 pt" in en
+    assert "≤ 30.0 min" in en
+    assert len(sla.rows) == 8
+    assert sum(sla.missed) == 6
+
+
+def test_every_format_in_both_languages(month: Month) -> None:
+    report = build(month.engine, month.cfg.service, month.cfg.metrics, MONTH,
+                   IncidentTargets(), NOW)  # fmt: skip
+    ja = render(report, "html", "ja").decode()
+    assert ja.startswith('<!doctype html><html lang="ja">')
+    assert "月次運用報告書 2026年11月" in ja
+    assert "作成日時: 2026年12月1日 09:00" in ja
+    assert "受付 3件（うち未解決 1件）" in ja
+    assert "27.0秒" in ja
+    assert "4.8分" in ja
+    assert ja.count("<svg") == 6  # three daily rates, by hour, abandoned waits, incident times
+    assert "<script" not in ja
+    assert "Monthly operations report 2026-11" in render(report, "html", "en").decode()
+    data = render(report, "csv", "ja")
+    assert data.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert table[0] == ["月次運用報告書", "2026-11", "Asia/Tokyo"]
+    head = table.index(["日付", "入電数（件）", "応答数（件）", "放棄数（件）", "応答率（比率）",
+                        "放棄率（比率）", "ビジー率（比率）", "サービスレベル（比率）",
+                        "平均応答時間（ASA）（秒）", "平均処理時間（AHT）（秒）"])  # fmt: skip
+    assert table[head + 1] == ["2026-11-10", "6", "4", "1", "0.8", "0.2", "0.2", "0.6",
+                               "26.25", "330.0"]  # fmt: skip
+    assert json.loads(render(report, "json", "en"))["calls"]["calls"] == 10
+    assert render(report, "xlsx", "ja")[:2] == b"PK"
+    assert render(report, "pdf", "en")[:5] == b"%PDF-"
+    with pytest.raises(ValueError, match="format"):
+        render(report, "docx", "ja")
+
+
+def test_a_queue_name_is_escaped_in_the_page(month: Month) -> None:
+    report = build(month.engine, month.cfg.service, month.cfg.metrics, MONTH,
+                   IncidentTargets(), NOW)  # fmt: skip
     report.calls_by_queue["<script>"] = report.calls
-    page = render_html(report, "en")
+    page = render(report, "html", "en").decode()
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
 
 
-def test_the_command(setup: tuple[Engine, Config], tmp_path: Path) -> None:
-    _, cfg = setup
-    conf = tmp_path / "cc.toml"
-    conf.write_text(f'[database]\nurl = "{cfg.database.url}"\n', encoding="utf-8")
+def test_a_section_provider_fills_its_slot_in_every_format(month: Month) -> None:
+    seen = []
 
+    def activity(ctx: object) -> Section:
+        seen.append(ctx)
+        table = Table("agent_activity", ("稼働状況", "Agent activity"), (), ())
+        return Section("agent_activity", ("エージェント稼働", "Agent activity"), (table,))
+
+    report = build(month.engine, month.cfg.service, month.cfg.metrics, MONTH,
+                   IncidentTargets(), NOW,
+                   providers=[SectionProvider("agent_activity", activity),
+                              SectionProvider("followups", lambda ctx: None)])  # fmt: skip
+    (ctx,) = seen
+    assert (ctx.month, ctx.day_from, ctx.day_to) == ("2026-11", "2026-11-01", "2026-12-01")  # type: ignore[attr-defined]
+    keys = [s.key for s in sections(report)]
+    assert keys == ["sla", "by_day", "by_hour", "by_queue", "agent_activity", "abandoned",
+                    "incidents", "actions", "record"]  # fmt: skip
+    assert "エージェント稼働" in render(report, "html", "ja").decode()
+    assert "agent_activity" in report.to_dict()["sections"]
+    with pytest.raises(ValueError, match="slot"):
+        SectionProvider("nope", activity)  # type: ignore[arg-type]
+
+
+def test_the_command(month: Month, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "callcenter", "report", "monthly", *args, "--config", str(conf)],
+            [sys.executable, "-m", "callcenter", "report", *args, "--config", str(month.conf)],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 
-    res = run("--month", "2026-11", "--format", "json")
+    res = run("monthly", "--month", "2026-11", "--format", "json")
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["calls"]["calls"] == 11
+    assert json.loads(res.stdout)["calls"]["calls"] == 10
     out = tmp_path / "report.html"
-    res = run("--month", "2026-11", "--out", str(out))
+    res = run("monthly", "--month", "2026-11", "--out", str(out))
     assert (res.returncode, res.stdout.strip()) == (0, f"wrote {out}")
     assert "月次運用報告書" in out.read_text(encoding="utf-8")
-    res = run("--month", "2026-13")
+    xlsx = tmp_path / "r.xlsx"
+    res = run(
+        "monthly", "--month", "2026-11", "--format", "xlsx", "--lang", "en", "--out", str(xlsx)
+    )
+    assert res.returncode == 0, res.stderr
+    assert xlsx.read_bytes()[:2] == b"PK"
+    res = run("monthly", "--month", "2026-11", "--format", "pdf")
+    assert (res.returncode, res.stderr.strip()) == (
+        2, "callcenter report: --format pdf needs --out FILE",
+    )  # fmt: skip
+    res = run("monthly", "--month", "2026-13")
     assert (res.returncode, res.stderr.strip()) == (
         2,
         "callcenter report: --month: '2026-13' is not YYYY-MM",
     )
-    res = run("--month", "2026-11", "--out", str(tmp_path / "no" / "such" / "dir.html"))
+    res = run("monthly", "--month", "2026-11", "--out", str(tmp_path / "no" / "such" / "x.html"))
     assert res.returncode == 2
     assert "No such file or directory" in res.stderr
+    res = run("trend", "--to", "2026-13")
+    assert (res.returncode, res.stderr.strip()) == (
+        2, "callcenter report: --to: '2026-13' is not YYYY-MM",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("month", ["0001-01", "9999-12", "2026-13", "x"])
