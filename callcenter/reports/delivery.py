@@ -35,6 +35,7 @@ log = structlog.get_logger("callcenter.reports")
 EVENT = "report.monthly"
 TICK_SECONDS = 3600.0  # the longest sleep: a changed clock or calendar is seen within it
 RETRY_SECONDS = 300.0  # after a database error
+FIRST_DELAY = 60.0  # seconds after the daemon starts
 # (format) -> (MIME type, subtype, file extension)
 MIME: Mapping[str, tuple[str, str, str]] = {
     "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
@@ -114,6 +115,9 @@ class ReportDelivery:
         self.clock = clock or (lambda: datetime.now(calendar.tz))
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Not in the start-up's rush: the daemon takes calls first, the report can wait.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FIRST_DELAY)
         while not stop.is_set():
             sleep = self._sleep()
             try:
