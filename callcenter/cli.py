@@ -347,6 +347,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 
     from callcenter.reports.monthly import BINARY_FORMATS, build, render
     from callcenter.reports.months import month_bounds
+    from callcenter.reports.providers import providers_for
     from callcenter.reports.trend import build_trend, trend_dict, trend_text
     from callcenter.store.db import make_engine, migrate
 
@@ -367,7 +368,15 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
             rows = build_trend(engine, cfg.service, cfg.metrics, _incident_targets(cfg), month)
         else:
             now = datetime.now(ZoneInfo(cfg.service.timezone))
-            report = build(engine, cfg.service, cfg.metrics, month, _incident_targets(cfg), now)
+            report = build(
+                engine,
+                cfg.service,
+                cfg.metrics,
+                month,
+                _incident_targets(cfg),
+                now,
+                providers_for(cfg.server.id, cfg.queues),
+            )
     except SQLAlchemyError as exc:
         print(f"callcenter report: database: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -42,6 +42,7 @@ from callcenter.pbxrecord.reconcile import PassResult, classifier_for
 from callcenter.rebuild import open_call_events
 from callcenter.reports.delivery import ReportDelivery
 from callcenter.reports.forms import MonthlyForms
+from callcenter.reports.providers import providers_for
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.db import make_engine, migrate
@@ -152,6 +153,7 @@ class Daemon:
             cfg.metrics,
             IncidentTargets.from_config(cfg.incidents),
             lambda: datetime.now(UTC),
+            providers_for(cfg.server.id, cfg.queues),
         )
         self.reports: ReportDelivery | None = (
             ReportDelivery(

@@ -16,6 +16,7 @@ from callcenter.reports.archive import MONTHLY, ReportArchive
 from callcenter.reports.delivery import MIME
 from callcenter.reports.forms import MonthlyForms
 from callcenter.reports.monthly import month_bounds
+from callcenter.reports.providers import providers_for
 from callcenter.web.api import PREFIX, PathParam, endpoint
 from callcenter.web.auth import READERS
 from callcenter.web.errors import ApiError, invalid
@@ -74,6 +75,7 @@ class ReportRoutes(PbxArea):
             cfg.metrics,
             IncidentTargets.from_config(cfg.incidents),
             lambda: datetime.now(UTC),
+            providers_for(cfg.server.id, cfg.queues),
         )
 
     @endpoint(

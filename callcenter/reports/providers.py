@@ -1,0 +1,15 @@
+"""The sections other areas add to the monthly report, for one daemon's configuration:
+agent activity (and, when the follow-up list is kept, its recall figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from callcenter.dialplan.settings import QueueConfig
+from callcenter.reports.model import SectionProvider
+from callcenter.reports.sections.agents import agent_activity
+
+
+def providers_for(server_id: str, queues: Sequence[QueueConfig]) -> tuple[SectionProvider, ...]:
+    wrapup = {q.name: float(q.wrapuptime) for q in queues}
+    return (agent_activity(server_id, wrapup),)
