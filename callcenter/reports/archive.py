@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,11 @@ from callcenter.store.models import ReportFile, ReportRun
 
 MONTHLY = "monthly"
 _FILES: Table = ReportFile.__table__  # type: ignore[assignment]
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,9 @@ class ReportArchive:
                 .order_by(t.c.period.desc(), t.c.format, t.c.lang)
             )
             return [
-                StoredForm(r.kind, r.period, r.format, r.lang, len(r.content), r.sha256, r.made_at)
+                StoredForm(
+                    r.kind, r.period, r.format, r.lang, len(r.content), r.sha256, _utc(r.made_at)
+                )
                 for r in rows
             ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, func, insert, select
@@ -27,6 +27,11 @@ class AuditEntry:
     via: str
     detail: Mapping[str, Any] = field(default_factory=dict)
     server_id: str = ""
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite hands back the stored UTC time without its zone.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class AuditLog:
             ).mappings()
             return [
                 AuditEntry(
-                    r["at"], r["actor"], r["role"], r["action"], r["target"], r["result"],
+                    _utc(r["at"]), r["actor"], r["role"], r["action"], r["target"], r["result"],
                     r["via"], r["detail"] or {}, r["server_id"],
                 )
                 for r in rows

@@ -21,7 +21,7 @@ from callcenter.web.figures.routes import FigureRoutes
 from callcenter.web.incidents import AREAS as INCIDENT_AREAS
 from callcenter.web.live_route import LiveRoutes
 from callcenter.web.queues.routes import QueueRoutes
-from callcenter.web.reports.routes import ReportRoutes
+from callcenter.web.reports.routes import ActionRoutes, ReportRoutes
 from callcenter.web.service_mode.routes import ServiceModeRoutes
 
 # The areas that need the daemon's PBX side (without it, their routes answer 503).
@@ -32,6 +32,7 @@ PBX_AREAS = (
     FigureRoutes,
     CallRecordRoutes,
     ReportRoutes,
+    ActionRoutes,
     ServiceModeRoutes,
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
+from callcenter.store.audit import AuditLog
 from callcenter.store.db import make_engine, migrate
 from callcenter.web.app import make_app
 from callcenter.web.auth import TokenStore
@@ -98,6 +99,7 @@ def _build(engine: Engine, tokens: TokenStore) -> web.Application:
         today_coverage=lambda: None,
     )
     deps = ApiDeps(
+        audit=AuditLog(engine),
         incidents=IncidentStore(engine),
         tokens=tokens,
         calendar=CALENDAR,

@@ -304,6 +304,23 @@ def described(doc: dict[str, Any]) -> list[str]:
     )
 
 
+def allowed(doc: dict[str, Any], role: str) -> list[str]:
+    """The operations ``role`` may call, as each operation's description states it
+    ("Roles: ..." names them; otherwise any principal, an auditor reading only)."""
+    out = []
+    for label in described(doc):
+        method, _, path = label.partition(" ")
+        text = doc["paths"][path][method.lower()].get("description", "")
+        if text.startswith("Roles: "):
+            roles = text.removeprefix("Roles: ").partition(".")[0].split(", ")
+            if role not in roles:
+                continue
+        elif role == "auditor" and method != "GET":
+            continue
+        out.append(label)
+    return out
+
+
 def summary(findings: list[Finding]) -> str:
     lines = [f"{len(findings)} kinds of failure:"]
     lines += [

@@ -12,16 +12,30 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.incidents.figures import IncidentTargets
+from callcenter.reports.actions import ActionNotFound, ImprovementActions
 from callcenter.reports.archive import MONTHLY, ReportArchive
 from callcenter.reports.delivery import MIME
 from callcenter.reports.forms import MonthlyForms
-from callcenter.reports.monthly import month_bounds
+from callcenter.reports.months import month_bounds
 from callcenter.reports.providers import providers_for
-from callcenter.web.api import PREFIX, PathParam, endpoint
-from callcenter.web.auth import READERS
+from callcenter.reports.trend import build_trend, trend_dict
+from callcenter.web.api import PREFIX, PathParam, Reply, endpoint
+from callcenter.web.auth import READERS, STAFF, principal
 from callcenter.web.errors import ApiError, invalid
 from callcenter.web.pbxside import PbxArea
-from callcenter.web.reports.models import Archive, FormQuery, StoredForm, StoredQuery
+from callcenter.web.reports.models import (
+    Action,
+    ActionChange,
+    ActionIn,
+    Actions,
+    Archive,
+    FormQuery,
+    OneAction,
+    StoredForm,
+    StoredQuery,
+    Trend,
+    TrendQuery,
+)
 
 MONTH = PathParam("month", r"\d{4}-\d{2}", {"type": "string"}, "YYYY-MM")
 FORMAT = PathParam("format", r"xlsx|pdf|html|csv|json", {"type": "string"}, "the form")
@@ -152,3 +166,138 @@ class ReportRoutes(PbxArea):
         if content is None:
             raise ApiError(404, f"no {fmt} report kept for {month} ({query.lang})")
         return _file(content, fmt, f"monthly-report-{month}-{query.lang}")
+
+
+ACTION_ID = PathParam("id", r"[1-9]\d{0,17}", {"type": "integer", "minimum": 1}, "the action")
+
+
+class ActionRoutes(PbxArea):
+    """Improvement actions (改善施策): supervisors and admins write them for a month;
+    auditors read them; each month's report prints its own."""
+
+    def _actions(self) -> ImprovementActions:
+        if self.pbx.engine is None:
+            raise ApiError(503, "improvement actions need the database", code="unavailable")
+        return ImprovementActions(self.pbx.engine)
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/reports/monthly/{{month}}/actions",
+        summary="The month's improvement actions (改善施策)",
+        tag="reports",
+        roles=READERS,
+        params=(MONTH,),
+        ok=Actions,
+        errors=_DB,
+    )
+    async def list_actions(self, request: web.Request) -> Actions:
+        month = _month(request)
+        found = await asyncio.to_thread(self._actions().for_month, month)
+        return Actions(actions=[Action.model_validate(a.to_dict()) for a in found])
+
+    @endpoint(
+        "POST",
+        f"{PREFIX}/reports/monthly/{{month}}/actions",
+        summary="Write an improvement action for the month",
+        tag="reports",
+        roles=STAFF,
+        params=(MONTH,),
+        body=ActionIn,
+        body_required=True,
+        ok=OneAction,
+        status=201,
+        ok_description="Written",
+        errors=_DB,
+    )
+    async def add_action(self, request: web.Request, body: ActionIn) -> Reply:
+        month = _month(request)
+        who = principal(request)
+        made = await asyncio.to_thread(
+            self._actions().add,
+            month,
+            body.title,
+            author=who.actor,
+            at=datetime.now(UTC),
+            body=body.body,
+            owner=body.owner,
+            status=body.status,
+        )
+        return Reply(OneAction(action=Action.model_validate(made.to_dict())), status=201)
+
+    @endpoint(
+        "PATCH",
+        f"{PREFIX}/reports/actions/{{id}}",
+        summary="Change an improvement action (its title, body, owner or status)",
+        tag="reports",
+        roles=STAFF,
+        params=(ACTION_ID,),
+        body=ActionChange,
+        body_required=True,
+        ok=OneAction,
+        errors={404: "no such action", **_DB},
+    )
+    async def change_action(self, request: web.Request, body: ActionChange) -> OneAction:
+        changes = {k: getattr(body, k) for k in body.model_fields_set}
+        if not changes:
+            raise ApiError(422, "nothing to change: give any of title, body, owner, status")
+        try:
+            changed = await asyncio.to_thread(
+                self._actions().update,
+                int(request.match_info["id"]),
+                at=datetime.now(UTC),
+                **changes,
+            )
+        except ActionNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        return OneAction(action=Action.model_validate(changed.to_dict()))
+
+    @endpoint(
+        "DELETE",
+        f"{PREFIX}/reports/actions/{{id}}",
+        summary="Remove an improvement action",
+        tag="reports",
+        roles=STAFF,
+        params=(ACTION_ID,),
+        ok=Actions,
+        errors={404: "no such action", **_DB},
+    )
+    async def remove_action(self, request: web.Request) -> Actions:
+        actions = self._actions()
+        action_id = int(request.match_info["id"])
+        try:
+            gone = await asyncio.to_thread(actions.get, action_id)
+            await asyncio.to_thread(actions.remove, action_id)
+        except ActionNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        left = await asyncio.to_thread(actions.for_month, gone.month)
+        return Actions(actions=[Action.model_validate(a.to_dict()) for a in left])
+
+    @endpoint(
+        "GET",
+        f"{PREFIX}/reports/trend",
+        summary="The figures month by month (12 by default): the annual review's trend",
+        tag="reports",
+        roles=READERS,
+        query=TrendQuery,
+        ok=Trend,
+        errors=_DB,
+    )
+    async def trend(self, request: web.Request, query: TrendQuery) -> Trend:
+        if self.pbx.engine is None:
+            raise ApiError(503, "the trend needs the database", code="unavailable")
+        cfg = self.pbx.cfg
+        try:
+            rows = await asyncio.to_thread(
+                build_trend,
+                self.pbx.engine,
+                cfg.service,
+                cfg.metrics,
+                IncidentTargets.from_config(cfg.incidents),
+                query.to,
+                query.months,
+            )
+        except SQLAlchemyError:
+            raise ApiError(503, "the database did not answer", code="unavailable") from None
+        except ValueError as exc:  # a first month before 1970
+            raise invalid("months", str(exc).partition(": ")[2] or str(exc)) from None
+        return Trend.model_validate(trend_dict(rows))

@@ -608,7 +608,7 @@ async def test_an_auditor_gets_403_on_every_route_that_changes_something(desk: D
         if method != "get" and "second-line" not in path  # signed, no bearer: not a role
     ]
     assert len(writes) >= 20
-    ids = {"id": iid, "name": "support"}
+    ids = {"id": iid, "name": "support", "month": "2024-06"}
     for method, path in writes:
         url = _concrete(path.removeprefix("/api/v1"), ids)
         if url.startswith("/agents/"):
@@ -846,3 +846,42 @@ async def test_every_change_is_in_the_audit_trail_with_who_what_and_how_it_ended
     with pytest.raises(DBAPIError), desk.api.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     assert (await desk.call("GET", "/audit", "aud")).body["total"] == 6
+
+
+async def test_improvement_actions_are_written_by_staff_read_by_auditors_and_reported(
+    desk: Desk,
+) -> None:
+    r = await desk.call(
+        "POST",
+        "/reports/monthly/2024-06/actions",
+        "sup",
+        json_body={"title": "朝の増員", "body": "9時台に1名追加", "owner": "鈴木"},
+    )
+    assert r.status == 201, r.text
+    aid = r.body["action"]["id"]
+    assert (r.body["action"]["author"], r.body["action"]["status"]) == ("suzuki", "planned")
+    denied = await desk.call(
+        "POST", "/reports/monthly/2024-06/actions", "aud", json_body={"title": "x"}
+    )
+    assert denied.status == 403
+    assert (
+        await desk.call("POST", "/reports/monthly/2024-06/actions", "a1", json_body={"title": "x"})
+    ).status == 403
+    changed = await desk.call(
+        "PATCH", f"/reports/actions/{aid}", "admin", json_body={"status": "done"}
+    )
+    assert changed.body["action"]["status"] == "done"
+    listed = await desk.call("GET", "/reports/monthly/2024-06/actions", "aud")
+    assert [a["title"] for a in listed.body["actions"]] == ["朝の増員"]
+    report = await desk.call("GET", "/reports/monthly/2024-06", "aud", params={"format": "html"})
+    assert "朝の増員" in report.text
+    bad = await desk.call(
+        "POST", "/reports/monthly/2024-06/actions", "sup", json_body={"title": " "}
+    )
+    assert (bad.status, bad.error["field"]) == (422, "title")
+    gone = await desk.call("DELETE", f"/reports/actions/{aid}", "sup")
+    assert gone.body == {"actions": []}
+    assert (await desk.call("DELETE", f"/reports/actions/{aid}", "sup")).status == 404
+    trend = await desk.call("GET", "/reports/trend", "aud", params={"to": "2024-06", "months": "3"})
+    assert trend.status == 200, trend.text
+    assert [m["month"] for m in trend.body["months"]] == ["2024-04", "2024-05", "2024-06"]
