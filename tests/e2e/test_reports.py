@@ -40,6 +40,8 @@ fetch(arguments[0], {credentials: "same-origin"}).then(async (r) => {
 }).catch((e) => done({error: String(e)}));
 """
 
+TEXT_OF = "const done = arguments[1]; fetch(arguments[0]).then(r => r.text()).then(done);"
+
 WRITES = """
 const done = arguments[arguments.length - 1];
 const csrf = JSON.parse(document.getElementById("page-data").textContent).csrf;
@@ -51,6 +53,7 @@ const csrf = JSON.parse(document.getElementById("page-data").textContent).csrf;
       if (method === "get" || path.includes("second-line")) continue;
       const id = path.startsWith("/api/v1/agents/") ? "agent1" : "1";
       const url = path.replace("{id}", id).replace("{name}", "support")
+        .replace("{month}", "2024-06").replace("{format}", "csv")
         .replace(/\\{[a-z_]+\\}/g, "1");
       const r = await fetch(url, {
         method: method.toUpperCase(), credentials: "same-origin",
@@ -105,12 +108,26 @@ async def test_supervisor_and_auditor_open_reports_and_download_every_form(
             # The figures the report shows are the month's, as /metrics has them.
             as_json = await page.run(
                 page.driver.execute_async_script,
-                "const done = arguments[1]; fetch(arguments[0]).then(r => r.text()).then(done);",
+                TEXT_OF,
                 next(u for u in links if "format=json" in u),
             )
             assert json.loads(as_json)["month"] == month
             if who == "sup":
+                # The supervisor writes the month's improvement action; the report has it.
+                await page.type("#action-title", "朝の増員（9時台）")
+                await page.click("#action-form button[type=submit]")
+                await page.wait_text("#actions", "朝の増員", 10)
+                html = await page.run(
+                    page.driver.execute_async_script,
+                    TEXT_OF,
+                    next(u for u in links if "format=html" in u),
+                )
+                assert "朝の増員（9時台）" in html
                 await page.screenshot("reports.png")
+            else:
+                hidden = await page.attr("#action-form", "hidden")
+                assert hidden is not None  # an auditor reads only
+                await page.wait_text("#actions", "朝の増員", 10)
         # The auditor's session: every change refused, nothing changed.
         auditor = browsers.pages[-1]
         answers = await auditor.run(auditor.driver.execute_async_script, WRITES)

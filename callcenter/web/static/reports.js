@@ -31,6 +31,46 @@
     );
   }
 
+  const STAFF = ["supervisor", "admin"];
+
+  async function showActions() {
+    const month = document.getElementById("month").value;
+    const list = document.getElementById("actions");
+    if (!month) return;
+    try {
+      const data = await api("GET", `/reports/monthly/${month}/actions`);
+      replace(
+        list,
+        data.actions.length
+          ? data.actions.map((a) =>
+              el("li", { "data-action": a.id },
+                el("strong", { text: a.title }), " ",
+                el("span", { class: "owner", text: a.owner ? `(${a.owner})` : "" }), " ",
+                el("span", { class: "status", text: CC.tOr(`actions.status.${a.status}`, a.status) }),
+                a.body ? el("p", { text: a.body }) : null))
+          : [el("li", { text: t("actions.none") })],
+      );
+    } catch (e) {
+      notify(e.message, "error");
+    }
+  }
+
+  async function addAction(ev) {
+    ev.preventDefault();
+    const month = document.getElementById("month").value;
+    const body = {
+      title: document.getElementById("action-title").value,
+      owner: document.getElementById("action-owner").value,
+      body: document.getElementById("action-body").value,
+    };
+    const done = await CC.act(ev.submitter, () => api("POST", `/reports/monthly/${month}/actions`, body), t("actions.added"));
+    if (done) {
+      document.getElementById("action-form").reset();
+      showActions();
+      showMonth();
+    }
+  }
+
   async function showArchive() {
     try {
       const data = await api("GET", "/reports/archive");
@@ -112,7 +152,11 @@
   document.getElementById("month-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     showMonth();
+    showActions();
   });
+  const form = document.getElementById("action-form");
+  form.hidden = !(page.me && STAFF.includes(page.me.role));  // auditors read only
+  form.addEventListener("submit", addAction);
   document.getElementById("calls-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     offset = 0;
@@ -127,6 +171,7 @@
     showCalls();
   });
   showMonth();
+  showActions();
   showArchive();
   showCalls();
 })();
