@@ -17,6 +17,7 @@ from callcenter.web.call_records.routes import CallRecordRoutes
 from callcenter.web.calls.routes import CallRoutes
 from callcenter.web.errors import json_response
 from callcenter.web.figures.routes import FigureRoutes
+from callcenter.web.followups.routes import FollowupRoutes
 from callcenter.web.incidents import AREAS as INCIDENT_AREAS
 from callcenter.web.live_route import LiveRoutes
 from callcenter.web.queues.routes import QueueRoutes
@@ -32,6 +33,7 @@ PBX_AREAS = (
     CallRecordRoutes,
     ReportRoutes,
     ServiceModeRoutes,
+    FollowupRoutes,
 )
 
 DESCRIPTION = (

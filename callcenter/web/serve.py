@@ -42,6 +42,7 @@ def api_deps(daemon: Daemon, tokens: TokenStore) -> ApiDeps:
             open_calls=lambda: daemon.tracker.calls,
             engine=daemon.engine,
             today_coverage=lambda: daemon.coverage.today,
+            followups=daemon.followups,
         ),
     )
 
