@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -152,5 +153,7 @@ class Recall(_Model):
     )
 
     @classmethod
-    def of(cls, day_from: object, day_to: object, f: RecallFigures) -> Recall:
-        return cls.model_validate({"from": day_from, "to": day_to, **f.to_dict()})
+    def of(cls, day_from: date, day_to: date, f: RecallFigures) -> Recall:
+        return cls.model_validate(
+            {"from": day_from.isoformat(), "to": day_to.isoformat(), **f.to_dict()}
+        )
