@@ -167,7 +167,7 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    files = render_files(cfg, cfg.service, cfg.incidents)
+    files = render_files(cfg, cfg.service, cfg.incidents, followups=cfg.followups)
     for name, text in files.items():
         path = folder / name
         path.write_text(text, encoding="utf-8")

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from callcenter.ami.settings import AMIConfig
 from callcenter.dialplan.settings import NumberPlan
+from callcenter.followups.settings import FollowupsConfig
 from callcenter.incidents.settings import IncidentsConfig
 from callcenter.lab.settings import LabConfig
 from callcenter.logging import LogConfig
@@ -61,6 +62,7 @@ class Config(NumberPlan):
     webhooks: WebhookSettings = WebhookSettings()
     pbx_record: PbxRecordSettings = PbxRecordSettings()
     reports: ReportsConfig = ReportsConfig()
+    followups: FollowupsConfig = FollowupsConfig()
     # Relative paths in the file are taken from here (not a key of the file).
     base_dir: Annotated[Path, Field(exclude=True)] = Path()
 

@@ -27,6 +27,8 @@ from callcenter.backoff import backoff
 from callcenter.calls import CallControl
 from callcenter.config import Config
 from callcenter.coverage import CoverageKeeper
+from callcenter.followups.desk import FollowupDesk
+from callcenter.followups.store import FollowupStore
 from callcenter.front import Front
 from callcenter.incidents.desk import IncidentDesk
 from callcenter.incidents.figures import IncidentTargets
@@ -108,6 +110,21 @@ class Daemon:
             parkinglot=lot.name,
             pickup_context=lot.context,
             targets=cfg.transfer_targets,
+        )
+        # The follow-up list (callers not reached yet) and the agents' call-backs.
+        self.followups: FollowupDesk | None = (
+            FollowupDesk(
+                FollowupStore(self.engine),
+                self.client,
+                self.live,
+                cfg.agents,
+                cfg.followups,
+                retry_min=db.retry_min,
+                retry_max=db.retry_max,
+                on_change=self._changed,
+            )
+            if cfg.followups.enabled
+            else None
         )
         # The after-hours mode the dialplan reads (AstDB callcenter/mode and mode_until).
         self.calendar = BusinessCalendar.from_config(cfg.service)
@@ -210,6 +227,8 @@ class Daemon:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
         self.activity.apply(msg, received)
+        if self.followups is not None:
+            self.followups.apply(msg, received)  # the call-backs' stages and responses
         self._route(self.tracker.apply(msg, received))
         if msg.get("Event") in LIVE_EVENTS:
             self._changed()
@@ -234,6 +253,8 @@ class Daemon:
     def _call_finished(self, call: CallRecord) -> None:
         self.calls_writer.add(call)  # an estimate never replaces the record's real times
         self.today.finished(call)
+        if self.followups is not None:
+            self.followups.call_finished(call)  # the follow-up list decides what it means
         log.info(
             "call.finished",
             linkedid=call.linkedid,
@@ -316,6 +337,8 @@ class Daemon:
         for call in res.written:
             if self.incidents is not None and call.answered_at is not None:
                 self.incidents.call_answered(call)  # one per call: the store is idempotent
+            if self.followups is not None:
+                self.followups.call_finished(call)  # idempotent per call too
             # Still open here (the link is down, or it was resumed): the record says it
             # ended, so the resync must not finish it again as an estimate.
             self.tracker.forget(call.linkedid)
@@ -380,6 +403,11 @@ class Daemon:
             calls_stop = asyncio.Event()
             calls_writer = sup.start("calls-writer", lambda: self.calls_writer.run(calls_stop))
             on_stop("calls-writer", lambda: self._stop_calls_writer(calls_stop, calls_writer))
+            if self.followups is not None:
+                followups = self.followups
+                followups_stop = asyncio.Event()
+                written = sup.start("followups", lambda: followups.run(followups_stop))
+                on_stop("followups", lambda: _set_and_wait(followups_stop, written))
             activity_stop = asyncio.Event()
             activity = sup.start("activity-writer", lambda: self.activity.run(activity_stop))
             on_stop("activity-writer", lambda: _set_and_wait(activity_stop, activity))

@@ -18,6 +18,7 @@ from callcenter.dialplan.settings import (
     QueueConfig,
     TransferTargetConfig,
 )
+from callcenter.followups.settings import FollowupsConfig
 from callcenter.incidents.settings import IncidentsConfig
 from callcenter.pbxrecord.asterisk_conf import cel_conf, cel_custom_conf
 from callcenter.schedule.calendar import BusinessCalendar
@@ -382,11 +383,29 @@ blindxfer => {f.blindxfer}
     )
 
 
+def render_followup_options(followups: FollowupsConfig) -> str:
+    """[callcenter-followup-options]: how [callcenter-followup] dials a caller back
+    (CC_NUMBER: the number), and how long it rings."""
+    dial = followups.dial.replace("{number}", "${CC_NUMBER}")
+    return (
+        "\n".join(
+            [
+                "[callcenter-followup-options]",
+                f"exten => s,1,Set(CC_FOLLOWUP_DIAL={dial})",
+                f" same => n,Set(CC_FOLLOWUP_RING={followups.ring_seconds})",
+                " same => n,Return()",
+            ]
+        )
+        + "\n"
+    )
+
+
 def render_files(
     plan: NumberPlan,
     service: ServiceConfig,
     incidents: IncidentsConfig,
     today: date | None = None,
+    followups: FollowupsConfig | None = None,
 ) -> dict[str, str]:
     """Every generated file by name (``today`` sets the years of the day-off list)."""
     if today is None:
@@ -398,6 +417,7 @@ def render_files(
                 render_agent_contexts(plan),
                 render_queue_options(plan, service, incidents),
                 render_mode_fallback(service, today.year),
+                render_followup_options(followups or FollowupsConfig()),
             ]
         ),
         "callcenter-queues.conf": render_queues(plan),

@@ -199,11 +199,18 @@ direct_media = no
 rtp_symmetric = yes
 trust_id_inbound = yes
 send_pai = no
+aors = trunk
 
 [trunk]
 type = identify
 endpoint = trunk
 match = {cfg.lab.trunk_address}
+
+; Calls out through the trunk (the follow-up list's call-backs) go to the caller's
+; phone in the lab: whatever listens on {cfg.lab.trunk_address}:{cfg.lab.trunk_port}.
+[trunk]
+type = aor
+contact = sip:{cfg.lab.trunk_address}:{cfg.lab.trunk_port}
 """
     ]
     # Agents' phones and transfer targets: the same snippet `dialplan render` writes.
@@ -253,7 +260,9 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "extensions.conf": _extensions_conf(dialplan_dir, etc),
         **{
             k: v
-            for k, v in render_files(cfg, cfg.service, cfg.incidents).items()
+            for k, v in render_files(
+                cfg, cfg.service, cfg.incidents, followups=cfg.followups
+            ).items()
             if k != "callcenter-queues.conf"
         },
         "rtp.conf": f"[general]\nrtpstart = {cfg.lab.rtp_start}\nrtpend = {cfg.lab.rtp_end}\n",

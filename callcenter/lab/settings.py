@@ -26,3 +26,5 @@ class LabConfig(Settings):
     rtp_end: int = 20999
     # calls from this loopback address come in as the trunk
     trunk_address: Annotated[str, AfterValidator(_loopback)] = "127.0.0.2"
+    # calls out through the trunk (call-backs) reach the callers' phones at this port
+    trunk_port: Annotated[int, Field(ge=1, le=65535), Hint("not a UDP port: {input}")] = 5090

@@ -443,3 +443,83 @@ class AuditRow(Base):
         Index("ix_audit_actor_at", "actor", "at"),
         Index("ix_audit_action_at", "action", "at"),
     )
+
+
+OPEN_FOLLOWUP = "status = 'open'"
+
+
+class FollowupRow(Base):
+    """A caller the desk has not reached yet (callcenter.followups): opened by an
+    abandoned, after-hours, voicemail or callback call, one open entry per number; closed
+    when the caller is reached (a call-back answered, or an answered call of theirs) or
+    the number is wrong."""
+
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    caller_num: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # open reached wrong_number
+    reason: Mapped[str] = mapped_column(String(16))  # the latest unanswered call's outcome
+    queue: Mapped[str | None] = mapped_column(String(64))
+    server_id: Mapped[str] = mapped_column(String(40))  # of the first call
+    first_linkedid: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # first call's arrival
+    last_call_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    calls: Mapped[int] = mapped_column(Integer)  # the unanswered calls it stands for
+    attempts: Mapped[int] = mapped_column(Integer)  # call-backs started
+    last_result: Mapped[str | None] = mapped_column(String(16))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(16))  # callback call_again agent
+    closed_ref: Mapped[str | None] = mapped_column(String(64))  # the call or the attempt
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index(
+            "ux_followups_open_number",
+            "caller_num",
+            unique=True,
+            sqlite_where=text(OPEN_FOLLOWUP),
+            postgresql_where=text(OPEN_FOLLOWUP),
+        ),
+        Index("ix_followups_opened", "opened_at"),
+        Index("ix_followups_status", "status", "last_call_at"),
+    )
+
+
+class FollowupCallRow(Base):
+    """A finished call that changed the follow-up list, once (server_id, linkedid): the
+    same call from the live tracker and from the PBX record, or replayed, changes it once."""
+
+    __tablename__ = "followup_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    followup_id: Mapped[int] = mapped_column(BigInteger)
+    effect: Mapped[str] = mapped_column(String(10))  # opened added reached
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ux_followup_calls_call", "server_id", "linkedid", unique=True),
+        Index("ix_followup_calls_followup", "followup_id"),
+    )
+
+
+class FollowupAttemptRow(Base):
+    """One call-back (the agent's phone first, then the caller) or a result an agent set."""
+
+    __tablename__ = "followup_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    followup_id: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # reached no_answer wrong_number cancelled agent_missed; None while it rings
+    result: Mapped[str | None] = mapped_column(String(16))
+    result_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(String(40))  # Dial's status, the OriginateResponse
+    set_by: Mapped[str] = mapped_column(String(40))  # pbx, or the actor that set it
+
+    __table_args__ = (Index("ix_followup_attempts_followup", "followup_id"),)

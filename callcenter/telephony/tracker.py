@@ -44,8 +44,9 @@ def event_time(ev: Event, received: float) -> float:
     return received
 
 
-# Contexts where only the desk's own phones start calls (rendered by dialplan render).
-INTERNAL_CONTEXTS = frozenset({"callcenter-agents", "callcenter-transfer"})
+# Contexts where only the desk's own phones start calls (rendered by dialplan render),
+# and where the desk's call-backs run (the agent's phone first, then the caller).
+INTERNAL_CONTEXTS = frozenset({"callcenter-agents", "callcenter-transfer", "callcenter-followup"})
 
 
 def _endpoint(channel: str) -> str:

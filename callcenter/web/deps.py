@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from callcenter.agents import AgentService
 from callcenter.calls import CallControl
 from callcenter.config import Config
+from callcenter.followups.desk import FollowupDesk
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.store import IncidentStore
 from callcenter.metrics import CallFigures
@@ -44,6 +45,8 @@ class PbxDeps:
     engine: Engine | None = None
     # Today's coverage as the daemon last measured it (coverage.CoverageKeeper.today).
     today_coverage: Callable[[], dict[str, Any] | None] | None = None
+    # The follow-up list and the call-backs (None: [followups] enabled = false).
+    followups: FollowupDesk | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from callcenter.web.call_records.routes import CallRecordRoutes
 from callcenter.web.calls.routes import CallRoutes
 from callcenter.web.errors import json_response
 from callcenter.web.figures.routes import FigureRoutes
+from callcenter.web.followups.routes import FollowupRoutes
 from callcenter.web.incidents import AREAS as INCIDENT_AREAS
 from callcenter.web.live_route import LiveRoutes
 from callcenter.web.queues.routes import QueueRoutes
@@ -34,6 +35,7 @@ PBX_AREAS = (
     ReportRoutes,
     ActionRoutes,
     ServiceModeRoutes,
+    FollowupRoutes,
 )
 
 DESCRIPTION = (

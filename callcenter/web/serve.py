@@ -35,6 +35,7 @@ def pbx_deps(daemon: Daemon) -> PbxDeps:
         open_calls=lambda: daemon.tracker.calls,
         engine=daemon.engine,
         today_coverage=lambda: daemon.coverage.today,
+        followups=daemon.followups,
     )
 
 

@@ -15,6 +15,9 @@ import schemathesis
 from aiohttp import web
 from sqlalchemy import Engine
 
+from callcenter.followups.desk import FollowupDesk
+from callcenter.followups.settings import FollowupsConfig
+from callcenter.followups.store import FollowupStore
 from callcenter.incidents.store import IncidentStore
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
@@ -24,12 +27,14 @@ from callcenter.web.app import make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps
 from tests.contract.harness import (
+    FOLLOWUP_IDS,
     PEOPLE,
     ROLES,
     SecondLineSigner,
     fetch_description,
     load_schema,
     schemathesis_config,
+    seed_followups,
     seed_incidents,
 )
 from tests.contract.serve import LoopThread, loop_thread, serving
@@ -66,6 +71,7 @@ def contract_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("contract-template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
+    seed_followups(FollowupStore(engine))
     engine.dispose()
     return path
 
@@ -97,6 +103,9 @@ def _build(engine: Engine, tokens: TokenStore) -> web.Application:
         ),
         engine=engine,
         today_coverage=lambda: None,
+        followups=FollowupDesk(
+            FollowupStore(engine), FakePbx(live), live, AGENTS, FollowupsConfig()
+        ),
     )
     deps = ApiDeps(
         audit=AuditLog(engine),
@@ -134,6 +143,7 @@ def served(
             config = schemathesis_config(
                 base_url=base_url,
                 incident_ids=ids,
+                followup_ids=FOLLOWUP_IDS,
                 agent_ids=[a.id for a in AGENTS],
                 queue_names=[q.name for q in QUEUES],
                 coverage=True,

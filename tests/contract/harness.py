@@ -31,6 +31,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from callcenter.followups.store import FollowupStore
+from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.webhooks.signing import signed_headers
 
 API = "/api/v1"
@@ -75,6 +77,7 @@ def schemathesis_config(
     base_url: str,
     incident_ids: list[int],
     agent_ids: list[str],
+    followup_ids: list[int] | None = None,
     queue_names: list[str],
     coverage: bool,
 ) -> SchemathesisConfig:
@@ -103,6 +106,7 @@ def schemathesis_config(
                 "incident_ids": {"values": incident_ids},
                 "escalated_ids": {"values": [incident_ids[ESCALATED]]},
                 "agent_ids": {"values": agent_ids},
+                "followup_ids": {"values": followup_ids or [1]},
                 "queue_names": {"values": queue_names},
             },
             "operations": [
@@ -117,6 +121,10 @@ def schemathesis_config(
                         "path.id": bind("escalated_ids"),
                         "body.incident_id": bind("escalated_ids"),
                     },
+                },
+                {
+                    "include-path-regex": r"^/api/v1/followups/\{id\}",
+                    "parameters": {"path.id": bind("followup_ids")},
                 },
                 {
                     "include-path-regex": r"^/api/v1/agents/\{id\}",
@@ -330,6 +338,39 @@ def summary(findings: list[Finding]) -> str:
 
 
 # -- seeding -------------------------------------------------------------------------------
+
+# Callers on the follow-up list (ids 1..4 in a fresh database): open, open after two
+# calls, one reached by calling again, and one after-hours.
+FOLLOWUP_IDS = [1, 2, 3, 4]
+
+
+def seed_followups(store: FollowupStore) -> None:
+    t0 = 1763427000.0
+    for i, (number, outcome, at) in enumerate(
+        [
+            ("0311110011", Outcome.ABANDONED, 0.0),
+            ("0311110012", Outcome.VOICEMAIL, 10.0),
+            ("0311110012", Outcome.CALLBACK, 20.0),
+            ("0311110013", Outcome.ABANDONED, 30.0),
+            ("0311110013", Outcome.ANSWERED, 40.0),
+            ("0311110014", Outcome.AFTER_HOURS, 50.0),
+            ("0311110015", Outcome.ABANDONED, 60.0),
+        ]
+    ):
+        store.call_finished(
+            CallRecord(
+                server_id="lab",
+                linkedid=f"{t0 + at}.{i}",
+                arrived_at=t0 + at,
+                caller_num=number,
+                caller_name="折り返し 太郎",
+                queue="support",
+                answered_at=t0 + at + 5 if outcome is Outcome.ANSWERED else None,
+                ended_at=t0 + at + 30,
+                outcome=outcome,
+            )
+        )
+
 
 SEED_INCIDENTS: list[dict[str, Any]] = [
     {

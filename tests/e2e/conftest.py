@@ -37,6 +37,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     lab_state,
     second_line_port,
     sipp,
+    trunk_port,
 )
 
 CHROMIUM = "/usr/bin/chromium"

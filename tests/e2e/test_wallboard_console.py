@@ -220,6 +220,15 @@ async def test_a_call_through_the_wallboard_and_the_consoles(
     desk.procs.append(sipp.caller("1000", [AFTER_HOURS_CALLER], talk_ms=2000))
     after = await finished_call(desk.rd, AFTER_HOURS_CALLER[0], timeout=30)
     assert after.outcome is Outcome.AFTER_HOURS, after
+    # The after-hours caller is on agent1's follow-up list, with its one-click call-back;
+    # agent1 records a wrong number from the console, and the caller leaves the list.
+    row = f"#followups tr[data-number='{AFTER_HOURS_CALLER[0]}']"
+    await console1.wait_text(row, AFTER_HOURS_CALLER[1], timeout=20)
+    await console1.wait_text(row, "時間外")
+    await console1.wait_css(row + " button[data-action='callback']")
+    await console1.choose(row + " select[data-role='result']", "wrong_number")
+    await console1.click(row + " button[data-action='result']")
+    await console1.gone(row)
     # And back to the calendar (here: the test's own open hour is gone with it).
     await wallboard.click("#mode-auto")
     await wallboard.wait(

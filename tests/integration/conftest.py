@@ -45,12 +45,22 @@ def second_line_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def trunk_port() -> int:
+    """Where calls out through the lab's trunk go (127.0.0.2): the phone of a caller the
+    desk calls back, a sipp UAS the test that needs it starts."""
+    return free_udp_port()
+
+
+@pytest.fixture(scope="session")
 def lab_config(
-    agent_ports: dict[str, int], second_line_port: int, tmp_path_factory: pytest.TempPathFactory
+    agent_ports: dict[str, int],
+    second_line_port: int,
+    trunk_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Config:
     base = tmp_path_factory.mktemp("lab")
     return Config(
-        lab=LabConfig(workdir=str(base / "lab")),
+        lab=LabConfig(workdir=str(base / "lab"), trunk_port=trunk_port),
         database=DatabaseConfig(url=f"sqlite:///{base / 'cc.db'}", spool_dir=str(base / "spool")),
         queues=(
             QueueConfig(name="support", number="1000", timeout=10, retry=1, strategy="linear"),

@@ -132,8 +132,12 @@ class Sipp:
         keys_after_ms: int = 1000,
         key_delay_ms: int = 250,
         hangup_after_ms: int | None = None,
+        address: str = "127.0.0.1",
     ) -> subprocess.Popen[bytes]:
-        """A phone on 127.0.0.1:port that rings ``answer_ms`` then answers, ``calls`` times.
+        """A phone on address:port that rings ``answer_ms`` then answers, ``calls`` times.
+
+        ``address`` 127.0.0.2 (the lab's trunk) makes it a caller's phone that the desk
+        calls back through the trunk.
 
         With ``keys``, it presses them ``keys_after_ms`` after the answer, ``key_delay_ms``
         apart (a feature code must be complete within Asterisk's featuredigittimeout, 1 s),
@@ -141,7 +145,7 @@ class Sipp:
         that long after the answer (or after its last key).
         """
         work = Path(tempfile.mkdtemp(prefix="sipp-agent-"))
-        args = ["-i", "127.0.0.1", "-p", str(port), "-mp", str(free_udp_port()),
+        args = ["-i", address, "-p", str(port), "-mp", str(free_udp_port()),
                 "-d", str(answer_ms), "-m", str(calls)]  # fmt: skip
         scenario = "agent.xml"
         if keys or hangup_after_ms is not None:

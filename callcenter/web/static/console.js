@@ -97,6 +97,9 @@
       return;
     }
     if (msg.type !== "snapshot" && msg.type !== "update") return;
+    // A call-back's result, or a caller put on the list, comes with an update: look again
+    // (at most every few seconds; the list is not pushed).
+    if (Date.now() - followupsLoaded > 3000) loadFollowups();
     if ("agents" in data) {
       const mine = listOf(data.agents, "agents").find((a) => a.id === agentId);
       if (mine) {
@@ -173,6 +176,50 @@
       state.targets.map((tg) => el("option", { value: tg.name || tg.number, text: (tg.label || tg.name) + " (" + tg.number + ")" })),
     );
     replace($("inc-escalate-list"), state.targets.map((tg) => el("option", { value: tg.name, text: tg.label || tg.name })));
+  }
+
+  // -- the follow-up list: callers not reached yet, called back in one click -------------------
+
+  let followupsLoaded = 0;
+  async function loadFollowups() {
+    followupsLoaded = Date.now();
+    const data = await act(null, () => api("GET", "/followups?limit=50"));
+    const list = listOf(data, "followups");
+    const rows = list.map((f) => {
+      const pending = !!f.pending;
+      const result = el(
+        "select",
+        { class: "small", "data-role": "result", "aria-label": t("followup.result") },
+        ["reached", "no_answer", "wrong_number"].map((r) => el("option", { value: r, text: t("followup.result." + r) })),
+      );
+      return el(
+        "tr",
+        { "data-followup": f.id, "data-number": f.caller_num },
+        el("td", { class: "caller", text: caller(f.caller_num, f.caller_name) }),
+        el("td", { text: tOr("followup.reason." + f.reason, f.reason) }),
+        el("td", { text: timeOfDay(f.opened_at) }),
+        el("td", { class: "num", text: String(f.calls) }),
+        el("td", { "data-role": "last", text: pending ? t("followup.ringing") : f.last_result ? tOr("followup.result." + f.last_result, f.last_result) : "–" }),
+        el(
+          "td",
+          {},
+          el("button", { type: "button", class: "small primary", "data-action": "callback", disabled: pending || null, onclick: (ev) => callBack(ev.currentTarget, f) }, t("followup.call_back")),
+          " ",
+          result,
+          " ",
+          el("button", { type: "button", class: "small", "data-action": "result", onclick: (ev) => setResult(ev.currentTarget, f, result.value) }, t("followup.record")),
+        ),
+      );
+    });
+    replace($("followups").querySelector("tbody"), rows.length ? rows : el("tr", { class: "empty" }, el("td", { colspan: 6, text: t("followup.none") })));
+  }
+
+  function callBack(button, f) {
+    act(button, () => api("POST", "/followups/" + enc(f.id) + "/callback", { agent_id: agentId }), t("followup.calling", { caller: caller(f.caller_num, f.caller_name) })).then(loadFollowups);
+  }
+
+  function setResult(button, f, result) {
+    act(button, () => api("POST", "/followups/" + enc(f.id) + "/result", { result }), t("followup.recorded", { result: t("followup.result." + result) })).then(loadFollowups);
   }
 
   // -- incidents ---------------------------------------------------------------------------
@@ -303,5 +350,7 @@
   });
   loadTargets();
   loadIncidents();
+  loadFollowups();
+  setInterval(loadFollowups, 15000);
   new CC.Live(onMessage, CC.connState($("conn")));
 })();

@@ -1,4 +1,4 @@
-"""Agent activity in the monthly report: the hand-computed day (logged in 08:30-12:00,
+"""The other areas' sections in the monthly report. Agent activity: the hand-computed day (logged in 08:30-12:00,
 paused 10:00-10:15 for 'break', talking 40 minutes, 30 s wrap-up per call) gives the
 exact figures in the JSON and the xlsx, as GET /activity has them."""
 
@@ -12,12 +12,16 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from callcenter.agents.record import rebuild_activity
+from callcenter.followups.store import FollowupStore
 from callcenter.incidents.figures import IncidentTargets
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.reports.monthly import build, render
 from callcenter.reports.sections.agents import agent_activity
+from callcenter.reports.sections.followups import FOLLOWUPS
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.db import make_engine, migrate
+from callcenter.telephony.calls import Outcome
+from tests.unit.followups.calls import T0, call
 from tests.unit.store.test_agent_events import DAY, SERVER, TZ, at, covered, store_log
 
 
@@ -62,3 +66,34 @@ def test_the_hand_computed_day_in_the_monthly_report(tmp_path: Path) -> None:
     ]
     assert [round(v, 6) for v in found[0][1:6]] == [210, 15, 40, 1, 2]
     assert abs(found[0][6] - 2460 / 11700) < 1e-12
+
+
+def test_the_follow_up_in_the_monthly_report(tmp_path: Path) -> None:
+    """Two callers abandoned in the month: one called again 15 minutes later and was
+    answered (reached), one is still to be called back: 1 of 2 reached, in 15.3 min."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    migrate(engine)
+    store = FollowupStore(engine)
+    store.call_finished(call("a1", "0300000001", Outcome.ABANDONED, at=0))
+    store.call_finished(call("a2", "0300000002", Outcome.ABANDONED, at=60))
+    store.call_finished(call("b1", "0300000001", Outcome.ANSWERED, at=900, answered_after=20))
+    month = datetime.fromtimestamp(T0, TZ).strftime("%Y-%m")
+    report = build(
+        engine,
+        ServiceConfig(),
+        MetricsConfig(),
+        month,
+        IncidentTargets(),
+        datetime.now(UTC),
+        (FOLLOWUPS,),
+    )
+    doc = json.loads(render(report, "json", "en"))
+    rows = doc["sections"]["followups"]["tables"]["followups"]["rows"]
+    values = {label[1] if isinstance(label, list) else label: v for label, v in rows}
+    assert values["Callers put on the list"] == "2"
+    assert values["Reached"] == "1"
+    assert values["of which when they called again"] == "1"
+    assert values["Not reached yet"] == "1"
+    assert values["Share reached"] == "50.0%"
+    assert values["Mean time to reach"] == "15.3"  # 920 s from the first call's arrival
+    assert "フォローアップ" in render(report, "html", "ja").decode()

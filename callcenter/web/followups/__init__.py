@@ -1,0 +1,1 @@
+"""The follow-up list: callers not reached yet, call-backs and their results."""
