@@ -1,6 +1,7 @@
-"""The other areas' sections in the monthly report. Agent activity: the hand-computed day (logged in 08:30-12:00,
-paused 10:00-10:15 for 'break', talking 40 minutes, 30 s wrap-up per call) gives the
-exact figures in the JSON and the xlsx, as GET /activity has them."""
+"""The other areas' sections in the monthly report. Agent activity: the hand-computed
+day (logged in 08:30-12:00, paused 10:00-10:15 for 'break', talking 40 minutes, 30 s
+wrap-up per call) gives the exact figures in the JSON and the xlsx, as GET /activity
+has them. The follow-up: the recall figures of the month's callers."""
 
 from __future__ import annotations
 
