@@ -30,7 +30,7 @@ def pg() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def pg_engine(pg: Engine) -> Iterator[Engine]:
+def pg_engine(pg: Engine) -> Engine:
     with pg.begin() as conn:
         conn.execute(delete(TABLE))
     return pg
