@@ -1,10 +1,16 @@
 """The daemon's side of the PBX record: read the CEL file as it grows, and complete the
-calls the live path missed; off the event loop, every ``poll_interval``."""
+calls the live path missed; off the event loop, every ``poll_interval``.
+
+The nightly sweep runs once per PBX and day, however many daemons follow that PBX's
+record: a lease (``callcenter.store.leases``) named after the server and the day is
+taken first. Its holder keeps it for ``SWEEP_LEASE`` while it sweeps (if it dies, another
+daemon sweeps once that runs out), then for ``SWEPT_LEASE`` (the day is done)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,8 +27,20 @@ from callcenter.pbxrecord.reconcile import (
     reconcile_pending,
 )
 from callcenter.pbxrecord.settings import PbxRecordSettings
+from callcenter.store import leases
 
 log = structlog.get_logger("callcenter.pbxrecord")
+
+# A sweep re-checks one day of one PBX: minutes at most.
+SWEEP_LEASE = timedelta(hours=1)
+# Past the day after: "yesterday" has moved on by then.
+SWEPT_LEASE = timedelta(days=2)
+# How long a daemon that found the day's lease held waits before asking again.
+SWEEP_RETRY = timedelta(minutes=5)
+
+
+def sweep_lease_name(server_id: str, day: str) -> str:
+    return f"pbxrecord.nightly_sweep/{server_id}/{day}"
 
 
 class PbxRecordFollower:
@@ -33,6 +51,8 @@ class PbxRecordFollower:
         classifier: Classifier,
         settings: PbxRecordSettings,
         on_calls: Callable[[PassResult], None],
+        *,
+        holder: str | None = None,
     ) -> None:
         self.engine = engine
         self.reader = reader
@@ -43,6 +63,9 @@ class PbxRecordFollower:
         self.last_read: datetime | None = None  # when the file was last read through
         self.swept: str = ""  # the last day the nightly sweep re-checked
         self.last_sweep: DayReport | None = None
+        # Who this daemon is to the sweep's lease: two daemons of one PBX differ.
+        self.holder = holder or f"{classifier.server_id}/{uuid.uuid4().hex}"
+        self._lease_busy_until: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -73,17 +96,42 @@ class PbxRecordFollower:
         at = self.settings.nightly_sweep
         if not at:
             return None
-        local = (now or datetime.now(UTC)).astimezone(self.classifier.tz)
+        at_utc = (now or datetime.now(UTC)).astimezone(UTC)
+        local = at_utc.astimezone(self.classifier.tz)
         yesterday = (local.date() - timedelta(days=1)).isoformat()
         if self.swept == yesterday or local.strftime("%H:%M") < at:
             return None
+        if self._lease_busy_until is not None and at_utc < self._lease_busy_until:
+            return None
+        name = sweep_lease_name(self.classifier.server_id, yesterday)
+        try:
+            mine = await asyncio.to_thread(
+                leases.acquire, self.engine, name, self.holder, at_utc, SWEEP_LEASE
+            )
+        except SQLAlchemyError as exc:
+            log.warning("pbxrecord.sweep_failed", day=yesterday, error=type(exc).__name__)
+            return None
+        if not mine:
+            # Another daemon of this PBX sweeps the day, or has: ask again later (it may
+            # die before it is done).
+            self._lease_busy_until = at_utc + SWEEP_RETRY
+            return None
+        self._lease_busy_until = None
         try:
             report = await asyncio.to_thread(
                 reconcile_day, self.engine, self.classifier, date.fromisoformat(yesterday)
             )
         except SQLAlchemyError as exc:
             log.warning("pbxrecord.sweep_failed", day=yesterday, error=type(exc).__name__)
+            with contextlib.suppress(SQLAlchemyError):
+                await asyncio.to_thread(leases.release, self.engine, name, self.holder)
             return None
+        with contextlib.suppress(SQLAlchemyError):
+            # Done: nobody sweeps this day again (and old days' leases go).
+            await asyncio.to_thread(
+                leases.acquire, self.engine, name, self.holder, at_utc, SWEPT_LEASE
+            )
+            await asyncio.to_thread(leases.purge_expired, self.engine, at_utc)
         self.swept, self.last_sweep = yesterday, report
         log.info(
             "pbxrecord.nightly_sweep",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +61,38 @@ class ReportArchive:
         except IntegrityError:
             return False
         return True
+
+    def claim_mail(self, kind: str, period: str, now: datetime) -> bool:
+        """True for the one daemon that gets to mail this period's report: the run is
+        marked mailed in the same statement that checks it was not (several daemons)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(ReportRun)
+                .where(ReportRun.kind == kind, ReportRun.period == period)
+                .where(ReportRun.mailed_at.is_(None))
+                .values(mailed_at=now)
+            ).rowcount
+        return done == 1
+
+    def unclaim_mail(self, kind: str, period: str, error: str) -> None:
+        """The mail did not go: the next tick (of any daemon) tries again."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ReportRun)
+                .where(ReportRun.kind == kind, ReportRun.period == period)
+                .values(mailed_at=None, mail_error=error[:500])
+            )
+
+    def claim_announce(self, conn: Any, kind: str, period: str, now: datetime) -> bool:
+        """Marks the run announced on ``conn`` (the webhook is queued in the same
+        transaction): True for the one caller that does."""
+        done = conn.execute(
+            update(ReportRun)
+            .where(ReportRun.kind == kind, ReportRun.period == period)
+            .where(ReportRun.announced_at.is_(None))
+            .values(announced_at=now)
+        ).rowcount
+        return bool(done == 1)
 
     def release(self, kind: str, period: str) -> None:
         """Give a claim back (making the report failed): the next try makes it."""

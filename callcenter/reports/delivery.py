@@ -201,9 +201,10 @@ class ReportDelivery:
 
     def _mail(self, period: str, now: datetime) -> None:
         s = self.settings
+        if not self.archive.claim_mail(MONTHLY, period, now):
+            return  # another daemon is mailing it, or has
         if not s.mail_to:
-            self.archive.mark(MONTHLY, period, mailed=now)  # nobody to send it to
-            return
+            return  # nobody to send it to
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout) as smtp:
                 if s.smtp_starttls:
@@ -215,18 +216,23 @@ class ReportDelivery:
             # The reason, never the password (smtplib's errors do not carry it).
             reason = f"{type(exc).__name__}: {str(exc)[:200]}"
             log.warning("report.mail_failed", period=period, error=reason)
-            self.archive.mark(MONTHLY, period, mail_error=reason)
+            self.archive.unclaim_mail(MONTHLY, period, reason)
             return
         log.info("report.mailed", period=period, to=len(s.mail_to))
-        self.archive.mark(MONTHLY, period, mailed=now)
+        self.archive.mark(MONTHLY, period, mailed=now)  # clears an earlier try's error
 
     def _announce(self, period: str, now: datetime) -> None:
         s = self.settings
-        if s.webhook and self.webhooks is not None:
+        webhooks = self.webhooks if s.webhook else None
+        payload = None
+        if webhooks is not None:
             _, summary = self.summarize(period, s.lang)
             payload = {"period": period, "formats": list(s.formats), "lang": s.lang, **summary}
-            with self.engine.begin() as conn:
-                queued = enqueue(conn, EVENT, payload, now, settings=self.webhooks)
-            if queued is None:
-                log.warning("report.webhook_not_listed", period=period, event=EVENT)
-        self.archive.mark(MONTHLY, period, announced=now)
+        # Marked and queued in one transaction: one daemon announces it, once.
+        with self.engine.begin() as conn:
+            claimed = self.archive.claim_announce(conn, MONTHLY, period, now)
+            if not claimed or webhooks is None or payload is None:
+                return
+            queued = enqueue(conn, EVENT, payload, now, settings=webhooks)
+        if queued is None:
+            log.warning("report.webhook_not_listed", period=period, event=EVENT)

@@ -523,3 +523,36 @@ class FollowupAttemptRow(Base):
     set_by: Mapped[str] = mapped_column(String(40))  # pbx, or the actor that set it
 
     __table_args__ = (Index("ix_followup_attempts_followup", "followup_id"),)
+
+
+class LeaseRow(Base):
+    """Who runs a scheduled job now (callcenter.store.leases): one holder per name
+    until ``expires_at``, whatever the number of daemons."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PageSessionRow(Base):
+    """A page's login session (callcenter.web.auth), by the SHA-256 of its id: the id a
+    browser presents is never stored."""
+
+    __tablename__ = "page_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(BigId)
+    role: Mapped[str] = mapped_column(String(16))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The sooner of idle and absolute expiry, as of the last time it was seen.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_page_sessions_token", "token_id", "seen_at"),
+        Index("ix_page_sessions_role", "role", "expires_at"),
+        Index("ix_page_sessions_expires", "expires_at"),
+    )

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from callcenter.web.api.endpoint import endpoints_of, routes_of, unavailable
 from callcenter.web.audit.routes import AuditRoutes, audit_middleware
-from callcenter.web.auth import SessionStore, auth_middleware
+from callcenter.web.auth import DbSessionStore, SessionStore, auth_middleware
 from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
 from callcenter.web.incidents import IncidentRoutes, SecondLineRoutes
@@ -31,7 +31,8 @@ from callcenter.web.views import TICKING, SnapshotMaker
 
 def make_app(deps: ApiDeps) -> web.Application:
     # The pages' login sessions: the middleware takes their cookie as it takes a token.
-    sessions = SessionStore()
+    # In the database: a restart, or another daemon on it, keeps the pages logged in.
+    sessions = DbSessionStore(deps.tokens.engine)
     middlewares = [error_middleware, auth_middleware(deps.tokens, sessions)]
     if deps.audit is not None:
         # Outermost: it records each change with the status it finally got.

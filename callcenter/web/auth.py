@@ -16,6 +16,10 @@ itself, so a session-authenticated request that changes anything must also carry
 session's CSRF token in ``X-CSRF-Token``, and a request from another origin is refused.
 A session remembers which token opened it, and each request re-checks that token: a
 revoked token ends its sessions at once, as it stops its bearer use.
+
+The daemon keeps sessions in the database (``DbSessionStore``, table ``page_sessions``,
+by the hash of their id): a restart, or another daemon on the same database, keeps the
+pages logged in.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,9 +42,9 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 
-from callcenter.store.models import ApiTokenRow
+from callcenter.store.models import ApiTokenRow, PageSessionRow
 from callcenter.web.errors import ApiError
 
 log = structlog.get_logger("callcenter.web")
@@ -56,6 +61,7 @@ MAX_TOKEN_LENGTH = 256
 
 
 TOKENS: Table = ApiTokenRow.__table__  # type: ignore[assignment]
+SESSIONS: Table = PageSessionRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +266,8 @@ class Session:
 
 
 class SessionStore:
-    """Login sessions, in memory: a restart of the daemon logs every page out (they go
-    back to the login form), which costs a paste of the token and keeps no session id
-    anywhere on disk.
+    """Login sessions, in memory: a restart logs every page out (the daemon itself uses
+    ``DbSessionStore``, which keeps the same rules in the database).
 
     Sessions are kept by the SHA-256 of their id, as tokens are: nothing kept here is
     what a browser presents. A token has at most ``per_token`` sessions (its least
@@ -345,6 +350,18 @@ class SessionStore:
             return False
         return self._remove(hash_token(session_id))
 
+    # The request handlers' side: in memory these run on the loop (no lock needed); the
+    # database store runs them in a thread.
+
+    async def acreate(self, principal: Principal, token_id: int) -> tuple[str, Session]:
+        return self.create(principal, token_id)
+
+    async def aget(self, session_id: str | None) -> Session | None:
+        return self.get(session_id)
+
+    async def adrop(self, session_id: str | None) -> bool:
+        return self.drop(session_id)
+
     def _expired(self, session: Session, now: float) -> bool:
         return now - session.seen > self.idle_seconds or now - session.created > self.max_seconds
 
@@ -368,6 +385,184 @@ class SessionStore:
                 del self._by_token[session.token_id]
         self._by_role[session.principal.role] -= 1
         return True
+
+
+# The database store's cache is pruned of stale entries past this size.
+CACHE_PRUNE_AT = 1000
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class DbSessionStore(SessionStore):
+    """Login sessions in the database (``page_sessions``), shared by every daemon on it
+    and kept across restarts; the same rules as ``SessionStore`` (idle and absolute
+    expiry, ``per_token`` sessions a token, ``limit`` a role).
+
+    Only the SHA-256 of a session id is stored, never the id. Each request's session is
+    read from the database, unless this process read it less than ``cache_seconds``
+    ago (a page's burst of requests costs one read); its last use is written at most
+    every ``touch_seconds`` (idle expiry is hours). A log-out here ends the session here
+    at once and on the other daemons within ``cache_seconds``; a revoked token ends its
+    sessions at once everywhere, as before (each request re-checks the token).
+    Synchronous: the handlers call ``acreate``/``aget``/``adrop``, which run in a thread.
+    The caps are checked in the login's transaction: two logins racing on two daemons
+    may pass a cap by one.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        idle_seconds: float = SESSION_IDLE_SECONDS,
+        max_seconds: float = SESSION_MAX_SECONDS,
+        limit: int = SESSION_LIMIT,
+        per_token: int = SESSION_PER_TOKEN,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 2.0,
+        touch_seconds: float = 60.0,
+    ) -> None:
+        super().__init__(
+            idle_seconds=idle_seconds,
+            max_seconds=max_seconds,
+            limit=limit,
+            per_token=per_token,
+            clock=clock,
+        )
+        self.engine = engine
+        self.cache_seconds = cache_seconds
+        self.touch_seconds = touch_seconds
+        self._lock = threading.Lock()
+        # hash -> (the session, when this process last read or wrote it)
+        self._cache: dict[str, tuple[Session, float]] = {}
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def _expires(self, created: float, seen: float) -> datetime:
+        return _at(min(seen + self.idle_seconds, created + self.max_seconds))
+
+    def count(self, *, token_id: int | None = None, role: Role | None = None) -> int:
+        """How many live sessions a token, or a role, has now (or all)."""
+        q = select(func.count()).select_from(SESSIONS)
+        q = q.where(SESSIONS.c.expires_at >= _at(self.clock()))
+        if token_id is not None:
+            q = q.where(SESSIONS.c.token_id == token_id)
+        elif role is not None:
+            q = q.where(SESSIONS.c.role == role)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(q) or 0)
+
+    def create(self, principal: Principal, token_id: int) -> tuple[str, Session]:
+        now = self.clock()
+        at = _at(now)
+        with self.engine.begin() as conn:
+            # Sessions nobody came back to do not count against a token or a role.
+            conn.execute(delete(SESSIONS).where(SESSIONS.c.expires_at < at))
+            mine = list(
+                conn.scalars(
+                    select(SESSIONS.c.id_hash)
+                    .where(SESSIONS.c.token_id == token_id)
+                    .order_by(SESSIONS.c.seen_at, SESSIONS.c.created_at)
+                )
+            )
+            if len(mine) >= self.per_token:
+                # The token's own least recently used sessions make room: nobody else's.
+                ended = mine[: len(mine) - self.per_token + 1]
+                conn.execute(delete(SESSIONS).where(SESSIONS.c.id_hash.in_(ended)))
+                with self._lock:
+                    for key in ended:
+                        self._cache.pop(key, None)
+            held = conn.scalar(
+                select(func.count()).select_from(SESSIONS).where(SESSIONS.c.role == principal.role)
+            )
+            if int(held or 0) >= self.limit:
+                raise TooManySessions(f"{self.limit} {principal.role} sessions are open")
+            session_id = secrets.token_urlsafe(SESSION_BYTES)
+            session = Session(principal, token_id, secrets.token_urlsafe(SESSION_BYTES), now, now)
+            key = hash_token(session_id)
+            conn.execute(
+                insert(SESSIONS).values(
+                    id_hash=key,
+                    token_id=token_id,
+                    role=principal.role,
+                    csrf=session.csrf,
+                    created_at=at,
+                    seen_at=at,
+                    expires_at=self._expires(now, now),
+                )
+            )
+        with self._lock:
+            self._cache[key] = (session, now)
+        return session_id, session
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id or len(session_id) > MAX_TOKEN_LENGTH:
+            return None
+        key = hash_token(session_id)
+        now = self.clock()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            session, checked = cached
+            if self._expired(session, now):
+                self._remove(key)
+                return None
+            if now - checked < self.cache_seconds:
+                session.seen = now
+                return session
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(SESSIONS, TOKENS.c.name, TOKENS.c.role.label("token_role"))
+                .add_columns(TOKENS.c.agent_id)
+                .join(TOKENS, TOKENS.c.id == SESSIONS.c.token_id)
+                .where(SESSIONS.c.id_hash == key)
+            ).first()
+        if row is None or not hmac.compare_digest(row.id_hash, key):
+            with self._lock:
+                self._cache.pop(key, None)
+            return None
+        created, seen = _utc(row.created_at), _utc(row.seen_at)
+        assert created is not None
+        assert seen is not None
+        principal = Principal(_role(row.token_role), row.agent_id, row.name)
+        session = Session(principal, row.token_id, row.csrf, created.timestamp(), seen.timestamp())
+        if self._expired(session, now):
+            self._remove(key)
+            return None
+        if now - session.seen >= self.touch_seconds:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(SESSIONS)
+                    .where(SESSIONS.c.id_hash == key)
+                    .values(seen_at=_at(now), expires_at=self._expires(session.created, now))
+                )
+        session.seen = now
+        with self._lock:
+            if len(self._cache) >= CACHE_PRUNE_AT:
+                # Only entries read in the last cache_seconds serve: the rest go.
+                stale = [k for k, (_, t) in self._cache.items() if now - t >= self.cache_seconds]
+                for k in stale:
+                    del self._cache[k]
+            self._cache[key] = (session, now)
+        return session
+
+    def _remove(self, key: str) -> bool:
+        with self._lock:
+            self._cache.pop(key, None)
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(SESSIONS).where(SESSIONS.c.id_hash == key))
+        return result.rowcount == 1
+
+    async def acreate(self, principal: Principal, token_id: int) -> tuple[str, Session]:
+        return await asyncio.to_thread(self.create, principal, token_id)
+
+    async def aget(self, session_id: str | None) -> Session | None:
+        return await asyncio.to_thread(self.get, session_id)
+
+    async def adrop(self, session_id: str | None) -> bool:
+        return await asyncio.to_thread(self.drop, session_id)
 
 
 def same_origin(request: web.Request) -> bool:
@@ -398,7 +593,7 @@ async def session_principal(
     request: web.Request, tokens: TokenStore, sessions: SessionStore, session_id: str
 ) -> Principal:
     """Who a cookie-authenticated request acts as, or the refusal it gets."""
-    session = sessions.get(session_id)
+    session = await sessions.aget(session_id)
     if session is None:
         raise _unauthorized("the session has ended; log in again")
     if not same_origin(request):
@@ -409,7 +604,7 @@ async def session_principal(
         raise ApiError(403, f"this needs the page's {CSRF_HEADER} header", code="csrf_refused")
     who = await asyncio.to_thread(tokens.active_principal, session.token_id)
     if who is None:  # the token that opened it was revoked: so is the session
-        sessions.drop(session_id)
+        await sessions.adrop(session_id)
         log.warning("api.session_token_revoked", path=request.path)
         raise _unauthorized("the session's token was revoked; log in again")
     request[TOKEN_ID] = session.token_id

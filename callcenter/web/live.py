@@ -259,7 +259,7 @@ class LiveHub:
                 )
             if sessions is None or tokens is None or session_id is None:
                 return True  # let in by the middleware's own rules; nothing to re-check
-            session = sessions.get(session_id)
+            session = await sessions.aget(session_id)
             if session is None:
                 return False
             return await asyncio.to_thread(tokens.active_principal, session.token_id) is not None

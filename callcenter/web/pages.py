@@ -156,12 +156,12 @@ class PageRoutes:
         """The request's session and who it acts as now; None without a live one (or
         when its token was revoked since)."""
         session_id = request.cookies.get(SESSION_COOKIE)
-        session = self.sessions.get(session_id)
+        session = await self.sessions.aget(session_id)
         if session is None:
             return None
         who = await asyncio.to_thread(self.tokens.active_principal, session.token_id)
         if who is None:
-            self.sessions.drop(session_id)
+            await self.sessions.adrop(session_id)
             return None
         return session, who
 
@@ -294,9 +294,9 @@ class PageRoutes:
             # Never the token, nor a part of it: only that a login was refused.
             log.warning("web.login_refused")
             return self._login_page(request, lang, 401, "login.error_token")
-        self.sessions.drop(request.cookies.get(SESSION_COOKIE))  # a new login, a new id
+        await self.sessions.adrop(request.cookies.get(SESSION_COOKIE))  # a new login, a new id
         try:
-            session_id, _ = self.sessions.create(record.principal(), record.id)
+            session_id, _ = await self.sessions.acreate(record.principal(), record.id)
         except TooManySessions as exc:
             log.warning("web.login_refused_sessions_full", role=record.role, why=str(exc))
             return self._login_page(request, lang, 503, "login.error_busy")
@@ -331,7 +331,7 @@ class PageRoutes:
     async def logout(self, request: web.Request) -> web.StreamResponse:
         lang = self._lang(request)
         session_id = request.cookies.get(SESSION_COOKIE)
-        session = self.sessions.get(session_id)
+        session = await self.sessions.aget(session_id)
         if session is not None:
             form = await self._form(request)
             given = form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
@@ -340,7 +340,7 @@ class PageRoutes:
             ):
                 log.warning("web.logout_csrf_refused")
                 return self._message(request, lang, 403, "error.csrf")
-            self.sessions.drop(session_id)
+            await self.sessions.adrop(session_id)
             log.info("web.logout", name=session.principal.name)
             await self._audit(session.principal, "session.logout")
             hub = request.app.get(LIVE_HUB)

@@ -8,6 +8,11 @@ attempt. Rows are kept after delivery (for audit) until ``purge_finished`` remov
 One event to N URLs is N rows sharing one ``delivery_id``: each URL keeps its own
 attempts, order and dead flag, and the receiver sees the same delivery id on every
 retry. (url, delivery_id) is unique.
+
+Several daemons may share one PostgreSQL, each running a sender: a row is ``claim``-ed
+before it is posted (``SELECT ... FOR UPDATE SKIP LOCKED``, then its next attempt is
+pushed past the attempt's timeout), so only one sender posts it; a sender that dies
+holding a claim only delays the row until the claim runs out.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import (
     Connection,
     Table,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -170,6 +176,56 @@ def due(conn: Connection, now: datetime) -> list[Delivery]:
     """The heads whose next attempt time has come."""
     at = utc(now)
     return [d for d in heads(conn) if d.next_attempt_at <= at]
+
+
+def claim(conn: Connection, row_id: int, now: datetime, until: datetime) -> Delivery | None:
+    """Take row ``row_id`` for one attempt, in the caller's transaction: the row as it
+    is now, or None if it is not to be sent now (another sender holds or has just sent
+    it, it is not due, or an older row of its URL is pending again).
+
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a row another sender is claiming is passed
+    over, not waited for; once committed, its next attempt is ``until`` (past the
+    attempt's timeout), so no other sender finds it due meanwhile. SQLite renders no
+    lock (one process writes it, and it serialises writers itself).
+    """
+    older = TABLE.alias("older")
+    row = conn.execute(
+        select(
+            _C.id,
+            _C.delivery_id,
+            _C.event,
+            _C.url,
+            _C.body,
+            _C.created_at,
+            _C.attempts,
+            _C.next_attempt_at,
+        )
+        .where(
+            _C.id == row_id,
+            _pending(),
+            _C.next_attempt_at <= _stored(now),
+            ~exists().where(
+                older.c.url == _C.url,
+                older.c.id < _C.id,
+                older.c.delivered_at.is_(None),
+                older.c.dead == False,  # noqa: E712 (SQL, not Python)
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return None
+    conn.execute(update(TABLE).where(_C.id == row_id).values(next_attempt_at=_stored(until)))
+    return Delivery(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        event=row.event,
+        url=row.url,
+        body=row.body,
+        created_at=utc(row.created_at),
+        attempts=row.attempts,
+        next_attempt_at=utc(row.next_attempt_at),
+    )
 
 
 def mark_delivered(conn: Connection, row_id: int, now: datetime, status: int) -> None:

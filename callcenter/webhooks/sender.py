@@ -8,8 +8,13 @@ warning. Delivery is at least once: a crash between the receiver's 2xx and our c
 sends the row again, with the same delivery id for the receiver to drop.
 
 The database is only reached through ``asyncio.to_thread``: the event loop also runs
-the AMI connection, and a slow commit must not stall call handling. Run one sender per
-database: two would send each row twice (harmless to a deduping receiver, but noisy).
+the AMI connection, and a slow commit must not stall call handling.
+
+On PostgreSQL several daemons may run a sender on one database: each row is claimed
+(``outbox.claim``: ``FOR UPDATE SKIP LOCKED``) before it is posted, so one sender posts
+it. A claim lasts the attempt's timeout plus ``CLAIM_MARGIN``; a sender that dies
+holding one leaves its row to be sent by another once it runs out (at least once, the
+same delivery id). SQLite is one daemon's file: rows are sent as read, unclaimed.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ log = structlog.get_logger("callcenter.webhooks")
 
 Clock = Callable[[], datetime]
 ERROR_BODY_CHARS = 200
+# How far past the attempt's timeout a claim lasts: room for recording the outcome.
+CLAIM_MARGIN = 30.0
 
 
 def safe_url(url: str) -> str:
@@ -82,6 +89,8 @@ class WebhookSender:
         self.failed = 0
         self.dead = 0
         self.healthy = True  # False while the database refuses reads or writes
+        # Rows are claimed before each attempt where another daemon may send them too.
+        self.claims = engine.dialect.name == "postgresql"
 
     # -- control -------------------------------------------------------------------------
 
@@ -217,9 +226,28 @@ class WebhookSender:
         with self.engine.connect() as conn:
             return outbox.heads(conn)
 
-    async def _deliver(self, row: Delivery) -> None:
+    def _claim(self, row: Delivery) -> Delivery | None:
+        now = self.clock()
+        until = now + timedelta(seconds=self.settings.timeout + CLAIM_MARGIN)
+        with self.engine.begin() as conn:
+            return outbox.claim(conn, row.id, now, until)
+
+    async def _deliver(self, head: Delivery) -> None:
         recorded = False
+        row = head
         try:
+            if self.claims:
+                try:
+                    claimed = await asyncio.to_thread(self._claim, head)
+                except SQLAlchemyError as exc:
+                    self.healthy = False
+                    log.warning("webhook.claim_failed", db_error=type(exc).__name__)
+                    return  # held back below, then read again
+                if claimed is None:
+                    # Another sender has it (or sent it): read the heads again.
+                    recorded = True
+                    return
+                row = claimed
             status, error = await self._post(row)
             recorded = await self._record(row, status, error)
         except Exception:
