@@ -20,8 +20,9 @@ it only arms a timer, so a burst of events within ``coalesce_seconds`` costs one
 snapshot, diffed unit by unit against the last one taken, and at most one message to
 each client: the same delta for all (encoded once), since every client holds the last
 state taken (a client that does not gets a snapshot). The diff ignores the ``ticking``
-keys (elapsed seconds), so a waiting caller's clock does not make every flush a delta. A slow recheck (``recheck_seconds``)
-catches what changes with no event: the service mode at a boundary, the day at midnight.
+keys (elapsed seconds), so a waiting caller's clock does not make every flush a delta. A
+slow recheck (``recheck_seconds``) catches what changes with no event: the service mode at
+a boundary, the day at midnight.
 
 Each connection has its own bounded backlog and writer task: a client that does not read
 fills only its own backlog, which is then dropped for a fresh snapshot (incidents are

@@ -249,9 +249,8 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
     for p, keys in new.containers.items():
         held = old.containers.get(p) if p not in gone and not _under(p, removed) else None
         if held is not None:
-            expect = [k for k in held if (*p, k) not in removed] + [
-                k for k in added.get(p, ()) if k not in held
-            ]
+            expect = [k for k in held if (*p, k) not in removed]
+            expect += [k for k in added.get(p, ()) if k not in expect]
             if expect == keys:
                 continue
         changes.append({"op": "order", "path": list(p), "keys": list(keys)})

@@ -230,19 +230,24 @@ def test_parked_calls_and_the_mode_by_slot_and_whole() -> None:
         {"op": "merge", "path": ["service_mode"], "value": {"mode": "closed"}},
     ]
     assert applied(before, changes) == after
-    assert delta(after, before) == [{"op": "remove", "path": ["parked", "701"]}] + [
-        {"op": "merge", "path": ["service_mode"], "value": {"mode": "open"}}
+    assert delta(after, before) == [
+        {"op": "remove", "path": ["parked", "701"]},
+        {"op": "merge", "path": ["service_mode"], "value": {"mode": "open"}},
     ]
 
 
 def test_a_list_without_its_keys_goes_whole() -> None:
-    before = {"queues": [{"name": "support", "waiting": []}], "parked": []}
+    before: dict[str, Any] = {"queues": [{"name": "support", "waiting": []}], "parked": []}
     after = copy.deepcopy(before)
     after["queues"][0]["waiting"] = [{"caller_num": "0311110001"}]  # no uniqueid
     changes = delta(before, after)
     assert changes == [
         {"op": "remove", "path": ["queues", "support", "waiting"]},
-        {"op": "set", "path": ["queues", "support", "waiting"], "value": [{"caller_num": "0311110001"}]},
+        {
+            "op": "set",
+            "path": ["queues", "support", "waiting"],
+            "value": [{"caller_num": "0311110001"}],
+        },
     ]
     assert applied(before, changes) == after
     assert applied(after, delta(after, before)) == before
@@ -262,7 +267,8 @@ def test_the_pages_hold_the_servers_schema_and_ticking_keys() -> None:
     text = (STATIC / "common.js").read_text()
     schema = re.search(r"const LIVE_SCHEMA = (\{.*?\});\n", text, re.S)
     ticking = re.search(r"const TICKING = new Set\((\[.*?\])\);\n", text, re.S)
-    assert schema is not None and ticking is not None
+    assert schema is not None
+    assert ticking is not None
     assert json.loads(schema[1]) == SCHEMA
     assert set(json.loads(ticking[1])) == TICKING
 
