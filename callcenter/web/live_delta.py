@@ -9,7 +9,8 @@ A snapshot (``views.snapshot``: queues, agents, parked, today, service_mode) is 
   number, counts): its waiting callers, its members and its ``today`` are units of their
   own. A waiting caller's ``position`` is not sent: it is its place in the list, from 1.
 * the keys of the split dicts (``SPLIT``): today's ``all``, ``coverage`` and each queue
-  in ``by_queue``;
+  in ``by_queue``; a queue's ``today``, which is its ``by_queue`` figures, is held as
+  ``{"$same": ["today", "by_queue", name]}`` (``SAME``): sent once, not twice;
 * every other section whole (``service_mode``), and any part whose shape is not the one
   expected (a list without its keys): whole, at its path.
 
@@ -27,7 +28,7 @@ A delta is a list of changes, applied in order::
 
 A unit's ``ticking`` fields (elapsed seconds) are left out of the comparison; a unit that
 is sent carries all of them as of the message's ``at`` (a merge includes each field that
-holds one), so a client keeps one ``at`` per unit and counts on from there. A queue whose
+holds a running one), so a client keeps one ``at`` per unit and counts on from there. A queue whose
 waiting callers changed is sent its ticking fields afresh (the longest wait may be
 someone else's now).
 
@@ -60,12 +61,16 @@ POSITIONS: dict[str, str] = {"queues/*/waiting": "position"}
 OWN_UNITS: frozenset[str] = frozenset({"queues/*/today"})
 # Dicts whose keys are units (or split again) of their own.
 SPLIT: frozenset[str] = frozenset({"today", "today/by_queue"})
+# Units that are, as a rule, another's copy (a queue's today is today's by_queue/<queue>):
+# then held as {"$same": that path} ("$1": the unit's path[1]), and not sent twice.
+SAME: dict[str, tuple[str, ...]] = {"queues/*/today": ("today", "by_queue", "$1")}
 # All of it, as JSON for the pages (static/common.js holds the same).
 SCHEMA: dict[str, Any] = {
     "lists": {k: list(v) for k, v in LISTS.items()},
     "positions": POSITIONS,
     "own_units": sorted(OWN_UNITS),
     "split": sorted(SPLIT),
+    "same": {k: list(v) for k, v in SAME.items()},
 }
 
 
@@ -99,8 +104,23 @@ def flatten(data: Mapping[str, Any]) -> Flat:
     flat = Flat()
     flat.containers[()] = list(data)
     for section, value in data.items():
-        _walk(flat, (section,), value)
+        _walk(flat, (section,), value, data)
     return flat
+
+
+def _lookup(data: Any, path: Path) -> Any:
+    for k in path:
+        if not isinstance(data, dict) or k not in data:
+            return None
+        data = data[k]
+    return data
+
+
+def _same(path: Path) -> Path | None:
+    pattern = _pattern(path, SAME)
+    if pattern is None:
+        return None
+    return tuple(path[int(k[1:])] if k.startswith("$") else k for k in SAME[pattern])
 
 
 def _keyed(path: Path, value: Any) -> list[tuple[str, dict[str, Any]]] | None:
@@ -122,7 +142,7 @@ def _keyed(path: Path, value: Any) -> list[tuple[str, dict[str, Any]]] | None:
     return out
 
 
-def _walk(flat: Flat, path: Path, value: Any) -> None:
+def _walk(flat: Flat, path: Path, value: Any, root: Mapping[str, Any]) -> None:
     pairs = _keyed(path, value)
     if pairs is not None:
         pattern = _pattern(path, LISTS)
@@ -136,9 +156,11 @@ def _walk(flat: Flat, path: Path, value: Any) -> None:
                 if name == position:
                     continue
                 if _pattern(sub, OWN_UNITS) is not None:
-                    flat.units[sub] = v
+                    ref = _same(sub)
+                    copied = ref is not None and v is not None and _lookup(root, ref) == v
+                    flat.units[sub] = {"$same": list(ref)} if copied and ref else v
                 elif _pattern(sub, LISTS) is not None:
-                    _walk(flat, sub, v)
+                    _walk(flat, sub, v, root)
                 else:
                     head[name] = v
             flat.units[here] = head
@@ -146,7 +168,7 @@ def _walk(flat: Flat, path: Path, value: Any) -> None:
     if isinstance(value, dict) and _pattern(path, SPLIT) is not None:
         flat.containers[path] = list(value)
         for k, v in value.items():
-            _walk(flat, (*path, k), v)
+            _walk(flat, (*path, k), v, root)
         return
     flat.units[path] = value
 
@@ -174,6 +196,8 @@ def assemble(flat: Flat) -> dict[str, Any]:
                 items.append(item)
             return items
         value = copy.deepcopy(flat.units.get(path))
+        if isinstance(value, dict) and list(value) == ["$same"]:
+            return build(tuple(value["$same"]))
         if isinstance(value, dict):
             for sub in children.get(path, ()):
                 value[sub[-1]] = build(sub)
@@ -184,11 +208,14 @@ def assemble(flat: Flat) -> dict[str, Any]:
     return out
 
 
-def _ticking_in(value: Any, ticking: Collection[str]) -> bool:
+def _clock_in(key: str, value: Any, ticking: Collection[str]) -> bool:
+    """Does this field hold a running clock (a ticking key with a value, at any depth)?"""
+    if key in ticking and value is not None:
+        return True
     if isinstance(value, dict):
-        return any(k in ticking or _ticking_in(v, ticking) for k, v in value.items())
+        return any(_clock_in(k, v, ticking) for k, v in value.items())
     if isinstance(value, list):
-        return any(_ticking_in(v, ticking) for v in value)
+        return any(_clock_in("", v, ticking) for v in value)
     return False
 
 
@@ -231,8 +258,7 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
             fields = {
                 k: v
                 for k, v in value.items()
-                if _ticking_in({k: v}, ticking)
-                or _stable(v, ticking) != _stable(before[k], ticking)
+                if _clock_in(k, v, ticking) or _stable(v, ticking) != _stable(before[k], ticking)
             }
             changes.append({"op": "merge", "path": list(p), "value": fields})
         else:
@@ -243,7 +269,7 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
     for p in sorted(ancestors - touched):
         value = new.units.get(p)
         if p in kept_units and isinstance(value, dict):
-            fields = {k: v for k, v in value.items() if _ticking_in({k: v}, ticking)}
+            fields = {k: v for k, v in value.items() if _clock_in(k, v, ticking)}
             if fields:
                 changes.append({"op": "merge", "path": list(p), "value": fields})
     for p, keys in new.containers.items():

@@ -201,7 +201,7 @@ const CC = (() => {
 
   // The server's schema (live_delta.SCHEMA) and ticking keys (views.TICKING): a unit test
   // checks that these two lines hold the same.
-  const LIVE_SCHEMA = {"lists": {"queues": ["name"], "queues/*/waiting": ["uniqueid"], "queues/*/members": ["agent_id", "name"], "agents": ["id"], "parked": ["slot"]}, "positions": {"queues/*/waiting": "position"}, "own_units": ["queues/*/today"], "split": ["today", "today/by_queue"]};
+  const LIVE_SCHEMA = {"lists": {"queues": ["name"], "queues/*/waiting": ["uniqueid"], "queues/*/members": ["agent_id", "name"], "agents": ["id"], "parked": ["slot"]}, "positions": {"queues/*/waiting": "position"}, "own_units": ["queues/*/today"], "split": ["today", "today/by_queue"], "same": {"queues/*/today": ["today", "by_queue", "$1"]}};
   const TICKING = new Set(["call_seconds", "longest_wait_seconds", "parked_seconds", "seconds", "state_seconds", "wait_seconds"]);
 
   function patternOf(path, patterns) {
@@ -227,7 +227,7 @@ const CC = (() => {
       this.units = new Map();
       this.containers = new Map();
       this.containers.set("[]", { path: [], keys: Object.keys(data) });
-      for (const [s, v] of Object.entries(data)) this.walk([s], v, at);
+      for (const [s, v] of Object.entries(data)) this.walk([s], v, at, data);
     }
 
     keyed(path, value) {
@@ -248,7 +248,17 @@ const CC = (() => {
       return { pairs: out, position };
     }
 
-    walk(path, value, at) {
+    // A unit that is, as a rule, another's copy (a queue's today): a reference to it.
+    same(path, value, root) {
+      const pattern = patternOf(path, Object.keys(LIVE_SCHEMA.same));
+      if (pattern === undefined || value === null || value === undefined) return value;
+      const ref = LIVE_SCHEMA.same[pattern].map((k) => (k.startsWith("$") ? path[Number(k.slice(1))] : k));
+      let there = root;
+      for (const k of ref) there = there && typeof there === "object" ? there[k] : undefined;
+      return there !== undefined && JSON.stringify(there) === JSON.stringify(value) ? { $same: ref } : value;
+    }
+
+    walk(path, value, at, root) {
       const keyed = this.keyed(path, value);
       if (keyed) {
         this.containers.set(JSON.stringify(path), { path, keys: keyed.pairs.map(([k]) => k) });
@@ -258,8 +268,8 @@ const CC = (() => {
           for (const [name, v] of Object.entries(item)) {
             const sub = here.concat([name]);
             if (name === keyed.position) continue;
-            if (patternOf(sub, LIVE_SCHEMA.own_units) !== undefined) this.setUnit(sub, v, at);
-            else if (patternOf(sub, Object.keys(LIVE_SCHEMA.lists)) !== undefined) this.walk(sub, v, at);
+            if (patternOf(sub, LIVE_SCHEMA.own_units) !== undefined) this.setUnit(sub, this.same(sub, v, root), at);
+            else if (patternOf(sub, Object.keys(LIVE_SCHEMA.lists)) !== undefined) this.walk(sub, v, at, root);
             else head[name] = v;
           }
           this.setUnit(here, head, at);
@@ -268,7 +278,7 @@ const CC = (() => {
       }
       if (value && typeof value === "object" && !Array.isArray(value) && patternOf(path, LIVE_SCHEMA.split) !== undefined) {
         this.containers.set(JSON.stringify(path), { path, keys: Object.keys(value) });
-        for (const [k, v] of Object.entries(value)) this.walk(path.concat([k]), v, at);
+        for (const [k, v] of Object.entries(value)) this.walk(path.concat([k]), v, at, root);
         return;
       }
       this.setUnit(path, value, at);
@@ -302,6 +312,10 @@ const CC = (() => {
         } else if (c.op === "order") {
           this.containers.set(JSON.stringify(path), { path, keys: c.keys.slice() });
         }
+      }
+      // A section holding another's copy changes with it (queues' today with today).
+      for (const [pattern, ref] of Object.entries(LIVE_SCHEMA.same)) {
+        if (touched.has(ref[0])) touched.add(pattern.split("/")[0]);
       }
       return touched;
     }
@@ -340,6 +354,10 @@ const CC = (() => {
         }
         const unit = this.units.get(key);
         if (!unit) return undefined;
+        const v0 = unit.value;
+        if (v0 && typeof v0 === "object" && !Array.isArray(v0) && Object.keys(v0).length === 1 && Array.isArray(v0.$same)) {
+          return build(v0.$same);
+        }
         const dt = (now - Date.parse(unit.at)) / 1000;
         let value = age(unit.value, Number.isNaN(dt) ? 0 : Math.max(0, dt));
         if (value && typeof value === "object" && !Array.isArray(value)) {

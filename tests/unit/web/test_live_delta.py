@@ -178,7 +178,8 @@ def test_an_agents_state_is_sent_as_the_fields_that_changed_with_its_clocks() ->
         {
             "op": "merge",
             "path": ["queues", "support", "members", "agent2"],
-            "value": {"state": "on_call", "state_seconds": 0.0, "call_seconds": None},
+            # (call_seconds, a clock, but null and still null: not sent)
+            "value": {"state": "on_call", "state_seconds": 0.0},
         },
         {
             "op": "merge",
@@ -203,6 +204,16 @@ def test_the_clocks_alone_are_no_change() -> None:
     assert delta(before, after) == []
 
 
+def test_a_queues_today_is_sent_once_unless_it_differs() -> None:
+    before = board()
+    after = copy.deepcopy(before)
+    after["queues"][1]["today"] = figures(1)  # not its by_queue figures: its own
+    changes = delta(before, after)
+    assert changes == [{"op": "set", "path": ["queues", "sales", "today"], "value": figures(1)}]
+    assert applied(before, changes) == after
+    assert applied(after, delta(after, before)) == before
+
+
 def test_todays_figures_send_only_the_figures_that_moved() -> None:
     before = board()
     after = copy.deepcopy(before)
@@ -211,8 +222,8 @@ def test_todays_figures_send_only_the_figures_that_moved() -> None:
     after["queues"][0]["today"] |= {"calls": 6, "answered": 6}
     changes = delta(before, after)
     moved = {"calls": 6, "answered": 6}
+    # (the queue's today is its by_queue figures: not sent twice)
     assert changes == [
-        {"op": "merge", "path": ["queues", "support", "today"], "value": moved},
         {"op": "merge", "path": ["today", "all"], "value": moved},
         {"op": "merge", "path": ["today", "by_queue", "support"], "value": moved},
     ]
