@@ -10,7 +10,9 @@ A snapshot (``views.snapshot``: queues, agents, parked, today, service_mode) is 
   own. A waiting caller's ``position`` is not sent: it is its place in the list, from 1.
 * the keys of the split dicts (``SPLIT``): today's ``all``, ``coverage`` and each queue
   in ``by_queue``; a queue's ``today``, which is its ``by_queue`` figures, is held as
-  ``{"$same": ["today", "by_queue", name]}`` (``SAME``): sent once, not twice;
+  ``{"$same": ["today", "by_queue", name]}`` (``SAME``): sent once, not twice; and its
+  ``waiting_count`` and ``longest_wait_seconds`` as the rules that give them from its
+  waiting callers (``DERIVED``), so that a caller who joins or leaves is one change;
 * every other section whole (``service_mode``), and any part whose shape is not the one
   expected (a list without its keys): whole, at its path.
 
@@ -64,6 +66,15 @@ SPLIT: frozenset[str] = frozenset({"today", "today/by_queue"})
 # Units that are, as a rule, another's copy (a queue's today is today's by_queue/<queue>):
 # then held as {"$same": that path} ("$1": the unit's path[1]), and not sent twice.
 SAME: dict[str, tuple[str, ...]] = {"queues/*/today": ("today", "by_queue", "$1")}
+# Fields of a list's item that follow from its lists, as a rule (a queue's waiting_count is
+# how many wait, its longest_wait_seconds the longest wait_seconds, 0 without any): held
+# as {"$count": list} or {"$max": [list, field]}, put back by assemble, never sent.
+DERIVED: dict[str, dict[str, Any]] = {
+    "queues/*": {
+        "waiting_count": {"$count": "waiting"},
+        "longest_wait_seconds": {"$max": ["waiting", "wait_seconds"]},
+    }
+}
 # All of it, as JSON for the pages (static/common.js holds the same).
 SCHEMA: dict[str, Any] = {
     "lists": {k: list(v) for k, v in LISTS.items()},
@@ -71,6 +82,7 @@ SCHEMA: dict[str, Any] = {
     "own_units": sorted(OWN_UNITS),
     "split": sorted(SPLIT),
     "same": {k: list(v) for k, v in SAME.items()},
+    "derived": DERIVED,
 }
 
 
@@ -142,6 +154,19 @@ def _keyed(path: Path, value: Any) -> list[tuple[str, dict[str, Any]]] | None:
     return out
 
 
+def _derived(rule: Mapping[str, Any], item: Mapping[str, Any]) -> Any:
+    """The value ``rule`` gives for ``item`` (None: it cannot say)."""
+    if "$count" in rule:
+        items = item.get(rule["$count"])
+        return len(items) if isinstance(items, list) else None
+    name, key = rule["$max"]
+    items = item.get(name)
+    if not isinstance(items, list):
+        return None
+    values = [i.get(key) for i in items if isinstance(i, dict)]
+    return max((v for v in values if isinstance(v, int | float)), default=0.0)
+
+
 def _walk(flat: Flat, path: Path, value: Any, root: Mapping[str, Any]) -> None:
     pairs = _keyed(path, value)
     if pairs is not None:
@@ -151,7 +176,13 @@ def _walk(flat: Flat, path: Path, value: Any, root: Mapping[str, Any]) -> None:
         for key, item in pairs:
             here = (*path, key)
             head: dict[str, Any] = {}
+            rules = DERIVED.get(_pattern(here, DERIVED) or "", {})
             for name, v in item.items():
+                rule = rules.get(name)
+                given = _derived(rule, item) if rule is not None else None
+                if rule is not None and type(v) is type(given) and v == given:
+                    head[name] = rule
+                    continue
                 sub = (*here, name)
                 if name == position:
                     continue
@@ -201,6 +232,9 @@ def assemble(flat: Flat) -> dict[str, Any]:
         if isinstance(value, dict):
             for sub in children.get(path, ()):
                 value[sub[-1]] = build(sub)
+            for name, rule in DERIVED.get(_pattern(path, DERIVED) or "", {}).items():
+                if value.get(name) == rule:
+                    value[name] = _derived(rule, value)
         return value
 
     out = build(())
@@ -210,8 +244,8 @@ def assemble(flat: Flat) -> dict[str, Any]:
 
 def _clock_in(key: str, value: Any, ticking: Collection[str]) -> bool:
     """Does this field hold a running clock (a ticking key with a value, at any depth)?"""
-    if key in ticking and value is not None:
-        return True
+    if key in ticking:
+        return isinstance(value, int | float)  # (not a rule that gives it: no clock)
     if isinstance(value, dict):
         return any(_clock_in(k, v, ticking) for k, v in value.items())
     if isinstance(value, list):

@@ -201,7 +201,7 @@ const CC = (() => {
 
   // The server's schema (live_delta.SCHEMA) and ticking keys (views.TICKING): a unit test
   // checks that these two lines hold the same.
-  const LIVE_SCHEMA = {"lists": {"queues": ["name"], "queues/*/waiting": ["uniqueid"], "queues/*/members": ["agent_id", "name"], "agents": ["id"], "parked": ["slot"]}, "positions": {"queues/*/waiting": "position"}, "own_units": ["queues/*/today"], "split": ["today", "today/by_queue"], "same": {"queues/*/today": ["today", "by_queue", "$1"]}};
+  const LIVE_SCHEMA = {"lists": {"queues": ["name"], "queues/*/waiting": ["uniqueid"], "queues/*/members": ["agent_id", "name"], "agents": ["id"], "parked": ["slot"]}, "positions": {"queues/*/waiting": "position"}, "own_units": ["queues/*/today"], "split": ["today", "today/by_queue"], "same": {"queues/*/today": ["today", "by_queue", "$1"]}, "derived": {"queues/*": {"waiting_count": {"$count": "waiting"}, "longest_wait_seconds": {"$max": ["waiting", "wait_seconds"]}}}};
   const TICKING = new Set(["call_seconds", "longest_wait_seconds", "parked_seconds", "seconds", "state_seconds", "wait_seconds"]);
 
   function patternOf(path, patterns) {
@@ -258,6 +258,15 @@ const CC = (() => {
       return there !== undefined && JSON.stringify(there) === JSON.stringify(value) ? { $same: ref } : value;
     }
 
+    // What a rule of LIVE_SCHEMA.derived gives for an item (a count, a longest clock).
+    static derived(rule, item) {
+      if ("$count" in rule) return Array.isArray(item[rule.$count]) ? item[rule.$count].length : null;
+      const [name, key] = rule.$max;
+      if (!Array.isArray(item[name])) return null;
+      const xs = item[name].map((i) => i && i[key]).filter((v) => typeof v === "number");
+      return xs.length ? Math.max(...xs) : 0.0;
+    }
+
     walk(path, value, at, root) {
       const keyed = this.keyed(path, value);
       if (keyed) {
@@ -265,8 +274,14 @@ const CC = (() => {
         for (const [key, item] of keyed.pairs) {
           const here = path.concat([key]);
           const head = {};
+          const rules = LIVE_SCHEMA.derived[patternOf(here, Object.keys(LIVE_SCHEMA.derived))] || {};
           for (const [name, v] of Object.entries(item)) {
             const sub = here.concat([name]);
+            const rule = rules[name];
+            if (rule !== undefined && v === LiveState.derived(rule, item)) {
+              head[name] = rule;
+              continue;
+            }
             if (name === keyed.position) continue;
             if (patternOf(sub, LIVE_SCHEMA.own_units) !== undefined) this.setUnit(sub, this.same(sub, v, root), at);
             else if (patternOf(sub, Object.keys(LIVE_SCHEMA.lists)) !== undefined) this.walk(sub, v, at, root);
@@ -362,6 +377,10 @@ const CC = (() => {
         let value = age(unit.value, Number.isNaN(dt) ? 0 : Math.max(0, dt));
         if (value && typeof value === "object" && !Array.isArray(value)) {
           for (const sub of children.get(key) || []) value[sub[sub.length - 1]] = build(sub);
+          const rules = LIVE_SCHEMA.derived[patternOf(path, Object.keys(LIVE_SCHEMA.derived))] || {};
+          for (const [name, rule] of Object.entries(rules)) {
+            if (JSON.stringify(value[name]) === JSON.stringify(rule)) value[name] = LiveState.derived(rule, value);
+          }
         }
         return value;
       };
