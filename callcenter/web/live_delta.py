@@ -365,3 +365,19 @@ class LiveView:
     @property
     def state(self) -> dict[str, Any]:
         return assemble(self.flat) if self.flat is not None else {}
+
+    def sections_of(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Take a message and say it as the former protocol did, as the pages are handed
+        it (static/common.js): a delta as ``{"type": "update", "seq", "at", "data": {the
+        sections it touched, whole}}``; a snapshot or an incident as it is."""
+        if not self.read(message):
+            raise ValueError(f"message {message.get('seq')} does not follow {self.seq}")
+        if message.get("type") != "delta":
+            return dict(message)
+        touched = {str(c["path"][0]) for c in message["changes"] if c["path"]}
+        for pattern, ref in SAME.items():  # a section holding another's copy changes with it
+            if ref[0] in touched:
+                touched.add(pattern.split("/")[0])
+        state = self.state
+        data = {k: state[k] for k in state if k in touched}
+        return {"type": "update", "seq": message["seq"], "at": message["at"], "data": data}

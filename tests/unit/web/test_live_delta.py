@@ -266,6 +266,25 @@ def test_the_live_view_applies_in_sequence_and_refuses_a_gap() -> None:
     assert view.state == after
 
 
+def test_a_delta_as_the_pages_are_handed_it_the_sections_it_touched_whole() -> None:
+    before = board()
+    after = copy.deepcopy(before)
+    for figs in (after["today"]["all"], after["today"]["by_queue"]["support"]):
+        figs["calls"] = 6
+    after["queues"][0]["today"]["calls"] = 6
+    view = LiveView()
+    view.sections_of({"type": "snapshot", "seq": 1, "at": AT, "data": before})
+    changes = delta(before, after)
+    said = view.sections_of({"type": "delta", "seq": 2, "at": AT, "changes": changes})
+    # today changed, and with it the queues (each queue's today is its by_queue figures)
+    assert said == {
+        "type": "update",
+        "seq": 2,
+        "at": AT,
+        "data": {k: after[k] for k in ("queues", "today")},
+    }
+
+
 def test_the_pages_hold_the_servers_schema_and_ticking_keys() -> None:
     text = (STATIC / "common.js").read_text()
     schema = re.search(r"const LIVE_SCHEMA = (\{.*?\});\n", text, re.S)
