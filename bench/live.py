@@ -89,6 +89,7 @@ from callcenter.dialplan.settings import AgentConfig, QueueConfig
 from callcenter.logging import setup_logging
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.settings import DatabaseConfig
+from callcenter.web.live_delta import LiveView
 from callcenter.web.serve import http_of
 from callcenter.web.serve import serve as serve_http
 from callcenter.web.settings import HttpConfig
@@ -105,15 +106,20 @@ WARMUP = 5.0  # seconds of traffic before the first window
 SETTLE = 0.5  # seconds between the clients' first message and the window
 IDLE_MAX = 5.0  # the no-client window is at most this long (a CPU rate needs no more)
 
-# The wallboards read messages the quick way, so that 20 of them in one process add little
+# The wallboards read snapshots the quick way, so that 20 of them in one process add little
 # delay of their own (json.loads of a 35 kB message takes ~0.4 ms; 20 of them, 8 ms): the
 # head with a regex, the waiting callers as the "uniqueid" values (only queues[].waiting[]
-# has that key; "queues" is the data's first key when the section is there). Each
-# wallboard's first message and one in CHECK_EVERY are also parsed as JSON: they must agree.
-HEAD = re.compile(r'\{"type":"(\w+)","seq":(\d+),"at":"[^"]*","data":')
+# has that key; "queues" is the data's first key when the section is there). Deltas are
+# small: parsed, and applied to a LiveView; one message in CHECK_EVERY the view's waiting
+# callers are compared with what the quick reading found: they must agree.
+HEAD = re.compile(r'\{"type":"(\w+)","seq":(\d+),"at":"[^"]*","(?:data|changes)":')
 QUEUES_KEY = re.compile(r'\{"queues": ?\[')
 UNIQUEID = re.compile(r'"uniqueid": ?"([^"]*)"')
 CHECK_EVERY = 50
+# The envelope of a former whole-section update (its data aside), for the comparison.
+UPDATE_ENVELOPE = len(
+    '{"type":"update","seq":12345,"at":"2026-12-04T12:00:00.123456+00:00","data":}'
+)
 
 Header = tuple[str, str]
 Frame = list[Header]
@@ -710,9 +716,39 @@ class Wallboard:
     seq: int = 0
     reads: int = 0
     errors: list[str] = field(default_factory=list)
+    view: LiveView = field(default_factory=LiveView)  # push: the state the deltas build
+    delta_bytes: Counter[str] = field(default_factory=Counter)  # by change and path
+
+    def read_delta(self, t: float, text: str) -> None:
+        """A delta: a waiting caller set is one who came, removed one who went."""
+        message = json.loads(text)
+        if not self.view.read(message):
+            self.errors.append("a delta that does not follow on")
+        self.reads += 1
+        if self.present is None:
+            return
+        for change in message["changes"]:
+            path = change["path"]
+            if len(path) == 4 and path[0] == "queues" and path[2] == "waiting":
+                if change["op"] == "set" and path[3] not in self.present:
+                    self.present.add(path[3])
+                    self.came.setdefault(path[3], t)
+                elif change["op"] == "remove" and path[3] in self.present:
+                    self.present.discard(path[3])
+                    self.went.setdefault(path[3], t)
+            elif path[:1] == ["queues"] and change["op"] not in ("merge", "order"):
+                self.errors.append(f"a delta the benchmark does not follow: {change['op']} {path}")
+            kind = "/".join("*" if i % 2 else p for i, p in enumerate(path))
+            self.delta_bytes[f"{change['op']} {kind}"] += len(json.dumps(change))
+        if self.reads % CHECK_EVERY == 0:
+            waiting = {w["uniqueid"] for q in self.view.state["queues"] for w in q["waiting"]}
+            if waiting != self.present:
+                self.errors.append("the deltas' waiting callers disagree with the view's")
 
     def read(self, t: float, text: str, at: int, data: Callable[[], Any]) -> None:
         """A message whose data (a JSON object) starts at ``text[at]``; ``data()`` parses it."""
+        if text.startswith('{"type":"snapshot"'):
+            self.view.read(json.loads(text))
         has_queues = QUEUES_KEY.match(text, at) is not None
         now = set(UNIQUEID.findall(text, at)) if has_queues else set()
         self.reads += 1
@@ -750,8 +786,12 @@ async def push_client(session: aiohttp.ClientSession, w: Wallboard, stop: asynci
                 if seq != w.seq + 1:
                     w.errors.append(f"seq {seq} after {w.seq}")
                 w.seq = seq
-                if kind in ("snapshot", "update"):
+                if kind == "snapshot":
                     w.read(t, text, head.end(), partial(_live_data, text))
+                elif kind == "delta":
+                    w.read_delta(t, text)
+                else:
+                    w.view.read({"type": kind, "seq": seq})
         finally:
             closer.cancel()
     if not stop.is_set():
@@ -887,7 +927,9 @@ async def run_window(
         deadline = time.monotonic() + 15
         while any(w.present is None for w in boards):
             if time.monotonic() > deadline or any(t.done() for t in tasks):
-                raise RuntimeError("the wallboards did not all get a first answer")
+                failed = [repr(t.exception()) for t in tasks if t.done() and t.exception()]
+                said = sorted({e for w in boards for e in w.errors} | set(failed))[:3]
+                raise RuntimeError(f"the wallboards did not all get a first answer: {said}")
             await asyncio.sleep(0.02)
         await asyncio.sleep(SETTLE)
         if mode.kind == "none":
@@ -951,6 +993,8 @@ async def run_window(
         if boards
         else 0.0,
         "message_kinds": dict(kinds),
+        # One wallboard's deltas, bytes by change and path (the whole connection).
+        "delta_bytes_by_change": dict(boards[0].delta_bytes.most_common()) if boards else {},
         "calls_in_progress": statistics.fmean(s[0] for s in samples) if samples else 0.0,
         "callers_waiting": statistics.fmean(s[1] for s in samples) if samples else 0.0,
         "ami_events_per_s": (ev1 - ev0) / wall,
@@ -1115,6 +1159,11 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
                 await asyncio.sleep(0.05)
             hub = front.hub
             assert hub is not None
+            # Also what the same flushes would have sent as whole sections (issue 13's
+            # "before"): one extra pass over each snapshot, on the server's CPU.
+            hub.measure_sections = True
+            # The wallboards share one token: more connections than a token may hold.
+            hub.per_token = max(hub.per_token, args.wallboards)
             token, _ = await asyncio.to_thread(front.tokens.create, "bench wallboard", "supervisor")
             probes = Probes()
             prober = asyncio.create_task(probes.run(), name="probes")
@@ -1142,10 +1191,15 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
                         for uid, at in written[kind].items()
                         if (kind, uid) in handled
                     ]
+                    hub_rates = {k: (h1[k] - h0[k]) / wall for k in h0}
+                    sections_kb = (
+                        hub_rates["section_bytes"] + hub_rates["section_updates"] * UPDATE_ENVELOPE
+                    ) / 1000
                     result.update(
                         rep=rep,
                         server_cpu_share=(c1 - c0) / wall,
-                        hub={k: (h1[k] - h0[k]) / wall for k in h0},
+                        hub=hub_rates,
+                        kb_sections_per_client_s=sections_kb if mode.kind == "push" else None,
                         events_stored_per_s=(e1 - e0) / wall,
                         ami_leg=summary(ami_leg),
                         server=probed,
@@ -1252,6 +1306,12 @@ def aggregate(windows: Sequence[dict[str, Any]], cores: int) -> list[dict[str, A
                 "server_cpu_share_of_machine": cpu / cores if cpu is not None else None,
                 "messages_per_client_s": med("messages_per_client_s"),
                 "kb_per_client_s": med("kb_per_client_s"),
+                "kb_sections_per_client_s": med("kb_sections_per_client_s"),
+                "sections_vs_deltas": _median(
+                    w["kb_sections_per_client_s"] / w["kb_per_client_s"]
+                    for w in ws
+                    if w["kb_sections_per_client_s"] is not None and w["kb_per_client_s"]
+                ),
                 "hub_snapshots_per_s": med("hub", "computed"),
                 "hub_backlogs_dropped": sum(w["hub"]["dropped"] * w["wall_s"] for w in ws),
                 "load_cpu_share": med("load_cpu_share"),
@@ -1320,6 +1380,24 @@ def print_report(report: dict[str, Any]) -> None:
         "relative to the websocket at 20 ms."
     )
     print()
+    pushed = [r for r in rows if r["kb_sections_per_client_s"] is not None]
+    if pushed:
+        head = f"{'mode':<30} {'deltas kB/s':>11} {'whole sections kB/s':>19} {'ratio':>6}"
+        print(head)
+        print("-" * len(head))
+        for r in pushed:
+            print(
+                f"{r['label']:<30} {_f(r['kb_per_client_s'], '11.1f')} "
+                f"{_f(r['kb_sections_per_client_s'], '19.1f')} "
+                f"{_f(r['sections_vs_deltas'], '6.1f')}"
+            )
+        print()
+        print(
+            "per wallboard: deltas kB/s as received (the kB/s above); whole sections: what the\n"
+            "same flushes would have sent as the former updates (each section that changed, "
+            "whole,\nin its envelope), measured in the hub; ratio: whole sections / deltas."
+        )
+        print()
     head = (
         f"{'mode':<30} {'pairs':>6} {'join p99':>8} {'leave p99':>9} {'1st p99':>7} "
         f"{'lag max':>7} {'GC max':>6} {'full':>4} {'snaps/s':>7} {'dropped':>7} {'load CPU':>8} "

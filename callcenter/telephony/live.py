@@ -291,8 +291,13 @@ class LiveState:
 
     def _leave(self, ev: Mapping[str, str]) -> None:
         q = self.queues.get(ev.get("Queue", ""))
-        if q is not None:
-            q.entries.pop(ev.get("Uniqueid", ""), None)
+        gone = q.entries.pop(ev.get("Uniqueid", ""), None) if q is not None else None
+        if q is not None and gone is not None:
+            # Those behind move up, as in Asterisk (which sends no event for it): a caller
+            # who joins later is given the next place, behind all of them.
+            for e in q.entries.values():
+                if e.position > gone.position:
+                    e.position -= 1
 
     def _set_member(self, ev: Mapping[str, str], before: Queue | None = None) -> None:
         iface = ev.get("Interface") or ev.get("Location") or ev.get("StateInterface", "")

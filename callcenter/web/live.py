@@ -3,21 +3,26 @@
 Messages (text frames, JSON), numbered per connection from 1 with no gaps::
 
     {"type": "snapshot", "seq": 1, "at": ISO, "data": {every section}}
-    {"type": "update",   "seq": n, "at": ISO, "data": {the sections that changed}}
+    {"type": "delta",    "seq": n, "at": ISO, "changes": [what changed, keyed]}
     {"type": "incident", "seq": n, "at": ISO, "data": incident}
 
 A snapshot comes first on every connection (so a reconnect starts clean) and again
-whenever the server had to drop what a slow connection had not taken yet. An update
-replaces whole top-level sections. ``at`` is when the data was taken: elapsed seconds in
-it are as of ``at``, and a page counts on from there. A client may send
-``{"type": "snapshot"}`` to be sent a fresh snapshot.
+whenever the server had to drop what a slow connection had not taken yet. A delta says
+what changed since the message before it (``live_delta``: a caller who joined or left,
+an agent's state, today's figures), each item addressed by its key (a queue's name, a
+caller's uniqueid, an agent's id, a parking slot), never by an index; a client applies
+it to what it holds, and asks for a snapshot on a gap. ``at`` is when the data was
+taken: elapsed seconds in it are as of ``at``, and a page counts on from there. A client
+may send ``{"type": "snapshot"}`` to be sent a fresh snapshot.
 
 The daemon calls ``notify()`` after each AMI event that may have changed the live state:
 it only arms a timer, so a burst of events within ``coalesce_seconds`` costs one
-snapshot, diffed section by section against the last one sent, and at most one message
-to each client. The diff ignores the ``ticking`` keys (elapsed seconds), so a waiting
-caller's clock does not make every flush an update. A slow recheck (``recheck_seconds``)
-catches what changes with no event: the service mode at a boundary, the day at midnight.
+snapshot, diffed unit by unit against the last one taken, and at most one message to
+each client: the same delta for all (encoded once), since every client holds the last
+state taken (a client that does not gets a snapshot). The diff ignores the ``ticking``
+keys (elapsed seconds), so a waiting caller's clock does not make every flush a delta. A
+slow recheck (``recheck_seconds``) catches what changes with no event: the service mode at
+a boundary, the day at midnight.
 
 Each connection has its own bounded backlog and writer task: a client that does not read
 fills only its own backlog, which is then dropped for a fresh snapshot (incidents are
@@ -52,10 +57,11 @@ from callcenter.web.auth import (
     public,
 )
 from callcenter.web.errors import ApiError, dumps
+from callcenter.web.live_delta import Flat, diff, flatten
 
 log = structlog.get_logger("callcenter.web")
 
-Kind = Literal["snapshot", "update", "incident"]
+Kind = Literal["snapshot", "delta", "incident"]
 Snapshot = Callable[[float], Mapping[str, Any]]
 # Live connections one token may hold at once (a wallboard on a few screens, a console or
 # two): one more is refused with 429, so no token can take the daemon's sockets and
@@ -84,7 +90,7 @@ def _unauthorized(message: str) -> ApiError:
 class _Message:
     kind: Kind
     at: str
-    payload: str  # the data, as JSON text: encoded once for every client
+    payload: str  # the data (a delta: its changes), as JSON text: encoded once for all
 
 
 @dataclass(eq=False)
@@ -94,7 +100,7 @@ class _Client:
     seq: int = 0
     backlog: deque[_Message] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set: the next message is a snapshot of the latest state (and updates are not
+    # Set: the next message is a snapshot of the latest state (and deltas are not
     # queued until it has gone: it will hold them).
     needs_snapshot: bool = True
     writer: asyncio.Task[None] | None = None
@@ -105,10 +111,15 @@ class _Client:
 @dataclass
 class HubStats:
     computed: int = 0  # snapshots taken
-    updates: int = 0  # update messages queued (one per client each)
+    deltas: int = 0  # delta messages queued (one per client each)
+    delta_bytes: int = 0  # the changes of each delta taken, as JSON (one client's share)
     snapshots: int = 0  # snapshot messages sent
     dropped: int = 0  # backlogs dropped for a slow client
     failures: int = 0  # snapshots that raised
+    # With ``LiveHub(measure_sections=True)`` (the benchmark): what the same flushes cost
+    # as the former updates, each section that changed sent whole (one client's share).
+    section_updates: int = 0
+    section_bytes: int = 0
 
 
 class LiveHub:
@@ -126,6 +137,7 @@ class LiveHub:
         ticking: Collection[str] = frozenset(),
         clock: Callable[[], float] = time.time,
         per_token: int = LIVE_PER_TOKEN,
+        measure_sections: bool = False,
     ) -> None:
         """``snapshot(now)``: every section as JSON-ready data; ``tokens``: how bearer
         tokens are checked (None: only principals the auth middleware set are let in)."""
@@ -142,6 +154,7 @@ class LiveHub:
         self.ticking = frozenset(ticking)
         self.clock = clock
         self.per_token = per_token
+        self.measure_sections = measure_sections
         self.stats = HubStats()
         self._clients: set[_Client] = set()
         # Connections per token, counted from before the handshake to the handler's end.
@@ -153,9 +166,10 @@ class LiveHub:
         self._flush_at: asyncio.TimerHandle | None = None
         self._recheck_at: asyncio.TimerHandle | None = None
         self._closed = False
-        # What was last taken: the sections, their stable form, when, and as JSON (lazily).
+        # What was last taken: the sections, as units, when, and as JSON (lazily).
         self._last: dict[str, Any] | None = None
-        self._last_stable: dict[str, Any] = {}
+        self._last_flat = Flat()
+        self._last_stable: dict[str, Any] = {}  # its sections' stable forms (measuring)
         self._last_at = ""
         self._last_json: str | None = None
 
@@ -271,7 +285,7 @@ class LiveHub:
             self._recheck_at = self._loop.call_later(self.recheck_seconds, self._recheck)
 
     def _take(self) -> None:
-        """Take the snapshot; queue the sections that changed for every client."""
+        """Take the snapshot; queue what changed, as one delta, for every client."""
         now = self.clock()
         try:
             data = dict(self._snapshot(now))
@@ -281,23 +295,34 @@ class LiveHub:
             log.exception("live.snapshot_failed")
             return
         self.stats.computed += 1
-        shape = {k: stable(v, self.ticking) for k, v in data.items()}
+        flat = flatten(data)
         first = self._last is None
-        changed = [
-            k for k in data if k not in self._last_stable or shape[k] != self._last_stable[k]
-        ]
-        self._last, self._last_stable, self._last_at, self._last_json = data, shape, _iso(now), None
-        if first or not changed:
+        changes = [] if first else diff(self._last_flat, flat, self.ticking)
+        if self.measure_sections:
+            self._measure(data, first)
+        self._last, self._last_flat, self._last_at, self._last_json = data, flat, _iso(now), None
+        if not changes:
             return  # (first: nobody has had anything yet; each client gets a snapshot)
-        message = _Message("update", self._last_at, dumps({k: data[k] for k in changed}))
+        message = _Message("delta", self._last_at, dumps(changes))
+        self.stats.delta_bytes += len(message.payload)
         for c in self._clients:
             self._enqueue(c, message)
 
-    def _enqueue(self, c: _Client, message: _Message) -> None:
-        if message.kind == "update":
+    def _measure(self, data: dict[str, Any], first: bool) -> None:
+        """The former update for this flush: the sections that changed, each whole."""
+        shape = {k: stable(v, self.ticking) for k, v in data.items()}
+        changed = [k for k in data if shape[k] != self._last_stable.get(k)]
+        self._last_stable = shape
+        if not first and changed:
+            self.stats.section_updates += 1
+            self.stats.section_bytes += len(dumps({k: data[k] for k in changed}))
+
+    def _enqueue(self, c: _Client, message: _Message) -> bool:
+        """Queue ``message`` for ``c``; False if it was not (a delta it does not need)."""
+        if message.kind == "delta":
             if c.needs_snapshot:
-                return  # the snapshot it waits for will be taken later: it holds this
-            self.stats.updates += 1
+                return False  # the snapshot it waits for will be taken later: it holds this
+            self.stats.deltas += 1
         if len(c.backlog) >= self.backlog:
             kept = [m for m in c.backlog if m.kind == "incident"][-(self.backlog // 2 or 1) :]
             c.backlog.clear()
@@ -305,11 +330,12 @@ class LiveHub:
             c.needs_snapshot = True
             self.stats.dropped += 1
             log.info("live.backlog_dropped", who=c.who.actor, kept=len(kept))
-            if message.kind == "update":
+            if message.kind == "delta":
                 c.wake.set()
-                return
+                return False
         c.backlog.append(message)
         c.wake.set()
+        return True
 
     def _snapshot_json(self) -> str:
         if self._last_json is None:
@@ -319,7 +345,8 @@ class LiveHub:
     @staticmethod
     def _text(c: _Client, kind: str, at: str, payload: str) -> str:
         c.seq += 1
-        return f'{{"type":"{kind}","seq":{c.seq},"at":{json.dumps(at)},"data":{payload}}}'
+        name = "changes" if kind == "delta" else "data"
+        return f'{{"type":"{kind}","seq":{c.seq},"at":{json.dumps(at)},"{name}":{payload}}}'
 
     async def _write(self, c: _Client) -> None:
         """One client's writer: a slow socket holds up only this task."""
@@ -403,7 +430,7 @@ class LiveHub:
         self._loop = asyncio.get_running_loop()
         client = _Client(ws, who, valid=self._validity(request, token))
         # Bring everyone up to date first, so the new client's snapshot and the others'
-        # state are the same point from which the next update is diffed.
+        # state are the same point from which the next delta is diffed.
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None

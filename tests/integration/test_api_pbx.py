@@ -29,6 +29,7 @@ from callcenter.lab import Lab
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 from callcenter.web.live import LiveHub, stable
+from callcenter.web.live_delta import LiveView
 from callcenter.web.serve import http_of, serve
 from callcenter.web.views import TICKING
 from tests.integration.conftest import RunningDaemon, set_mode, wait_for
@@ -60,10 +61,14 @@ class Watch:
     seen: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
+    view: LiveView = field(default_factory=LiveView)
+
     async def run(self) -> None:
         async for msg in self.ws:
             if msg.type is aiohttp.WSMsgType.TEXT:
-                self.seen.append((time.monotonic(), json.loads(msg.data)))
+                # As a page is handed it: a delta applied, as the sections it touched.
+                message = self.view.sections_of(json.loads(msg.data))
+                self.seen.append((time.monotonic(), message))
 
     async def first(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float, after: float = 0.0

@@ -197,11 +197,209 @@ const CC = (() => {
     return name || num || t("caller.unknown");
   }
 
+  // -- the live state: a snapshot, then deltas (callcenter/web/live_delta.py) ----------------
+
+  // The server's schema (live_delta.SCHEMA) and ticking keys (views.TICKING): a unit test
+  // checks that these two lines hold the same.
+  const LIVE_SCHEMA = {"lists": {"queues": ["name"], "queues/*/waiting": ["uniqueid"], "queues/*/members": ["agent_id", "name"], "agents": ["id"], "parked": ["slot"]}, "positions": {"queues/*/waiting": "position"}, "own_units": ["queues/*/today"], "split": ["today", "today/by_queue"], "same": {"queues/*/today": ["today", "by_queue", "$1"]}, "derived": {"queues/*": {"waiting_count": {"$count": "waiting"}, "longest_wait_seconds": {"$max": ["waiting", "wait_seconds"]}}}};
+  const TICKING = new Set(["call_seconds", "longest_wait_seconds", "parked_seconds", "seconds", "state_seconds", "wait_seconds"]);
+
+  function patternOf(path, patterns) {
+    return patterns.find((p) => {
+      const parts = p.split("/");
+      return parts.length === path.length && parts.every((x, i) => x === "*" || x === path[i]);
+    });
+  }
+
+  function itemKey(item, fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const v = item[fields[i]];
+      if (v !== null && v !== undefined && typeof v !== "object") return (i ? "~" : "") + String(v);
+    }
+    return null;
+  }
+
+  // The state as units (path -> value, with the `at` its clocks are as of) and containers
+  // (path -> keys in order): a snapshot is cut up as the server does it, a delta changes
+  // units by their keys, and the sections are put back together for the page.
+  class LiveState {
+    constructor(data, at) {
+      this.units = new Map();
+      this.containers = new Map();
+      this.containers.set("[]", { path: [], keys: Object.keys(data) });
+      for (const [s, v] of Object.entries(data)) this.walk([s], v, at, data);
+    }
+
+    keyed(path, value) {
+      const pattern = patternOf(path, Object.keys(LIVE_SCHEMA.lists));
+      if (pattern === undefined || !Array.isArray(value)) return null;
+      const position = LIVE_SCHEMA.positions[pattern];
+      const out = [];
+      const seen = new Set();
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        if (!item || typeof item !== "object" || Array.isArray(item)) return null;
+        if (position !== undefined && item[position] !== i + 1) return null;
+        const key = itemKey(item, LIVE_SCHEMA.lists[pattern]);
+        if (key === null || seen.has(key)) return null;
+        seen.add(key);
+        out.push([key, item]);
+      }
+      return { pairs: out, position };
+    }
+
+    // A unit that is, as a rule, another's copy (a queue's today): a reference to it.
+    same(path, value, root) {
+      const pattern = patternOf(path, Object.keys(LIVE_SCHEMA.same));
+      if (pattern === undefined || value === null || value === undefined) return value;
+      const ref = LIVE_SCHEMA.same[pattern].map((k) => (k.startsWith("$") ? path[Number(k.slice(1))] : k));
+      let there = root;
+      for (const k of ref) there = there && typeof there === "object" ? there[k] : undefined;
+      return there !== undefined && JSON.stringify(there) === JSON.stringify(value) ? { $same: ref } : value;
+    }
+
+    // What a rule of LIVE_SCHEMA.derived gives for an item (a count, a longest clock).
+    static derived(rule, item) {
+      if ("$count" in rule) return Array.isArray(item[rule.$count]) ? item[rule.$count].length : null;
+      const [name, key] = rule.$max;
+      if (!Array.isArray(item[name])) return null;
+      const xs = item[name].map((i) => i && i[key]).filter((v) => typeof v === "number");
+      return xs.length ? Math.max(...xs) : 0.0;
+    }
+
+    walk(path, value, at, root) {
+      const keyed = this.keyed(path, value);
+      if (keyed) {
+        this.containers.set(JSON.stringify(path), { path, keys: keyed.pairs.map(([k]) => k) });
+        for (const [key, item] of keyed.pairs) {
+          const here = path.concat([key]);
+          const head = {};
+          const rules = LIVE_SCHEMA.derived[patternOf(here, Object.keys(LIVE_SCHEMA.derived))] || {};
+          for (const [name, v] of Object.entries(item)) {
+            const sub = here.concat([name]);
+            const rule = rules[name];
+            if (rule !== undefined && v === LiveState.derived(rule, item)) {
+              head[name] = rule;
+              continue;
+            }
+            if (name === keyed.position) continue;
+            if (patternOf(sub, LIVE_SCHEMA.own_units) !== undefined) this.setUnit(sub, this.same(sub, v, root), at);
+            else if (patternOf(sub, Object.keys(LIVE_SCHEMA.lists)) !== undefined) this.walk(sub, v, at, root);
+            else head[name] = v;
+          }
+          this.setUnit(here, head, at);
+        }
+        return;
+      }
+      if (value && typeof value === "object" && !Array.isArray(value) && patternOf(path, LIVE_SCHEMA.split) !== undefined) {
+        this.containers.set(JSON.stringify(path), { path, keys: Object.keys(value) });
+        for (const [k, v] of Object.entries(value)) this.walk(path.concat([k]), v, at, root);
+        return;
+      }
+      this.setUnit(path, value, at);
+    }
+
+    setUnit(path, value, at) {
+      this.units.set(JSON.stringify(path), { path, value, at });
+    }
+
+    // A delta's changes, in order (live_delta.apply); the sections they touched.
+    apply(changes, at) {
+      const touched = new Set();
+      for (const c of changes) {
+        const path = c.path;
+        touched.add(path[0]);
+        const parent = path.length ? this.containers.get(JSON.stringify(path.slice(0, -1))) : undefined;
+        const last = path[path.length - 1];
+        if (c.op === "remove") {
+          for (const store of [this.units, this.containers]) {
+            for (const [k, u] of store) {
+              if (u.path.length >= path.length && path.every((x, i) => u.path[i] === x)) store.delete(k);
+            }
+          }
+          if (parent) parent.keys = parent.keys.filter((k) => k !== last);
+        } else if (c.op === "set") {
+          this.setUnit(path, c.value, at);
+          if (parent && !parent.keys.includes(last)) parent.keys.push(last);
+        } else if (c.op === "merge") {
+          const unit = this.units.get(JSON.stringify(path));
+          this.setUnit(path, Object.assign({}, unit ? unit.value : {}, c.value), at);
+        } else if (c.op === "order") {
+          this.containers.set(JSON.stringify(path), { path, keys: c.keys.slice() });
+        }
+      }
+      // A section holding another's copy changes with it (queues' today with today).
+      for (const [pattern, ref] of Object.entries(LIVE_SCHEMA.same)) {
+        if (touched.has(ref[0])) touched.add(pattern.split("/")[0]);
+      }
+      return touched;
+    }
+
+    // The sections as the server has them, each clock counted on to `at`.
+    sections(names, at) {
+      const now = Date.parse(at);
+      const children = new Map();
+      for (const store of [this.units, this.containers]) {
+        for (const u of store.values()) {
+          if (!u.path.length) continue;
+          const up = JSON.stringify(u.path.slice(0, -1));
+          if (!children.has(up)) children.set(up, []);
+          children.get(up).push(u.path);
+        }
+      }
+      const age = (value, dt) => {
+        if (Array.isArray(value)) return value.map((v) => age(v, dt));
+        if (!value || typeof value !== "object") return value;
+        const out = {};
+        for (const [k, v] of Object.entries(value)) {
+          out[k] = TICKING.has(k) && typeof v === "number" ? Math.round((v + dt) * 1000) / 1000 : age(v, dt);
+        }
+        return out;
+      };
+      const build = (path) => {
+        const key = JSON.stringify(path);
+        const box = this.containers.get(key);
+        if (box) {
+          const parts = box.keys.map((k) => build(path.concat([k])));
+          const pattern = patternOf(path, Object.keys(LIVE_SCHEMA.lists));
+          if (pattern === undefined) return Object.fromEntries(box.keys.map((k, i) => [k, parts[i]]));
+          const position = LIVE_SCHEMA.positions[pattern];
+          if (position !== undefined) parts.forEach((p, i) => { p[position] = i + 1; });
+          return parts;
+        }
+        const unit = this.units.get(key);
+        if (!unit) return undefined;
+        const v0 = unit.value;
+        if (v0 && typeof v0 === "object" && !Array.isArray(v0) && Object.keys(v0).length === 1 && Array.isArray(v0.$same)) {
+          return build(v0.$same);
+        }
+        const dt = (now - Date.parse(unit.at)) / 1000;
+        let value = age(unit.value, Number.isNaN(dt) ? 0 : Math.max(0, dt));
+        if (value && typeof value === "object" && !Array.isArray(value)) {
+          for (const sub of children.get(key) || []) value[sub[sub.length - 1]] = build(sub);
+          const rules = LIVE_SCHEMA.derived[patternOf(path, Object.keys(LIVE_SCHEMA.derived))] || {};
+          for (const [name, rule] of Object.entries(rules)) {
+            if (JSON.stringify(value[name]) === JSON.stringify(rule)) value[name] = LiveState.derived(rule, value);
+          }
+        }
+        return value;
+      };
+      const out = {};
+      for (const name of names) {
+        const v = build([name]);
+        if (v !== undefined) out[name] = v;
+      }
+      return out;
+    }
+  }
+
   // -- the live connection ---------------------------------------------------------------
 
-  // A snapshot, then updates and incidents numbered one by one. A gap means a message
-  // was missed and the page may show something wrong: close, reconnect, and start again
-  // from a fresh snapshot (as after any close).
+  // A snapshot, then deltas and incidents numbered one by one. The page is handed the
+  // sections whole, as `{type: "snapshot"|"update", seq, at, data: {sections}}` (an update:
+  // the sections a delta touched, put together from the state it was applied to), and
+  // incidents as they come. A gap means a message was missed: ask for a snapshot (if
+  // that fails too, close, reconnect, and start again from a fresh one).
   class Live {
     constructor(onMessage, onState) {
       this.onMessage = onMessage;
@@ -227,16 +425,34 @@ const CC = (() => {
         if (msg.at) noteClock(msg.at);
         if (msg.type === "snapshot") {
           this.seq = msg.seq;
+          this.resyncing = false;
           this.delay = 500;
           this.failures = 0;
+          this.state = new LiveState(msg.data || {}, msg.at);
           this.onState("live");
         } else if (typeof msg.seq === "number") {
-          // Updates and incidents share one numbering per connection.
-          if (this.seq === null || msg.seq !== this.seq + 1) {
-            ws.close(4000, "sequence gap");
-            return;
+          // Deltas and incidents share one numbering per connection.
+          if (!this.resyncing && (this.seq === null || msg.seq !== this.seq + 1)) {
+            // Missed something: what we hold may be wrong. Ask for a snapshot; until it
+            // comes, deltas are skipped (incidents are still shown).
+            this.resyncing = true;
+            this.state = null;
+            ws.send(JSON.stringify({ type: "snapshot" }));
           }
           this.seq = msg.seq;
+        }
+        if (msg.type === "delta") {
+          if (!this.state) return; // waiting for the snapshot asked for
+          const touched = this.state.apply(msg.changes || [], msg.at);
+          if (!touched.size) return;
+          const data = this.state.sections([...touched], msg.at);
+          this.onMessage({ type: "update", seq: msg.seq, at: msg.at, data });
+          return;
+        }
+        if (msg.type === "snapshot") {
+          const data = this.state.sections(Object.keys(msg.data || {}), msg.at);
+          this.onMessage({ type: "snapshot", seq: msg.seq, at: msg.at, data });
+          return;
         }
         this.onMessage(msg);
       };
@@ -263,6 +479,6 @@ const CC = (() => {
 
   return {
     page, t, tOr, el, replace, api, ApiError, act, notify, clock, mmss, pct, secs,
-    timeOfDay, listOf, caller, Live, connState, serverNow,
+    timeOfDay, listOf, caller, Live, LiveState, connState, serverNow,
   };
 })();

@@ -89,6 +89,29 @@ def test_events_track_channels_and_queue_entries() -> None:
     assert s.channels == {}
 
 
+def test_callers_behind_one_who_left_move_up() -> None:
+    s = LiveState()
+
+    def join(uid: str, position: int) -> None:
+        s.apply(
+            {
+                "Event": "QueueCallerJoin",
+                "Queue": "support",
+                "Uniqueid": uid,
+                "Position": str(position),
+            }
+        )
+
+    for n, uid in enumerate("abcd", start=1):
+        join(uid, n)
+    for uid in "abc":
+        s.apply({"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": uid})
+    s.apply({"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": "c"})  # (again)
+    join("e", 2)  # behind d, who waited longer and is first now
+    entries = s.queues["support"].entries
+    assert {uid: e.position for uid, e in entries.items()} == {"d": 1, "e": 2}
+
+
 def test_member_events() -> None:
     s = LiveState()
     s.apply(

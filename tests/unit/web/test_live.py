@@ -1,5 +1,5 @@
-"""The live websocket on a real port: a snapshot on connect, coalesced updates of the
-sections that changed, numbered without gaps, a slow client resynced with a snapshot
+"""The live websocket on a real port: a snapshot on connect, coalesced deltas of what
+changed (each item by its key), numbered without gaps, a slow client resynced with a snapshot
 while the others go on, incidents to whom they concern, refusals, and shutdown."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from structlog.testing import capture_logs
 from callcenter.web.auth import TokenStore, auth_middleware
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
 from callcenter.web.live import LIVE_PER_TOKEN, LiveHub, stable
+from callcenter.web.live_delta import LiveView
 
 PATH = "/api/v1/live"
 PEOPLE = {
@@ -117,10 +118,10 @@ async def nothing_more(ws: aiohttp.ClientWebSocketResponse, wait: float = 0.2) -
         await ws.receive(wait)
 
 
-# -- snapshots and updates ----------------------------------------------------------------
+# -- snapshots and deltas -----------------------------------------------------------------
 
 
-async def test_snapshot_on_connect_then_one_update_per_burst(live: Live) -> None:
+async def test_snapshot_on_connect_then_one_delta_per_burst(live: Live) -> None:
     clients = [await live.connect(who) for who in ("sup", "a1", "a2")]
     for ws in clients:
         first = await receive(ws)
@@ -137,26 +138,38 @@ async def test_snapshot_on_connect_then_one_update_per_burst(live: Live) -> None
             live.pbx.sections["parked"] = [{"slot": "701"}]
         live.hub.notify()
     for ws in clients:
-        update = await receive(ws)
-        assert (update["type"], update["seq"]) == ("update", 2)
-        # Only the sections that changed, each whole; the queue's clock alone is no change.
-        assert update["data"] == {
-            "agents": [{"id": "agent1", "state": "on_call"}],
-            "parked": [{"slot": "701"}],
-        }
+        delta = await receive(ws)
+        assert (delta["type"], delta["seq"]) == ("delta", 2)
+        # Only what changed, by key: the agent's state, the parked call (the queue's clock
+        # alone is no change).
+        assert delta["changes"] == [
+            {"op": "merge", "path": ["agents", "agent1"], "value": {"state": "on_call"}},
+            {"op": "set", "path": ["parked", "701"], "value": {"slot": "701"}},
+        ]
         await nothing_more(ws)
     assert live.hub.stats.computed == taken + 1
 
-    live.pbx.sections["queues"][0]["waiting"] = [{"caller_num": "0311110001"}]
+    caller = {"uniqueid": "1700000000.1", "caller_num": "0311110001", "position": 1}
+    live.pbx.sections["queues"][0]["waiting"] = [caller]
     live.hub.notify()
     for ws in clients:
-        update = await receive(ws)
-        assert update["seq"] == 3
-        assert list(update["data"]) == ["queues"]
-        queue = update["data"]["queues"][0]
-        # Sent whole, with the ticking figure as of the message's time.
-        stamped = datetime.fromisoformat(update["at"]).timestamp()
-        assert queue["longest_wait_seconds"] == pytest.approx(stamped - live.pbx.waiting_since)
+        delta = await receive(ws)
+        assert delta["seq"] == 3
+        joined, head = delta["changes"]
+        assert joined == {
+            "op": "set",
+            "path": ["queues", "support", "waiting", "1700000000.1"],
+            "value": {"uniqueid": "1700000000.1", "caller_num": "0311110001"},
+        }
+        # The queue's ticking figure, as of the message's time.
+        assert (head["op"], head["path"], list(head["value"])) == (
+            "merge",
+            ["queues", "support"],
+            ["longest_wait_seconds"],
+        )
+        stamped = datetime.fromisoformat(delta["at"]).timestamp()
+        waited = head["value"]["longest_wait_seconds"]
+        assert waited == pytest.approx(stamped - live.pbx.waiting_since)
         await ws.close()
 
 
@@ -168,9 +181,11 @@ async def test_the_clock_alone_sends_nothing(live: Live) -> None:
     await nothing_more(ws, 0.3)
     live.pbx.sections["agents"][0]["state"] = "paused"
     live.hub.notify()
-    update = await receive(ws)
-    assert list(update["data"]) == ["agents"]
-    assert update["seq"] == first["seq"] + 1
+    delta = await receive(ws)
+    assert delta["changes"] == [
+        {"op": "merge", "path": ["agents", "agent1"], "value": {"state": "paused"}}
+    ]
+    assert delta["seq"] == first["seq"] + 1
     await ws.close()
 
 
@@ -216,8 +231,10 @@ async def test_a_change_without_an_event_is_found_by_the_recheck(engine: Engine)
             ws = await http.ws_connect(url, headers={"Authorization": f"Bearer {issued['a2']}"})
             await receive(ws)
             pbx.sections["agents"][0]["state"] = "logged_out"  # e.g. the mode at 18:15
-            update = await receive(ws, 1.0)
-            assert update["data"] == {"agents": [{"id": "agent1", "state": "logged_out"}]}
+            delta = await receive(ws, 1.0)
+            assert delta["changes"] == [
+                {"op": "merge", "path": ["agents", "agent1"], "value": {"state": "logged_out"}}
+            ]
             await ws.close()
     finally:
         await runner.cleanup()
@@ -285,19 +302,28 @@ async def test_a_slow_client_is_resynced_and_holds_up_nobody(engine: Engine) -> 
                 # 200 kB a change that does not compress: the stalled socket fills up soon.
                 pbx.sections["parked"] = [{"n": n, "pad": os.urandom(100_000).hex()}]
                 hub.notify()
-                update = await receive(fast, 5.0)  # the fast client never waits on the slow
-                assert (update["seq"], update["data"]["parked"][0]["n"]) == (n + 1, n)
+                delta = await receive(fast, 5.0)  # the fast client never waits on the slow
+                # (parked calls without a slot: the section goes whole; the first time, in
+                # place of the keyed and empty list)
+                change = delta["changes"][-1]
+                assert len(delta["changes"]) == (2 if n == 1 else 1)
+                assert (delta["seq"], change["path"], change["value"][0]["n"]) == (
+                    n + 1,
+                    ["parked"],
+                    n,
+                )
             assert hub.stats.dropped >= 1
 
             # Now the slow client reads: a snapshot replaced what it could not take, and
             # its messages still number 1, 2, 3 ... and end in the latest state.
-            state: dict[str, Any] = {}
+            view = LiveView()
             seqs, kinds = [], []
-            while [p.get("n") for p in state.get("parked", [])] != [rounds]:
+            while [p.get("n") for p in view.state.get("parked", [])] != [rounds]:
                 m = await asyncio.wait_for(slow.message(), 5.0)
                 seqs.append(m["seq"])
                 kinds.append(m["type"])
-                state = dict(m["data"]) if m["type"] == "snapshot" else state | m["data"]
+                assert view.read(m)
+            state = view.state
             assert seqs == list(range(1, len(seqs) + 1))
             assert kinds.count("snapshot") >= 2, kinds
             assert len(seqs) < rounds  # what it missed was not sent
