@@ -17,6 +17,7 @@ name only until its lease runs out. The database's clock is not used: each daemo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +34,9 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def acquire_on(conn: Connection, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
     """Take or renew ``name`` for ``holder`` until ``now + ttl``, in the caller's
     transaction; False while another holder's lease runs."""
@@ -43,23 +47,16 @@ def acquire_on(conn: Connection, name: str, holder: str, now: datetime, ttl: tim
     at = _utc(now)
     values = {"name": name, "holder": holder, "expires_at": at + ttl}
     free = (_C.expires_at < at) | (_C.holder == holder)
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(LEASES).values(**values)
-        stmt = pg.on_conflict_do_update(
-            index_elements=[_C.name],
-            set_={"holder": pg.excluded.holder, "expires_at": pg.excluded.expires_at},
-            where=free,
-        ).returning(_C.holder)
-    elif dialect == "sqlite":
-        lite = sqlite.insert(LEASES).values(**values)
-        stmt = lite.on_conflict_do_update(
-            index_elements=[_C.name],
-            set_={"holder": lite.excluded.holder, "expires_at": lite.excluded.expires_at},
-            where=free,
-        ).returning(_C.holder)
-    else:
-        raise NotImplementedError(f"leases on {dialect}")
+    # The same upsert on both databases the store runs on (db.make_engine).
+    insert = _INSERTS.get(conn.dialect.name)
+    if insert is None:
+        raise ValueError(f"the store runs on SQLite or PostgreSQL, not {conn.dialect.name}")
+    ins = insert(LEASES).values(**values)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[_C.name],
+        set_={"holder": ins.excluded.holder, "expires_at": ins.excluded.expires_at},
+        where=free,
+    ).returning(_C.holder)
     return conn.execute(stmt).scalar() == holder
 
 
