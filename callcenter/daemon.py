@@ -158,6 +158,7 @@ class Daemon:
                 classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents),
                 cfg.pbx_record,
                 self._reconciled,
+                figures=cfg.metrics,
             )
             if cfg.pbx_record.enabled
             else None

@@ -12,13 +12,8 @@ from callcenter.metrics.figures import (
     group_key,
     key_label,
 )
-from callcenter.metrics.sql import (
-    check_day,
-    figures_statement,
-    query_figures,
-    query_figures_by,
-    query_figures_by_keys,
-)
+from callcenter.metrics.query import query_figures, query_figures_by, query_figures_by_keys
+from callcenter.metrics.sql import check_day, figures_statement
 
 __all__ = [
     "GROUPINGS",

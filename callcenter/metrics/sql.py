@@ -17,8 +17,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Engine,
     RowMapping,
     Select,
     and_,
@@ -30,7 +28,7 @@ from sqlalchemy import (
     true,
 )
 
-from callcenter.metrics.figures import OUTCOMES, CallFigures, Grouping, GroupKey, sort_key
+from callcenter.metrics.figures import OUTCOMES, CallFigures, Grouping
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.store.calls import TABLE
 
@@ -123,7 +121,7 @@ def grouped_statement(
     return select(*cols, *_columns(cfg)).where(*where).group_by(*cols)
 
 
-def _figures(row: RowMapping, cfg: MetricsConfig) -> CallFigures:
+def figures_of_row(row: RowMapping, cfg: MetricsConfig) -> CallFigures:
     # int()/float(): drivers may hand back Decimal or int for SUM, depending on the type.
     max_wait = row["max_wait_seconds"]
     return CallFigures(
@@ -139,62 +137,9 @@ def _figures(row: RowMapping, cfg: MetricsConfig) -> CallFigures:
     )
 
 
-def _execute(db: Engine | Connection, stmt: Select[Any]) -> list[RowMapping]:
-    if isinstance(db, Connection):
-        return list(db.execute(stmt).mappings())
-    with db.connect() as conn:
-        return list(conn.execute(stmt).mappings())
-
-
-def query_figures(
-    db: Engine | Connection,
-    cfg: MetricsConfig,
-    day_from: str,
-    day_to: str,
-    *,
-    queue: str | None = None,
-    server_id: str | None = None,
-) -> CallFigures:
-    """Figures over the calls of local days [day_from, day_to), from one query."""
-    stmt = figures_statement(cfg, day_from, day_to, queue=queue, server_id=server_id)
-    (row,) = _execute(db, stmt)  # an aggregate without GROUP BY: always one row
-    return _figures(row, cfg)
-
-
-def query_figures_by(
-    db: Engine | Connection,
-    cfg: MetricsConfig,
-    by: Grouping,
-    day_from: str,
-    day_to: str,
-    *,
-    queue: str | None = None,
-    server_id: str | None = None,
-) -> dict[GroupKey, CallFigures]:
-    """Figures per queue, agent, hour (0-23), day or month (YYYY-MM), from one query.
-
-    Every call is in exactly one group (calls with no queue or agent under the key None),
-    so the groups add up to ``query_figures`` over the same period.
-    """
-    stmt = figures_statement(cfg, day_from, day_to, queue=queue, server_id=server_id, by=by)
-    groups = {row["group_key"]: _figures(row, cfg) for row in _execute(db, stmt)}
-    return {k: groups[k] for k in sorted(groups, key=sort_key)}
-
-
-def query_figures_by_keys(
-    db: Engine | Connection,
-    cfg: MetricsConfig,
-    keys: tuple[Grouping, ...],
-    day_from: str,
-    day_to: str,
-) -> dict[tuple[GroupKey, ...], CallFigures]:
-    """Figures per combination of groupings (e.g. day x hour x queue), from one query: one
-    scan of the period where a query per grouping would read it once each. Each coarser
-    grouping is the ``combine`` of its combinations (counts exact; the mean times may
-    differ from ``query_figures_by``'s in the last binary digit: floating-point sums in
-    another order)."""
-    stmt = grouped_statement(cfg, day_from, day_to, keys)
-    return {
-        tuple(row[f"key_{i}"] for i in range(len(keys))): _figures(row, cfg)
-        for row in _execute(db, stmt)
-    }
+def cell_rows_statement(cfg: MetricsConfig, server_id: str, days: list[str]) -> Select[Any]:
+    """The figure cells (metrics.cells) of some days of one server, from their calls: the
+    same aggregate, per (server, day, hour, queue)."""
+    keys = [C.server_id, C.local_day, C.local_hour, C.queue]
+    where = [C.server_id == server_id, C.local_day.in_([check_day(d) for d in days])]
+    return select(*keys, *_columns(cfg)).where(*where).group_by(*keys)

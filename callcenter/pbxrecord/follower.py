@@ -18,6 +18,8 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from callcenter.metrics.cells import refresh_days
+from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.reader import CelFileReader
 from callcenter.pbxrecord.reconcile import (
     Classifier,
@@ -53,6 +55,7 @@ class PbxRecordFollower:
         on_calls: Callable[[PassResult], None],
         *,
         holder: str | None = None,
+        figures: MetricsConfig | None = None,
     ) -> None:
         self.engine = engine
         self.reader = reader
@@ -66,6 +69,9 @@ class PbxRecordFollower:
         # Who this daemon is to the sweep's lease: two daemons of one PBX differ.
         self.holder = holder or f"{classifier.server_id}/{uuid.uuid4().hex}"
         self._lease_busy_until: datetime | None = None
+        # With the metrics settings, the sweep also brings the day's figure cells up to
+        # date (metrics.cells): the month's report then reads every closed day's cells.
+        self.figures = figures
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -121,6 +127,12 @@ class PbxRecordFollower:
             report = await asyncio.to_thread(
                 reconcile_day, self.engine, self.classifier, date.fromisoformat(yesterday)
             )
+            if self.figures is not None:
+                today = local.date().isoformat()
+                await asyncio.to_thread(
+                    refresh_days, self.engine, self.figures, yesterday, today,
+                    self.classifier.server_id,
+                )  # fmt: skip
         except SQLAlchemyError as exc:
             log.warning("pbxrecord.sweep_failed", day=yesterday, error=type(exc).__name__)
             with contextlib.suppress(SQLAlchemyError):

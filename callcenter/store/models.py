@@ -556,3 +556,59 @@ class PageSessionRow(Base):
         Index("ix_page_sessions_role", "role", "expires_at"),
         Index("ix_page_sessions_expires", "expires_at"),
     )
+
+
+class CallDayStamp(Base):
+    """How many times the calls of one (server, local day) were written: a trigger on
+    ``calls`` (migration 0015) bumps it on every insert, update and delete, whoever
+    writes (the live writer, ``calls rebuild``, the PBX record's reconciliation)."""
+
+    __tablename__ = "call_day_stamps"
+
+    server_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    local_day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class CallFigureDay(Base):
+    """The (server, day) whose figure cells are stored, as of which stamp generation and
+    with which service-level threshold (the one setting the counts depend on)."""
+
+    __tablename__ = "call_figure_days"
+
+    server_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    local_day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    sl_seconds: Mapped[float] = mapped_column(Float)
+
+
+class CallFigureCell(Base):
+    """The counts and sums of ``CallFigures`` for the calls of one (server, day, hour,
+    queue): a month's figures add up from its cells instead of scanning its calls
+    (callcenter.metrics.cells). One column per outcome: a new outcome needs a migration."""
+
+    __tablename__ = "call_figure_cells"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(40))
+    local_day: Mapped[str] = mapped_column(String(10))
+    local_hour: Mapped[int] = mapped_column(SmallInteger)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    after_hours: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    transferred_out: Mapped[int] = mapped_column(Integer)
+    voicemail: Mapped[int] = mapped_column(Integer)
+    callback: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    unknown: Mapped[int] = mapped_column(Integer)
+    short_abandoned: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    busy: Mapped[int] = mapped_column(Integer)
+    answered_within_sl: Mapped[int] = mapped_column(Integer)
+    wait_count: Mapped[int] = mapped_column(Integer)
+    wait_sum: Mapped[float] = mapped_column(Float)
+    handle_count: Mapped[int] = mapped_column(Integer)
+    handle_sum: Mapped[float] = mapped_column(Float)
+    max_wait_seconds: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_call_figure_cells_day", "local_day", "server_id"),)

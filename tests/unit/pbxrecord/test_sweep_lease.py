@@ -90,3 +90,20 @@ async def test_a_daemon_that_died_sweeping_is_taken_over_once_its_lease_runs_out
     assert report is not None
     assert report.count("added") == 2
     assert leases.holder(engine, name, AT + timedelta(hours=30)) == "lab/b"  # the day is done
+
+
+async def test_the_sweep_leaves_the_days_figure_cells_current(engine: Engine, cel: Path) -> None:
+    from callcenter.metrics.cells import stale_days
+    from callcenter.metrics.settings import MetricsConfig
+
+    cfg = MetricsConfig()
+    f = follower(engine, cel, [])
+    f.figures = cfg
+    report = await f.nightly_sweep(AT)
+    assert report is not None
+    assert report.count("added") == 2  # the two calls it added stamped their day ...
+    with engine.connect() as conn:
+        # ... and the sweep computed that day's cells after them.
+        assert stale_days(conn, cfg, "2026-12-04", "2026-12-05", None) == {}
+        assert stale_days(conn, cfg.model_copy(update={"service_level_seconds": 1}),
+                          "2026-12-04", "2026-12-05", None) != {}  # fmt: skip
