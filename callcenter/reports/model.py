@@ -30,12 +30,17 @@ from sqlalchemy import Engine
 from callcenter.incidents.figures import IncidentFigures
 from callcenter.metrics.figures import CallFigures
 from callcenter.metrics.settings import MetricsConfig
-from callcenter.reports.i18n import Kind, Op, Text
+from callcenter.reports.i18n import Kind, Measured, Op, Text
 from callcenter.schedule.settings import ServiceConfig
 
 # Where sections from other areas go (see callcenter.reports.layout for the order).
 Slot = Literal["agent_activity", "followups"]
 SLOTS: tuple[Slot, ...] = get_args(Slot)
+
+
+def _plain(value: object) -> object:
+    """A cell as JSON has it: a measured figure is its number (its unit is the column's)."""
+    return value.value if isinstance(value, Measured) else value
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Section:
             "tables": {
                 t.key: {
                     "columns": [c.key for c in t.columns],
-                    "rows": [list(r) for r in t.rows],
+                    "rows": [[_plain(v) for v in r] for r in t.rows],
                     "total": list(t.total) if t.total is not None else None,  # columns[1:]
                 }
                 for t in self.tables

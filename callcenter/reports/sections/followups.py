@@ -6,6 +6,7 @@ of ``callcenter.followups`` (``GET /api/v1/followups/recall``)."""
 from __future__ import annotations
 
 from callcenter.followups.store import FollowupStore
+from callcenter.reports.i18n import Kind, Measured
 from callcenter.reports.model import Column, ReportContext, Section, SectionProvider, Table
 
 
@@ -13,7 +14,7 @@ def followup_section(ctx: ReportContext) -> Section | None:
     r = FollowupStore(ctx.engine).recall(ctx.start, ctx.end)
     if not r.opened:
         return None
-    rows = (
+    rows: tuple[tuple[tuple[str, str], Kind, float | None], ...] = (
         (("リスト入りした発信者", "Callers put on the list"), "count", r.opened),
         (("連絡できた", "Reached"), "count", r.reached),
         (("うちコールバックで", "of which by a call-back"), "count", r.by_callback),
@@ -31,7 +32,8 @@ def followup_section(ctx: ReportContext) -> Section | None:
             Column("figure", ("項目", "Figure"), "text"),
             Column("value", ("値", "Value"), "text"),
         ),
-        rows=tuple((label, _shown(kind, value)) for label, kind, value in rows),
+        # Numbers with their kind, not text: Excel sums them and formats them as % and 分.
+        rows=tuple((label, Measured(value, kind)) for label, kind, value in rows),
         note=(
             "放棄（ワンコール切りを除く）、時間外、留守番電話、コールバック依頼の発信者。",
             "Callers who abandoned (not one-ring hang-ups), called after hours, left a "
@@ -39,16 +41,6 @@ def followup_section(ctx: ReportContext) -> Section | None:
         ),
     )
     return Section(key="followups", title=table.title, tables=(table,))
-
-
-def _shown(kind: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if kind == "rate":
-        return f"{100 * value:.1f}%"
-    if kind == "minutes":
-        return f"{value:.1f}"
-    return str(int(value))
 
 
 FOLLOWUPS = SectionProvider("followups", followup_section)

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from callcenter.agents.record import rebuild_activity
@@ -91,10 +92,25 @@ def test_the_follow_up_in_the_monthly_report(tmp_path: Path) -> None:
     doc = json.loads(render(report, "json", "en"))
     rows = doc["sections"]["followups"]["tables"]["followups"]["rows"]
     values = {label[1] if isinstance(label, list) else label: v for label, v in rows}
-    assert values["Callers put on the list"] == "2"
-    assert values["Reached"] == "1"
-    assert values["of which when they called again"] == "1"
-    assert values["Not reached yet"] == "1"
-    assert values["Share reached"] == "50.0%"
-    assert values["Mean time to reach"] == "15.3"  # 920 s from the first call's arrival
+    assert values["Callers put on the list"] == 2
+    assert values["Reached"] == 1
+    assert values["of which when they called again"] == 1
+    assert values["Not reached yet"] == 1
+    assert values["Share reached"] == 0.5
+    assert values["Mean time to reach"] == pytest.approx(920 / 60)  # from the first arrival
+    # The xlsx has numbers, formatted as a rate and as minutes, not text.
+    book = load_workbook(io.BytesIO(render(report, "xlsx", "ja")), data_only=True)
+    cells = {
+        r[0].value: r[1]
+        for ws in book.worksheets
+        for r in ws.iter_rows(max_col=2)
+        if isinstance(r[0].value, str)
+    }
+    assert cells["連絡率"].value == 0.5
+    assert "%" in cells["連絡率"].number_format
+    assert cells["連絡までの平均時間"].value == pytest.approx(920 / 60)
+    assert "分" in cells["連絡までの平均時間"].number_format
+    assert cells["リスト入りした発信者"].value == 2
+    text = render(report, "csv", "ja").decode("utf-8-sig")
+    assert "50.0%" in text
     assert "フォローアップ" in render(report, "html", "ja").decode()
