@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from callcenter.ami.settings import AMIConfig
+from callcenter.cluster.settings import ClusterSettings
 from callcenter.dialplan.settings import NumberPlan
 from callcenter.followups.settings import FollowupsConfig
 from callcenter.incidents.settings import IncidentsConfig
@@ -63,6 +64,7 @@ class Config(NumberPlan):
     pbx_record: PbxRecordSettings = PbxRecordSettings()
     reports: ReportsConfig = ReportsConfig()
     followups: FollowupsConfig = FollowupsConfig()
+    cluster: ClusterSettings = ClusterSettings()
     # Relative paths in the file are taken from here (not a key of the file).
     base_dir: Annotated[Path, Field(exclude=True)] = Path()
 

@@ -612,3 +612,16 @@ class CallFigureCell(Base):
     max_wait_seconds: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_call_figure_cells_day", "local_day", "server_id"),)
+
+
+class LiveStateRow(Base):
+    """A server's live state as its daemon last published it (callcenter.cluster): the
+    truth a daemon reloads the other servers from, since notifications are not kept."""
+
+    __tablename__ = "live_states"
+
+    server_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # which daemon of that server wrote it
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(Headers)

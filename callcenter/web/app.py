@@ -13,6 +13,8 @@ answer 503 (one API shape, one OpenAPI description).
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from callcenter.web.api.endpoint import endpoints_of, routes_of, unavailable
@@ -22,6 +24,8 @@ from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
 from callcenter.web.incidents import IncidentRoutes, SecondLineRoutes
 from callcenter.web.live import LIVE_HUB, LiveHub
+from callcenter.web.live_cluster import ClusterLive
+from callcenter.web.live_merge import raw_of
 from callcenter.web.live_route import LiveRoutes
 from callcenter.web.openapi import PBX_AREAS, MetaRoutes
 from callcenter.web.pages import PageRoutes
@@ -53,14 +57,19 @@ def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps, sessions: Sessio
     # No coalescing delay: one AMI read already brings a burst, and the flush runs on the
     # loop's next turn after it. bench/live: p99 23 ms against 45 ms with 20 ms, for ~2%
     # more CPU (docs/decisions/0008).
+    maker = SnapshotMaker(pbx)
+    cluster = cluster_live(pbx, maker)
     hub = LiveHub(
-        SnapshotMaker(pbx),
+        cluster or maker,
         tokens=deps.tokens,
         sessions=sessions,
         ticking=TICKING,
         coalesce_seconds=0.0,
     )
     app[LIVE_HUB] = hub
+    if cluster is not None:
+        cluster.on_remote = hub.notify
+        app[LIVE_CLUSTER] = cluster
     for cls in PBX_AREAS:
         app.router.add_routes(routes_of(cls(deps, pbx, hub)))
     app.router.add_routes(routes_of(LiveRoutes(hub)))
@@ -69,6 +78,31 @@ def _add_pbx(app: web.Application, deps: ApiDeps, pbx: PbxDeps, sessions: Sessio
         await hub.close()  # before the server waits for its handlers: sockets end now
 
     app.on_shutdown.append(close_hub)
+
+
+LIVE_CLUSTER = web.AppKey("live_cluster", ClusterLive)
+
+
+def cluster_live(pbx: PbxDeps, maker: SnapshotMaker) -> ClusterLive | None:
+    """The other servers' live state, shared through PostgreSQL ([cluster] live)."""
+    engine = pbx.engine
+    if engine is None or engine.dialect.name != "postgresql" or not pbx.cfg.cluster.live:
+        return None
+
+    def raw_today() -> dict[str, Any]:
+        return {
+            "all": raw_of(pbx.today_figures(None)),
+            "by_queue": {q.name: raw_of(pbx.today_figures(q.name)) for q in pbx.cfg.queues},
+        }
+
+    return ClusterLive(
+        engine, pbx.cfg.server.id, pbx.cfg.cluster, pbx.cfg.metrics, maker, raw_today,
+        ticking=TICKING,
+    )  # fmt: skip
+
+
+def live_cluster(app: web.Application) -> ClusterLive | None:
+    return app.get(LIVE_CLUSTER)
 
 
 def live_hub(app: web.Application) -> LiveHub | None:

@@ -4,6 +4,8 @@ to build ``ApiDeps``; the daemon only tells it what changed (``callcenter.front`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 
 import structlog
@@ -15,10 +17,11 @@ from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.serialize import incident_dict
 from callcenter.store.audit import AuditLog
-from callcenter.web.app import live_hub, make_app
+from callcenter.web.app import live_cluster, live_hub, make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
 from callcenter.web.live import LiveHub
+from callcenter.web.live_cluster import ClusterLive
 from callcenter.web.watch import LoopLag, WatchRoutes
 
 log = structlog.get_logger("callcenter.web")
@@ -64,6 +67,8 @@ class HttpFront:
         self.tokens = TokenStore(daemon.engine)
         self.port: int | None = None  # once it listens
         self.hub: LiveHub | None = None  # the live websocket's pushes
+        self.cluster: ClusterLive | None = None  # the other servers' live state
+        self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self.lag = LoopLag()
 
@@ -71,6 +76,15 @@ class HttpFront:
         http = self.daemon.cfg.http
         app = make_app(api_deps(self.daemon, self.tokens))
         self.hub = live_hub(app)
+        self.cluster = live_cluster(app)
+        if self.cluster is not None:
+            sup = self.daemon.supervisor
+            c = self.cluster
+            self._tasks = [
+                sup.start("cluster-publish", c.publish_loop),
+                sup.start("cluster-listen", c.listen_loop),
+                sup.start("cluster-read", c.read_loop),
+            ]
         # /healthz, /readyz and /metrics for the site's monitoring.
         self.lag.start()
         app.router.add_routes(
@@ -90,11 +104,18 @@ class HttpFront:
         log.info("http.listening", address=f"{http.host}:{self.port}")
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._runner is not None:
             await self._runner.cleanup()
         await self.lag.stop()
 
     def changed(self) -> None:
+        if self.cluster is not None:
+            self.cluster.changed()  # the other daemons' wallboards: published
         if self.hub is not None:
             self.hub.notify()  # wallboards and consoles: pushed once the burst is over
 

@@ -1,0 +1,194 @@
+"""One wallboard for every server: each daemon publishes its PBX's live state to
+PostgreSQL and listens for the others' (docs/decisions/0017-one-wallboard.md).
+
+* Publishing: after a burst of events (``changed``), at most once per
+  ``publish_interval``, and at least once per ``heartbeat``, the daemon's own sections
+  (and today's counts and sums, ``raw``) are written to its ``live_states`` row, and a
+  NOTIFY carries "server seq" (store.live_states). An unchanged state is not written
+  again before the heartbeat.
+* Listening: one connection LISTENs; each notification of another server marks it to be
+  read, and a reader task reads the marked rows (a burst of notifications costs one
+  read), then wakes the live hub. Notifications are not kept: at every (re)connection,
+  after LISTEN, every row is read again.
+* The hub's snapshot is ``merged``: this daemon's own state with the others'
+  (web.live_merge); with no other server it is the own state, untouched.
+
+Both loops run under the daemon's supervisor, and a database away only pauses them: the
+wallboard goes on showing this PBX, and the others come back with the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.backoff import backoff
+from callcenter.cluster.settings import ClusterSettings
+from callcenter.metrics.settings import MetricsConfig
+from callcenter.store import live_states
+from callcenter.store.live_states import CHANNEL, LiveState, parse_payload
+from callcenter.web.live import stable
+from callcenter.web.live_merge import Raw, ServerState, merge
+
+log = structlog.get_logger("callcenter.web")
+
+Sections = Callable[[float], Mapping[str, Any]]
+Today = Callable[[], Raw]
+
+
+class ClusterLive:
+    def __init__(
+        self,
+        engine: Engine,
+        server_id: str,
+        settings: ClusterSettings,
+        metrics: MetricsConfig,
+        own: Sections,
+        raw_today: Callable[[], dict[str, Any]],
+        *,
+        ticking: Collection[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.server_id = server_id
+        self.settings = settings
+        self.metrics = metrics
+        self.own = own
+        self.raw_today = raw_today
+        self.ticking = frozenset(ticking)
+        self.clock = clock
+        self.holder = f"{server_id}/{uuid.uuid4().hex}"
+        self.remotes: dict[str, ServerState] = {}
+        self.on_remote: Callable[[], None] = lambda: None  # the hub's notify
+        self.listening = False
+        self.published = 0
+        self.received = 0
+        self._seq = int(clock() * 1000)  # grows across restarts too
+        self._dirty = asyncio.Event()
+        self._marked: set[str] = set()
+        self._reload = False
+        self._read_wake = asyncio.Event()
+
+    # -- the hub's snapshot ----------------------------------------------------------------
+
+    def __call__(self, now: float | None = None) -> dict[str, Any]:
+        at = self.clock() if now is None else now
+        own = dict(self.own(at))
+        others = [s for s in self.remotes.values() if s.server_id != self.server_id]
+        if not others:
+            return own
+        own["raw"] = self.raw_today()
+        return merge(
+            ServerState(self.server_id, at, own),
+            others,
+            now=at,
+            cfg=self.metrics,
+            same_name_queues=self.settings.same_name_queues,
+            ticking=self.ticking,
+            stale_after=self.settings.stale_after,
+        )
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def changed(self) -> None:
+        """The own state may have changed (cheap; the loop decides when to write)."""
+        self._dirty.set()
+
+    async def publish_loop(self) -> None:
+        last_key: str | None = None
+        last_at = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.settings.heartbeat)
+            self._dirty.clear()
+            now = self.clock()
+            data = dict(self.own(now))
+            data["raw"] = self.raw_today()
+            key = json.dumps(stable(data, self.ticking), sort_keys=True, default=str)
+            if key != last_key or now - last_at >= self.settings.heartbeat * 0.9:
+                self._seq += 1
+                state = LiveState(
+                    self.server_id, self.holder, self._seq, datetime.fromtimestamp(now, UTC), data
+                )
+                try:
+                    await asyncio.to_thread(live_states.publish, self.engine, state)
+                except SQLAlchemyError as exc:
+                    # The database is away: the next change or heartbeat tries again.
+                    log.warning("cluster.publish_failed", error=type(exc).__name__)
+                    last_key = None
+                else:
+                    self.published += 1
+                    last_key, last_at = key, now
+            await asyncio.sleep(self.settings.publish_interval)
+
+    # -- listening -------------------------------------------------------------------------
+
+    def _conninfo(self) -> str:
+        # psycopg's own URL form; the password stays in memory, never in a log line.
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def listen_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo(), autocommit=True, connect_timeout=5
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    # After LISTEN: whatever changes from here is notified; what changed
+                    # while away is in the rows.
+                    self._reload = True
+                    self._read_wake.set()
+                    self.listening = True
+                    failures = 0
+                    async for note in conn.notifies():
+                        parsed = parse_payload(note.payload)
+                        if parsed is None or parsed[0] == self.server_id:
+                            continue
+                        self._marked.add(parsed[0])
+                        self._read_wake.set()
+            except (psycopg.Error, OSError) as exc:
+                self.listening = False
+                failures += 1
+                log.warning("cluster.listen_lost", error=type(exc).__name__)
+                await asyncio.sleep(backoff(failures, 0.2, 5.0))
+
+    async def read_loop(self) -> None:
+        while True:
+            await self._read_wake.wait()
+            self._read_wake.clear()
+            reload, self._reload = self._reload, False
+            marked, self._marked = self._marked, set()
+            try:
+                if reload:
+                    rows = await asyncio.to_thread(live_states.read, self.engine)
+                    self.remotes = {}
+                else:
+                    rows = []
+                    for server in sorted(marked):
+                        rows += await asyncio.to_thread(live_states.read, self.engine, server)
+            except SQLAlchemyError as exc:
+                log.warning("cluster.read_failed", error=type(exc).__name__)
+                self._reload = True  # read everything once the database is back
+                await asyncio.sleep(0.5)
+                self._read_wake.set()
+                continue
+            for row in rows:
+                if row.server_id == self.server_id:
+                    continue
+                self.remotes[row.server_id] = ServerState(
+                    row.server_id, row.at.timestamp(), row.data
+                )
+                self.received += 1
+            self.on_remote()
