@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", metavar="NAME", help="only calls of this queue")
     p.add_argument("--server", metavar="ID", help="only calls stored by this server id")
     # The same names as callcenter.metrics.GROUPINGS (not imported: it loads SQLAlchemy).
-    p.add_argument("--by", choices=["queue", "agent", "hour", "day", "month"])
+    p.add_argument("--by", choices=["queue", "agent", "hour", "day", "month", "server"])
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_config(p)
     p = sub.add_parser(
@@ -376,6 +376,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
                 _incident_targets(cfg),
                 now,
                 providers_for(cfg.server.id, cfg.queues),
+                same_name_queues=cfg.cluster.same_name_queues,
             )
     except SQLAlchemyError as exc:
         print(f"callcenter report: database: {str(exc).splitlines()[0]}", file=sys.stderr)

@@ -172,6 +172,7 @@ class Daemon:
             IncidentTargets.from_config(cfg.incidents),
             lambda: datetime.now(UTC),
             providers_for(cfg.server.id, cfg.queues),
+            same_name_queues=cfg.cluster.same_name_queues,
         )
         self.reports: ReportDelivery | None = (
             ReportDelivery(

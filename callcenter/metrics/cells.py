@@ -54,6 +54,7 @@ CELL_KEYS: dict[Grouping, ColumnElement[Any]] = {
     "hour": K.local_hour,
     "day": K.local_day,
     "month": func.substr(K.local_day, literal_column("1"), literal_column("7")),
+    "server": K.server_id,
 }
 _SUMMED = (*COUNTS, "wait_count", "handle_count")
 _ZERO: ColumnElement[int] = literal_column("0")

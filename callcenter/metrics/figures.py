@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.telephony.calls import CallRecord, Outcome
 
-Grouping = Literal["queue", "agent", "hour", "day", "month"]
+Grouping = Literal["queue", "agent", "hour", "day", "month", "server"]
 GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 GroupKey = str | int | None  # None: calls with no queue / no agent
 
@@ -212,6 +212,8 @@ def group_key(record: CallRecord, by: Grouping, tz: ZoneInfo) -> GroupKey:
         return record.queue
     if by == "agent":
         return record.agent  # only answered calls have one
+    if by == "server":
+        return record.server_id
     local = datetime.fromtimestamp(record.arrived_at, tz)
     if by == "hour":
         return local.hour

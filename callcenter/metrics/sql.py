@@ -47,6 +47,7 @@ _KEYS: dict[Grouping, ColumnElement[Any]] = {
     "hour": C.local_hour,
     "day": C.local_day,
     "month": func.substr(C.local_day, _ONE, literal_column("7")),  # YYYY-MM
+    "server": C.server_id,
 }
 
 

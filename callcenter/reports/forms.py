@@ -14,6 +14,7 @@ from callcenter.metrics.settings import MetricsConfig
 from callcenter.reports.i18n import Lang, fmt, met_text, pick, target_text
 from callcenter.reports.model import MonthlyReport, SectionProvider
 from callcenter.reports.monthly import FORMATS, build, render
+from callcenter.reports.sections.calls import SameNameQueues
 from callcenter.reports.sections.summary import sla_lines
 from callcenter.schedule.settings import ServiceConfig
 
@@ -32,6 +33,8 @@ class MonthlyForms:
         targets: IncidentTargets,
         clock: Callable[[], datetime],
         providers: Sequence[SectionProvider] = (),
+        *,
+        same_name_queues: SameNameQueues = "apart",
     ) -> None:
         self.engine = engine
         self.service = service
@@ -39,6 +42,7 @@ class MonthlyForms:
         self.targets = targets
         self.clock = clock
         self.providers = tuple(providers)
+        self.same_name_queues: SameNameQueues = same_name_queues
 
     def report(self, month: str) -> MonthlyReport:
         return build(
@@ -49,6 +53,7 @@ class MonthlyForms:
             self.targets,
             self.clock(),
             self.providers,
+            same_name_queues=self.same_name_queues,
         )
 
     def render(self, month: str, form: str, lang: str) -> bytes:

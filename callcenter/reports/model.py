@@ -226,6 +226,7 @@ class MonthlyReport:
     incidents_by_category: dict[str, dict[str, int]] = field(default_factory=dict)
     incident_risks: tuple[IncidentRisk, ...] = ()
     actions: tuple[ImprovementAction, ...] = ()
+    calls_by_server: dict[str, CallFigures] = field(default_factory=dict)
     # Sections from other areas, by slot (SectionProvider).
     extra: dict[Slot, Section] = field(default_factory=dict)
 
@@ -242,6 +243,7 @@ class MonthlyReport:
             "calls_by_queue": {q: f.to_dict() for q, f in self.calls_by_queue.items()},
             "calls_by_day": {d: f.to_dict() for d, f in self.calls_by_day.items()},
             "calls_by_hour": {h: f.to_dict() for h, f in self.calls_by_hour.items()},
+            "calls_by_server": {s: f.to_dict() for s, f in self.calls_by_server.items()},
             "abandoned_by_wait": [
                 {"from_seconds": b.low, "to_seconds": b.high, "calls": b.calls}
                 for b in self.abandoned_by_wait

@@ -28,6 +28,7 @@ from callcenter.reports.i18n import LANGS, Lang
 from callcenter.reports.model import MonthlyReport, ReportContext, Section, SectionProvider, Slot
 from callcenter.reports.months import month_bounds
 from callcenter.reports.sections import abandoned, calls, incidents
+from callcenter.reports.sections.calls import SameNameQueues
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.settings import ServiceConfig
 
@@ -45,6 +46,8 @@ def build(
     targets: IncidentTargets,
     now: datetime,
     providers: Sequence[SectionProvider] = (),
+    *,
+    same_name_queues: SameNameQueues = "apart",
 ) -> MonthlyReport:
     """The month's report. ``providers`` add other areas' sections (model.SLOTS)."""
     year, mon, day_from, day_to = month_bounds(month)
@@ -54,7 +57,7 @@ def build(
     store = IncidentStore(engine)
     received = store.received_between(start, end)
     ctx = ReportContext(engine, service, metrics, month, day_from, day_to, start, end, now)
-    grouped = calls.gather(engine, metrics, day_from, day_to)
+    grouped = calls.gather(engine, metrics, day_from, day_to, same_name_queues)
     extra: dict[Slot, Section] = {}
     for p in providers:
         if p.slot in extra:
@@ -72,6 +75,7 @@ def build(
         timezone=service.timezone,
         calls_by_day=grouped["day"],
         calls_by_hour=grouped["hour"],
+        calls_by_server=grouped["server"],
         abandoned_by_wait=abandoned.gather(engine, day_from, day_to),
         incidents_by_category=incidents.by_category(received),
         incident_risks=incidents.risks(received, cal, targets, now),

@@ -6,7 +6,8 @@ function behind ``callcenter metrics --by ...``, so the report and the command a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
 from sqlalchemy import Engine
 
@@ -30,22 +31,50 @@ TABLE_COLUMNS = (
 )  # fmt: skip
 
 
-GATHERED: tuple[Grouping, ...] = ("day", "hour", "queue")
+GATHERED: tuple[Grouping, ...] = ("day", "hour", "server", "queue")
+SameNameQueues = Literal["apart", "merged"]
+
+
+def queue_labels(
+    pairs: Iterable[tuple[GroupKey, GroupKey]], same_name_queues: SameNameQueues
+) -> dict[tuple[GroupKey, GroupKey], str]:
+    """How each (server, queue) is reported: a name that several servers have is
+    name@server for each (``apart``) or one virtual queue (``merged``), as the
+    wallboard shows it (web.live_merge)."""
+    pairs = list(pairs)
+    servers: dict[GroupKey, set[GroupKey]] = {}
+    for server, queue in pairs:
+        servers.setdefault(queue, set()).add(server)
+    return {
+        (server, queue): f"{queue}@{server}"
+        if same_name_queues == "apart" and queue is not None and len(servers[queue]) > 1
+        else key_label(queue)
+        for server, queue in pairs
+    }
 
 
 def gather(
-    engine: Engine, metrics: MetricsConfig, day_from: str, day_to: str
+    engine: Engine,
+    metrics: MetricsConfig,
+    day_from: str,
+    day_to: str,
+    same_name_queues: SameNameQueues = "apart",
 ) -> dict[Grouping, dict[str, CallFigures]]:
-    """The month by day, by hour and by queue, from one scan (``query_figures_by_keys``
-    over day x hour x queue, each grouping the ``combine`` of its parts): three scans of
-    the month cost three times as much (bench/README.md)."""
+    """The month by day, by hour, by server and by queue, from one read of the month's
+    figure cells (``query_figures_by_keys`` over day x hour x server x queue, each
+    grouping the ``combine`` of its parts)."""
     fine = query_figures_by_keys(engine, metrics, GATHERED, day_from, day_to)
     out: dict[Grouping, dict[str, CallFigures]] = {}
-    for i, by in enumerate(GATHERED):
+    for i, by in enumerate(GATHERED[:3]):
         parts: dict[GroupKey, list[CallFigures]] = {}
         for key, f in fine.items():
             parts.setdefault(key[i], []).append(f)
         out[by] = {key_label(k): combine(parts[k], metrics) for k in sorted(parts, key=sort_key)}
+    labels = queue_labels({(k[2], k[3]) for k in fine}, same_name_queues)
+    queues: dict[str, list[CallFigures]] = {}
+    for key, f in sorted(fine.items(), key=lambda kv: (sort_key(kv[0][3]), sort_key(kv[0][2]))):
+        queues.setdefault(labels[(key[2], key[3])], []).append(f)
+    out["queue"] = {label: combine(parts, metrics) for label, parts in queues.items()}
     return out
 
 
@@ -144,9 +173,12 @@ def by_hour_section(report: MonthlyReport) -> Section:
 
 def by_queue_section(report: MonthlyReport) -> Section:
     first = Column("queue", ("キュー", "Queue"), "text")
-    return Section(
-        key="by_queue",
-        title=("キュー別", "By queue"),
-        tables=(figures_table("by_queue", ("キュー別の実績", "Figures by queue"), first,
-                              dict(sorted(report.calls_by_queue.items())), report.calls),),
-    )  # fmt: skip
+    tables = [figures_table("by_queue", ("キュー別の実績", "Figures by queue"), first,
+                            dict(sorted(report.calls_by_queue.items())), report.calls)]  # fmt: skip
+    if len(report.calls_by_server) > 1:  # several PBXs on one database
+        server = Column("server", ("サーバー", "Server"), "text")
+        tables.insert(0, figures_table("by_server", ("サーバー別の実績", "Figures by server"),
+                                       server, report.calls_by_server, report.calls))  # fmt: skip
+    return Section(key="by_queue", title=("サーバー・キュー別", "By server and queue")
+                   if len(report.calls_by_server) > 1 else ("キュー別", "By queue"),
+                   tables=tuple(tables))  # fmt: skip

@@ -90,6 +90,7 @@ class ReportRoutes(PbxArea):
             IncidentTargets.from_config(cfg.incidents),
             lambda: datetime.now(UTC),
             providers_for(cfg.server.id, cfg.queues),
+            same_name_queues=cfg.cluster.same_name_queues,
         )
 
     @endpoint(

@@ -128,6 +128,7 @@ def test_each_grouping_keys_and_figures(engine: Engine) -> None:
         "hour": [0, 8, 23],
         "day": ["2024-05-31", "2024-06-01", "2024-06-02", "2024-06-30", "2024-07-01"],
         "month": ["2024-05", "2024-06", "2024-07"],
+        "server": ["lab"],
     }
     whole = query_figures(engine, CFG, "2024-05-01", "2024-08-01")
     assert whole.calls == 7
