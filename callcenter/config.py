@@ -34,7 +34,7 @@ from callcenter.pbxrecord.settings import PbxRecordSettings
 from callcenter.reports.settings import ReportsConfig
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.settings_base import ConfigError, Name, Settings, validate
-from callcenter.store.settings import DatabaseConfig
+from callcenter.store.settings import DatabaseConfig, RetentionConfig
 from callcenter.web.settings import HttpConfig
 from callcenter.webhooks.settings import WebhookSettings
 
@@ -65,6 +65,7 @@ class Config(NumberPlan):
     reports: ReportsConfig = ReportsConfig()
     followups: FollowupsConfig = FollowupsConfig()
     cluster: ClusterSettings = ClusterSettings()
+    retention: RetentionConfig = RetentionConfig()
     # Relative paths in the file are taken from here (not a key of the file).
     base_dir: Annotated[Path, Field(exclude=True)] = Path()
 

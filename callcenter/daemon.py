@@ -49,6 +49,7 @@ from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
+from callcenter.store.upkeep import EventLogUpkeep
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.callswriter import CallsWriter
@@ -86,6 +87,8 @@ class Daemon:
             retry_max=db.retry_max,
             flush_interval=db.flush_interval,
         )
+        # The event log's month partitions and retention (store/upkeep.py).
+        self.upkeep = EventLogUpkeep(self.engine, cfg.retention)
         # Restarts a background task that crashed; one that keeps crashing stops the daemon.
         self.supervisor = Supervisor()
         self._pbx_started: str | None = None
@@ -417,6 +420,9 @@ class Daemon:
                 pbx = self.pbx
                 self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
             self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
+            upkeep_stop = asyncio.Event()
+            upkeep = sup.start("eventlog-upkeep", lambda: self.upkeep.run(upkeep_stop))
+            on_stop("eventlog-upkeep", lambda: _set_and_wait(upkeep_stop, upkeep))
             on_stop("pbx-record", self._stop_pbx_record)
             if self.reports is not None:
                 reports = self.reports

@@ -96,8 +96,13 @@ def event_row(
 
 
 def insert_statement(engine: Engine) -> Insert:
-    """INSERT that skips rows already stored (same server, run and seq)."""
-    return insert_or_skip(engine.dialect.name, TABLE, ("server_id", "run_id", "seq"))
+    """INSERT that skips rows already stored (same server, run and seq). On PostgreSQL
+    the key also holds received_at, as the month partitions need (store.partitions): an
+    event stored again keeps its received_at, so it is still the same key."""
+    keys: tuple[str, ...] = ("server_id", "run_id", "seq")
+    if engine.dialect.name == "postgresql":
+        keys = (*keys, "received_at")
+    return insert_or_skip(engine.dialect.name, TABLE, keys)
 
 
 def write_rows(engine: Engine, rows: list[Row], stmt: Insert | None = None) -> None:

@@ -20,6 +20,15 @@ def _database_url(url: str) -> str:
     return url
 
 
+class RetentionConfig(Settings):
+    """[retention]: how long the raw AMI events are kept (store.partitions). Calls,
+    incidents, reports, the audit trail and the PBX record are kept whatever this says."""
+
+    # 0: kept forever. The default keeps a year and a month: last year's calls can still
+    # be rebuilt from their events for the annual review.
+    events_days: Annotated[int, Field(ge=0, le=36500)] = 400
+
+
 class DatabaseConfig(Settings):
     url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///var/callcenter.db"
     batch_size: Annotated[int, Field(gt=0)] = 1000

@@ -44,7 +44,25 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 def test_metadata_matches_the_migrations(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        # On PostgreSQL the event log is partitioned by month (migration 0017): its
+        # month tables are not models, and its unique key also holds received_at.
+        def include(obj: object, name: str | None, kind: str, reflected: bool,
+                    compare_to: object) -> bool:  # fmt: skip
+            table = getattr(obj, "table", obj) if kind != "table" else obj
+            table_name = getattr(table, "name", "")
+            if kind == "table" and str(name).startswith("ami_events_"):
+                return False
+            return not (
+                table_name.startswith("ami_events_")
+                or (kind == "index" and name == "ux_ami_events_run_seq")
+            )
+
+        context = MigrationContext.configure(conn, opts={"include_object": include})
+        assert compare_metadata(context, Base.metadata) == []
+        partitioned = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ux_ami_events_run_seq'")
+        ).scalar()
+        assert "(server_id, run_id, seq, received_at)" in str(partitioned)
         index = conn.scalar(
             text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_webhook_outbox_pending'")
         )
