@@ -22,6 +22,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,9 @@ def _dependency_paths() -> list[str]:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    have = version("setuptools")
+    # A plain message rather than the backend's traceback about `project.license`.
+    assert int(have.split(".")[0]) >= 77, f"setuptools {have}: run scripts/install-python-env.sh"
     base = tmp_path_factory.mktemp("wheel")
     src = base / "src"
     src.mkdir()
