@@ -95,5 +95,7 @@ def setup_logging(fmt: str = "console", level: str = "info", stream: Any = None)
     root.addHandler(handler)
     root.setLevel(lvl)
     _handler = handler
+    # Alembic names each of its plugins at INFO on every start: seven lines of noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(lvl, logging.WARNING))
     # warnings.warn() (deprecations from a library, say) as log records, not bare text.
     logging.captureWarnings(True)

@@ -58,6 +58,7 @@ def _restore_stdlib_logging() -> Iterator[None]:
     logging.captureWarnings(False)
     root.handlers[:] = handlers
     root.setLevel(level)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.NOTSET)
 
 
 def _json_lines(out: io.StringIO) -> list[dict[str, Any]]:
@@ -75,6 +76,7 @@ def test_stdlib_loggers_are_json_lines() -> None:
     except RuntimeError:
         logging.getLogger("aiohttp.server").exception("Error handling request")
     logging.getLogger("quiet.lib").debug("below the level")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.types")
     lines = _json_lines(out)
     assert [(ln["logger"], ln["level"]) for ln in lines] == [
         ("alembic.runtime.migration", "info"),
