@@ -17,7 +17,7 @@ from callcenter import __version__
 from callcenter.ami import AMIError
 from callcenter.cli_history import add_parsers as add_history_parsers
 from callcenter.cli_history import cmd_agents, cmd_calls, cmd_reconcile
-from callcenter.config import Config, ConfigError, load_config
+from callcenter.config import Config, ConfigError, example_config_text, load_config
 from callcenter.logging import setup_logging
 from callcenter.web.auth import ROLES
 
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p = sub.add_parser("check-config", help="validate the configuration")
     _add_config(p)
+    sub.add_parser(
+        "example-config",
+        help="print the documented example configuration (every key with its default)",
+    )
     p = sub.add_parser("dialplan", help="the Asterisk files for the config")
     p.add_argument("action", choices=["render"])
     p.add_argument(
@@ -159,11 +163,9 @@ def cmd_check_config(cfg: Config, path: str | None) -> int:
 
 
 def cmd_dialplan_render(cfg: Config, out: str) -> int:
-    import shutil
     from pathlib import Path
 
-    from callcenter.dialplan import render_files
-    from callcenter.lab.lab import repo_dialplan_dir
+    from callcenter.dialplan import CONTRACT_NAME, contract_text, render_files
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,8 +176,8 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
         if name == "callcenter-pjsip.conf":
             path.chmod(0o600)  # the agents' SIP passwords
     # The hand-written contract the generated files jump into.
-    shutil.copyfile(repo_dialplan_dir() / "callcenter.conf", folder / "callcenter.conf")
-    print(f"wrote {', '.join(['callcenter.conf', *files])} to {folder}")
+    (folder / CONTRACT_NAME).write_text(contract_text(), encoding="utf-8")
+    print(f"wrote {', '.join([CONTRACT_NAME, *files])} to {folder}")
     print(
         "include them: extensions.conf: #include callcenter.conf and callcenter-routes.conf, "
         "and `include => callcenter-routes` in the trunk's context; queues.conf: #include "
@@ -577,6 +579,10 @@ async def _run_daemon(cfg: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "example-config":
+        # Needs no configuration: it is where a new site's configuration comes from.
+        sys.stdout.write(example_config_text())
+        return 0
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:

@@ -4,9 +4,10 @@ Each section's settings live beside the package they tune (``callcenter/*/settin
 the number plan in ``callcenter/dialplan/settings.py``); this module reads the file,
 lays the ``CALLCENTER_<SECTION>__<KEY>`` variables over it, and assembles the root.
 
-Every default lives in the section models, and ``config/callcenter.example.toml``
-documents the same values (a unit test keeps the two in step), so ``callcenter run``
-with no file runs on these embedded defaults: the local lab Asterisk and a SQLite file.
+Every default lives in the section models, and ``callcenter/callcenter.example.toml``
+(shipped in the package; ``callcenter example-config`` prints it) documents the same
+values (a unit test keeps the two in step), so ``callcenter run`` with no file runs on
+these embedded defaults: the local lab Asterisk and a SQLite file.
 
 Validation collects every problem before failing, and each message names the key
 (``callcenter.settings_base``).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,9 +40,23 @@ from callcenter.store.settings import DatabaseConfig, RetentionConfig
 from callcenter.web.settings import HttpConfig
 from callcenter.webhooks.settings import WebhookSettings
 
-__all__ = ["Config", "ConfigError", "ServerConfig", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ServerConfig",
+    "example_config_text",
+    "load_config",
+    "parse_config",
+]
 
 DEFAULT_CONFIG_ENV = "CALLCENTER_CONFIG"
+EXAMPLE_NAME = "callcenter.example.toml"
+
+
+def example_config_text() -> str:
+    """The documented example (every key with its default), from the installed package:
+    a wheel has no source tree, so this is how a site gets a file to start from."""
+    return files("callcenter").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
 
 
 class ServerConfig(Settings):

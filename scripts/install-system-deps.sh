@@ -3,14 +3,16 @@
 # release security suite, pinned low so it never replaces a package of this release), sipp,
 # baresip, PostgreSQL, and Chromium with its driver and a Japanese font (the pages' end-to-end
 # tests and screenshots); Pango (WeasyPrint draws the monthly report's PDF with it) and
-# poppler-utils (pdftotext, pdffonts, pdftoppm: the report tests read the PDF back).
+# poppler-utils (pdftotext, pdffonts, pdftoppm: the report tests read the PDF back);
+# systemd's systemd-analyze (the tests verify contrib/systemd/callcenter.service with it).
 # Idempotent: a second run only checks.
 #
 # No archive host is written here: the extra apt source is built from the URIs already in
 # this machine's own Debian source file.
 set -euo pipefail
 
-need=(asterisk sipp baresip pg_ctlcluster chromium chromedriver pdftotext pdftoppm pdffonts)
+need=(asterisk sipp baresip pg_ctlcluster chromium chromedriver pdftotext pdftoppm pdffonts
+  systemd-analyze)
 missing=0
 for cmd in "${need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || missing=1
@@ -64,7 +66,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   sip-tester baresip-core \
   postgresql postgresql-client tzdata \
   chromium chromium-driver fonts-noto-cjk \
-  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils >/dev/null
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils systemd >/dev/null
 # The packaged Asterisk and PostgreSQL services are not used: the lab and the tests start
 # private instances. Stop them so they hold no ports.
 $SUDO service asterisk stop >/dev/null 2>&1 || true

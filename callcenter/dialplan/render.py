@@ -2,7 +2,7 @@
 
 Output is deterministic (same config, same bytes) so it can be diffed and reviewed.
 Everything that matters for the figures goes through the contexts of the hand-written
-contract, dialplan/callcenter.conf, which reports each step with a UserEvent.
+contract, callcenter/dialplan/callcenter.conf, which reports each step with a UserEvent.
 """
 
 from __future__ import annotations

@@ -82,15 +82,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def repo_dialplan_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "dialplan"
-
-
 class Lab:
-    def __init__(self, cfg: Config, workdir: Path | None = None, dialplan_dir: Path | None = None):
+    def __init__(self, cfg: Config, workdir: Path | None = None):
         self.cfg = cfg
         self.work = (workdir or cfg.path(cfg.lab.workdir)).resolve()
-        self.dialplan_dir = (dialplan_dir or repo_dialplan_dir()).resolve()
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -122,7 +117,7 @@ class Lab:
             ami=self.cfg.lab.ami_port or (old.ami_port if old else 0) or free_port(),
         )
         secret = old.ami_secret if old else secrets.token_urlsafe(18)
-        conf = render_lab(self.cfg, self.work, ports, secret, self.dialplan_dir)
+        conf = render_lab(self.cfg, self.work, ports, secret)
         return self._start(conf, ports, secret, timeout)
 
     def _start(self, conf: Path, ports: LabPorts, secret: str, timeout: float) -> LabState:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from callcenter.dialplan.contract import CONTRACT_NAME, contract_text
 from callcenter.dialplan.render import render_files, render_queues
 
 if TYPE_CHECKING:
@@ -226,12 +227,12 @@ def _queues_conf(cfg: Config) -> str:
     return general + render_queues(cfg)
 
 
-def _extensions_conf(dialplan_dir: Path, etc: Path) -> str:
+def _extensions_conf(etc: Path) -> str:
     return f"""[general]
 static = yes
 writeprotect = yes
 
-#include "{dialplan_dir / "callcenter.conf"}"
+#include "{etc / CONTRACT_NAME}"
 #include "{etc / "callcenter-routes.conf"}"
 
 ; The trunk: published numbers first, then anything else is unrouted.
@@ -245,7 +246,7 @@ exten => _X.,1,Goto(callcenter-entry,${{EXTEN}},1)
 """
 
 
-def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_dir: Path) -> Path:
+def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str) -> Path:
     """Write the lab's configuration tree under ``work`` and return asterisk.conf's path."""
     etc = work / "etc"
     for sub in ("etc", "lib", "spool", "run", "log", "log/cel-custom", "cache"):
@@ -257,7 +258,10 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str, dialplan_d
         "manager.conf": _manager_conf(cfg, ports, secret),
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),
-        "extensions.conf": _extensions_conf(dialplan_dir, etc),
+        "extensions.conf": _extensions_conf(etc),
+        # A copy of the contract from the package: the lab's tree is whole on its own, and
+        # an installed wheel has no source tree to point at.
+        CONTRACT_NAME: contract_text(),
         **{
             k: v
             for k, v in render_files(

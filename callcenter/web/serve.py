@@ -17,6 +17,7 @@ from callcenter.incidents.figures import IncidentTargets
 from callcenter.incidents.model import Incident
 from callcenter.incidents.serialize import incident_dict
 from callcenter.store.audit import AuditLog
+from callcenter.web.access import ACCESS_LOGGER, AccessLog
 from callcenter.web.app import live_cluster, live_hub, make_app
 from callcenter.web.auth import TokenStore
 from callcenter.web.deps import ApiDeps, PbxDeps
@@ -90,7 +91,7 @@ class HttpFront:
         app.router.add_routes(
             WatchRoutes(self.daemon, pbx_deps(self.daemon), self.tokens, self.lag).routes()
         )
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log_class=AccessLog, access_log=ACCESS_LOGGER)
         await runner.setup()
         site = web.TCPSite(runner, http.host, http.port)
         try:

@@ -135,7 +135,7 @@ def test_missing_secret_is_reported_by_key(tmp_path: Path, lab_state: LabState) 
 
 
 def test_check_config(tmp_path: Path) -> None:
-    good = run_cli("check-config", "--config", "config/callcenter.example.toml")
+    good = run_cli("check-config", "--config", "callcenter/callcenter.example.toml")
     assert good.returncode == 0
     assert good.stdout.startswith("ok:")
     bad = tmp_path / "bad.toml"

@@ -6,13 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import Config, ConfigError, load_config, parse_config
+from callcenter.config import Config, ConfigError, example_config_text, load_config, parse_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "callcenter.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "callcenter" / "callcenter.example.toml"
 
 
 def test_example_file_equals_embedded_defaults() -> None:
     assert load_config(EXAMPLE) == Config(base_dir=Path.cwd())
+
+
+def test_the_shipped_example_is_the_file() -> None:
+    # What `callcenter example-config` prints is read from the package, not the tree.
+    assert example_config_text() == EXAMPLE.read_text(encoding="utf-8")
 
 
 def test_no_file_means_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from callcenter.logging import register_secret, setup_logging
 
@@ -39,3 +47,89 @@ def test_level_filters() -> None:
     structlog.get_logger("t").warning("loud")
     assert "quiet" not in out.getvalue()
     assert "loud" in out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _restore_stdlib_logging() -> Iterator[None]:
+    """setup_logging changes the root logger and the warnings hook: give them back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    logging.captureWarnings(False)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.NOTSET)
+
+
+def _json_lines(out: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
+def test_stdlib_loggers_are_json_lines() -> None:
+    out = io.StringIO()
+    setup_logging("json", "info", stream=out)
+    register_secret("stdlib-s3cr3t")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade %s -> %s", "1", "2")
+    logging.getLogger("sqlalchemy.pool").warning("pool %s", "with stdlib-s3cr3t in it")
+    try:
+        raise RuntimeError("kaboom")
+    except RuntimeError:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+    logging.getLogger("quiet.lib").debug("below the level")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.types")
+    lines = _json_lines(out)
+    assert [(ln["logger"], ln["level"]) for ln in lines] == [
+        ("alembic.runtime.migration", "info"),
+        ("sqlalchemy.pool", "warning"),
+        ("aiohttp.server", "error"),
+    ]
+    assert lines[0]["event"] == "Running upgrade 1 -> 2"
+    assert lines[1]["event"] == "pool with *** in it"
+    assert "RuntimeError: kaboom" in lines[2]["exception"]
+    assert "stdlib-s3cr3t" not in out.getvalue()
+
+
+def test_a_second_setup_replaces_the_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    setup_logging("json", "info", stream=first)
+    setup_logging("json", "info", stream=second)
+    logging.getLogger("apscheduler.scheduler").info("once")
+    assert first.getvalue() == ""
+    assert [ln["event"] for ln in _json_lines(second)] == ["once"]
+
+
+async def test_apscheduler_and_asyncio_lines_are_json() -> None:
+    out = io.StringIO()
+    setup_logging("json", "info", stream=out)
+    sched = AsyncIOScheduler(timezone="UTC")
+    sched.add_job(lambda: None, "date", run_date=datetime.now(UTC) + timedelta(milliseconds=50))
+    sched.start()
+    await asyncio.sleep(0.3)
+    sched.shutdown(wait=False)
+    loop = asyncio.get_running_loop()
+    loop.call_exception_handler({"message": "Task exception was never retrieved"})
+    lines = _json_lines(out)
+    loggers = {ln["logger"] for ln in lines}
+    assert {"apscheduler.scheduler", "apscheduler.executors.default", "asyncio"} <= loggers
+    assert any(ln["event"] == "Scheduler started" for ln in lines)
+
+
+def test_warnings_are_json_lines() -> None:
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        setup_logging("json", "info", stream=out)
+        warnings.warn("this call is deprecated", DeprecationWarning, stacklevel=1)
+    (line,) = _json_lines(out)
+    assert line["logger"] == "py.warnings"
+    assert "DeprecationWarning: this call is deprecated" in line["event"]
+
+
+def test_console_renders_stdlib_records_too() -> None:
+    out = io.StringIO()
+    setup_logging("console", "info", stream=out)
+    logging.getLogger("aiohttp.access").info("http.access", extra={"path": "/x", "status": 200})
+    text = out.getvalue()
+    assert "http.access" in text
+    assert "path=/x" in text
+    assert "status=200" in text

@@ -71,7 +71,7 @@ WEEKDAYS = [
 ]
 
 CAL = BusinessCalendar.from_config(ServiceConfig())
-DIALPLAN = Path(__file__).resolve().parents[3] / "dialplan" / "callcenter.conf"
+DIALPLAN = Path(__file__).resolve().parents[3] / "callcenter" / "dialplan" / "callcenter.conf"
 
 
 def cal(**service: object) -> BusinessCalendar:
