@@ -47,6 +47,7 @@ from callcenter.reports.forms import MonthlyForms
 from callcenter.reports.providers import providers_for
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
+from callcenter.standby import ActiveRole
 from callcenter.store.db import make_engine, migrate
 from callcenter.store.eventlog import EventLog
 from callcenter.store.upkeep import EventLogUpkeep
@@ -87,6 +88,10 @@ class Daemon:
             retry_max=db.retry_max,
             flush_interval=db.flush_interval,
         )
+        # Active or standing by for this PBX ([cluster] standby; callcenter/standby.py).
+        self.role = ActiveRole(self.engine, cfg.server.id, cfg.cluster)
+        self.role.on_takeover = self._take_over
+        self._start_record: Callable[[], None] | None = None
         # The event log's month partitions and retention (store/upkeep.py).
         self.upkeep = EventLogUpkeep(self.engine, cfg.retention)
         # Restarts a background task that crashed; one that keeps crashing stops the daemon.
@@ -214,6 +219,9 @@ class Daemon:
 
     def _route(self, facts: list[Fact]) -> None:
         """Each fact the tracker made known, to whom it concerns (the one-way path)."""
+        if not self.role.active:
+            self._hold(facts)
+            return
         desk = self.incidents
         for fact in facts:
             if isinstance(fact, CallFinished):
@@ -226,14 +234,51 @@ class Daemon:
                 at = datetime.fromtimestamp(fact.at, UTC)
                 desk.survey_answer(fact.server_id, fact.linkedid, fact.respondent, fact.answer, at)
 
+    def _hold(self, facts: list[Fact]) -> None:
+        """Standing by: what the active daemon writes is held, not written."""
+        for fact in facts:
+            if isinstance(fact, CallFinished):
+                self.today.finished(fact.call)  # the wallboard's figures stay warm
+                self.role.hold_finished(fact.call)
+            elif isinstance(fact, CallAnswered):
+                self.role.hold_answered(fact.call)
+            else:
+                self.role.hold_survey(fact)
+
+    async def _take_over(self) -> None:
+        """The active daemon of this PBX is gone: write what was held (idempotent, so
+        nothing it had written is doubled), read the PBX record, and resync."""
+        finished, answered, surveys = self.role.take_held()
+        desk = self.incidents
+        if desk is not None:
+            for call in answered:
+                desk.call_answered(call)  # one incident per call, whoever opened it
+            for s in surveys:
+                at = datetime.fromtimestamp(s.at, UTC)
+                desk.survey_answer(s.server_id, s.linkedid, s.respondent, s.answer, at)
+        for call in finished:
+            self.calls_writer.add(call)  # by (server, linkedid): written once
+            if self.followups is not None:
+                self.followups.call_finished(call)
+        if self._start_record is not None:
+            self._start_record()
+            self._start_record = None
+        log.warning("daemon.took_over", calls=len(finished), answered=len(answered))
+        if self.client.connected.is_set():
+            # The agents' states as they are now, recorded from here on.
+            await self._resync(self.client)
+
     def _on_event(self, msg: Message, received: float) -> None:
-        self.eventlog.append(msg, received)  # first: whatever happens next, it is stored
+        active = self.role.active
+        if active:
+            self.eventlog.append(msg, received)  # first: whatever happens next, it is stored
         if self._resync_backlog is not None:
             self._resync_backlog.append(msg)
         self.live.apply(msg)
-        self.activity.apply(msg, received)
-        if self.followups is not None:
-            self.followups.apply(msg, received)  # the call-backs' stages and responses
+        if active:
+            self.activity.apply(msg, received)
+            if self.followups is not None:
+                self.followups.apply(msg, received)  # the call-backs' stages and responses
         self._route(self.tracker.apply(msg, received))
         if msg.get("Event") in LIVE_EVENTS:
             self._changed()
@@ -416,10 +461,23 @@ class Daemon:
             activity_stop = asyncio.Event()
             activity = sup.start("activity-writer", lambda: self.activity.run(activity_stop))
             on_stop("activity-writer", lambda: _set_and_wait(activity_stop, activity))
-            if self.pbx is not None:
-                pbx = self.pbx
-                self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
-            self._coverage_task = sup.start("coverage", lambda: self.coverage.run(self._pbx_stop))
+
+            def start_record() -> None:
+                # The PBX record and the coverage: the active daemon's only.
+                if self.pbx is not None:
+                    pbx = self.pbx
+                    self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
+                self._coverage_task = sup.start(
+                    "coverage", lambda: self.coverage.run(self._pbx_stop)
+                )
+
+            if await self.role.claim():
+                start_record()
+            else:
+                self._start_record = start_record  # at the takeover
+                log.info("daemon.standing_by", server=self.cfg.server.id)
+            if self.role.enabled:
+                sup.start("active-lease", self.role.run)
             upkeep_stop = asyncio.Event()
             upkeep = sup.start("eventlog-upkeep", lambda: self.upkeep.run(upkeep_stop))
             on_stop("eventlog-upkeep", lambda: _set_and_wait(upkeep_stop, upkeep))

@@ -25,3 +25,9 @@ class ClusterSettings(Settings):
     # A server not heard of for this long is shown as stale, without its callers and
     # agents: its daemon is down or cut off, and what it last said is no longer true.
     stale_after: Seconds = 15.0
+    # Two daemons for one PBX, one active (it holds a lease) and one standing by, which
+    # takes over when the lease runs out (callcenter.standby).
+    standby: bool = False
+    # How long a dead active daemon's lease lasts: the standby acts within this and a
+    # third of it. Far above the clock skew between the two machines.
+    failover_seconds: Annotated[float, Field(ge=1, le=60)] = 3.0
