@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select, update
 
 from callcenter.metrics import (
     GROUPINGS,
@@ -21,6 +21,7 @@ from callcenter.metrics import (
     query_figures_by,
 )
 from callcenter.metrics.cells import CELLS
+from callcenter.store.calls import TABLE as CALLS
 from callcenter.store.calls import write_calls
 from callcenter.store.db import make_engine, migrate
 from callcenter.telephony.callrows import call_row
@@ -159,3 +160,16 @@ def test_postgres_cells_follow_writes_and_concurrent_readers(dbs: Databases) -> 
     assert_same(
         query_figures(dbs.postgres, CFG, day_from, day_to), compute_figures([*week, more], CFG)
     )
+    # An UPDATE that moves a call to another day, and a DELETE: statement-level triggers
+    # stamp every day the statement touched, old and new.
+    with dbs.postgres.begin() as conn:
+        conn.execute(
+            update(CALLS).where(CALLS.c.linkedid == more.linkedid).values(local_day="2024-04-07")
+        )
+    assert query_figures(dbs.postgres, CFG, "2024-04-02", "2024-04-03").calls == sum(
+        1 for r in week if call_row(r, TZ)["local_day"] == "2024-04-02"
+    )
+    assert query_figures(dbs.postgres, CFG, day_from, day_to).calls == len(week) + 1
+    with dbs.postgres.begin() as conn:
+        conn.execute(delete(CALLS).where(CALLS.c.linkedid == more.linkedid))
+    assert_same(query_figures(dbs.postgres, CFG, day_from, day_to), want)

@@ -32,6 +32,13 @@ _BUMP = (
 )
 
 
+_PG_TRIGGERS = {
+    "INSERT": ("new_rows",),
+    "UPDATE": ("old_rows", "new_rows"),
+    "DELETE": ("old_rows",),
+}
+
+
 def upgrade() -> None:
     op.create_table(
         "call_day_stamps",
@@ -65,16 +72,28 @@ def upgrade() -> None:
         "SELECT server_id, local_day, 1 FROM calls GROUP BY server_id, local_day"
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE FUNCTION calls_stamp_day() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF TG_OP <> 'INSERT' THEN {_BUMP.format(row='OLD')}; END IF; "
-            f"IF TG_OP <> 'DELETE' THEN {_BUMP.format(row='NEW')}; END IF; "
-            "RETURN NULL; END $$"
-        )
-        op.execute(
-            "CREATE TRIGGER calls_stamp_day AFTER INSERT OR UPDATE OR DELETE ON calls "
-            "FOR EACH ROW EXECUTE FUNCTION calls_stamp_day()"
-        )
+        # Statement-level, with transition tables: one upsert per (server, day) a
+        # statement touched, not one per row (a bulk rewrite of a month would otherwise
+        # update the same stamp row hundreds of thousands of times in one transaction).
+        # One trigger per event: a trigger with transition tables has only one.
+        for what, tables in _PG_TRIGGERS.items():
+            # Constants of this file only.
+            union = " UNION ".join(f"SELECT server_id, local_day FROM {t}" for t in tables)  # noqa: S608
+            op.execute(
+                f"CREATE FUNCTION calls_stamp_{what.lower()}() RETURNS trigger "  # noqa: S608
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO call_day_stamps (server_id, local_day, generation) "
+                f"SELECT DISTINCT server_id, local_day, 1 FROM ({union}) AS touched "
+                "ON CONFLICT (server_id, local_day) "
+                "DO UPDATE SET generation = call_day_stamps.generation + 1; "
+                "RETURN NULL; END $$"
+            )
+            refs = " ".join(f"{'NEW' if t == 'new_rows' else 'OLD'} TABLE AS {t}" for t in tables)
+            op.execute(
+                f"CREATE TRIGGER calls_stamp_{what.lower()} AFTER {what} ON calls "
+                f"REFERENCING {refs} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION calls_stamp_{what.lower()}()"
+            )
     else:
         for what, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
             body = " ".join(f"{_BUMP.format(row=r)};" for r in rows)
@@ -86,8 +105,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER calls_stamp_day ON calls")
-        op.execute("DROP FUNCTION calls_stamp_day()")
+        for what in _PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER calls_stamp_{what.lower()} ON calls")
+            op.execute(f"DROP FUNCTION calls_stamp_{what.lower()}()")
     else:
         for what in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER calls_stamp_day_{what}")
