@@ -339,7 +339,7 @@ def render_pjsip(plan: NumberPlan) -> str:
         else:
             aor = _aor(a.id, "max_contacts = 1", "remove_existing = yes")
             auth = [f"[{a.id}]", "type = auth", "auth_type = userpass", f"username = {a.id}"]
-            auth.append(f"password = {a.password}")
+            auth.append(f"password = {a.resolved_password()}")
             out.append("\n".join([*endpoint, f"auth = {a.id}", "", *aor, "", *auth]))
     for t in plan.transfer_targets:
         if t.contact:
