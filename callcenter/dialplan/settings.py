@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from callcenter.settings_base import NAME_RE as NAME_RE
-from callcenter.settings_base import Hint, Loc, Name, Problem, Settings
+from callcenter.settings_base import Hint, Loc, Name, Problem, Prompt, Settings
 
 
 def _digits(number: str) -> str:
@@ -50,9 +50,9 @@ class QueueConfig(Settings):
     number: Number = ""  # the published number routed to this queue
     # After the busy announcement: "" keeps the caller waiting; "voicemail" or "callback"
     # offers that (press 1 within busy_offer_seconds), and otherwise the caller waits on.
-    busy_prompt: str = "all-circuits-busy-now"  # the busy announcement of this queue
+    busy_prompt: Prompt = "all-circuits-busy-now"  # the busy announcement of this queue
     busy_offer: Literal["", "voicemail", "callback"] = ""
-    busy_offer_prompt: str = "vm-leavemsg"  # sound file(s) that make the offer
+    busy_offer_prompt: Prompt = "vm-leavemsg"  # sound file(s) that make the offer
     busy_offer_seconds: Annotated[int, Field(ge=1, le=30), Hint("between 1 and 30")] = 3
     survey: bool = False  # after the agent hangs up, ask the caller to rate the call 1-5
 
@@ -76,7 +76,7 @@ IvrOptions = Annotated[
 class IvrConfig(Settings):
     name: Name
     number: Number = ""  # a published number that starts here; "" = reached from menus only
-    prompt: str = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
+    prompt: Prompt = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
     timeout: Positive = 5  # seconds to wait for a digit after the prompt
     retries: NonNegative = 2  # wrong or missing choices allowed before the call is ended
     # digit -> "queue:NAME" | "ivr:NAME" | "group:NAME" | "transfer:NAME" | "after_hours"
