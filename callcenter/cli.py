@@ -15,6 +15,7 @@ import structlog
 
 from callcenter import __version__
 from callcenter.ami import AMIError
+from callcenter.cli_demo import add_demo_arguments, cmd_lab_demo
 from callcenter.cli_history import add_parsers as add_history_parsers
 from callcenter.cli_history import cmd_agents, cmd_calls, cmd_reconcile
 from callcenter.cli_prompts import add_parsers as add_prompts_parsers
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(p)
     p = sub.add_parser("lab", help="a private Asterisk on loopback")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("action", choices=["up", "down", "status", "demo"])
+    add_demo_arguments(p)
     _add_config(p)
     p = sub.add_parser(
         "metrics",
@@ -593,6 +595,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check_config(cfg, args.config)
     if args.command == "dialplan":
         return cmd_dialplan_render(cfg, args.out)
+    if args.command == "lab" and args.action == "demo":
+        setup_logging(cfg.log.format, cfg.log.level)
+        return cmd_lab_demo(cfg, args)
     if args.command == "lab":
         return cmd_lab(cfg, args.action)
     if args.command == "metrics":

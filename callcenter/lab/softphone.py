@@ -137,6 +137,7 @@ class Softphone:
         workdir: Path,
         *,
         answer_delay: AnswerDelay | None = lambda: 1.0,
+        talk_time: AnswerDelay | None = None,
         source: Path | None = None,
         record_dir: Path | None = None,
     ) -> None:
@@ -144,6 +145,10 @@ class Softphone:
         self.workdir = workdir
         # None: the phone rings on and is never answered (tests answer it themselves).
         self.answer_delay = answer_delay
+        # Seconds the agent talks before hanging up, asked once per answered call; None:
+        # the caller ends every call.
+        self.talk_time = talk_time
+        self._call_id = ""
         self.source = source
         self.record_dir = record_dir
         self.events: list[dict[str, Any]] = []
@@ -253,13 +258,23 @@ class Softphone:
         elif kind == "CALL_ESTABLISHED":
             self.in_call = True
             self.answered += 1
+            self._call_id = str(msg.get("id", ""))
+            if self.talk_time is not None:
+                self._spawn(self._hang_up_after(self._call_id, self.talk_time()))
         elif kind == "CALL_CLOSED":
             self.in_call = False
+            self._call_id = ""
         self._changed.set()
 
     async def _answer_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         await self.command("accept")
+
+    async def _hang_up_after(self, call_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        # Only the call it was meant for: the caller may have hung up, and another come.
+        if self.in_call and self._call_id == call_id:
+            await self.command("hangup")
 
     async def command(self, name: str, params: str = "", timeout: float = 5.0) -> dict[str, Any]:
         """Send one ctrl_tcp command and wait for its response."""
