@@ -25,6 +25,8 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
                    help="callers per minute, on average (default 4)")  # fmt: skip
     g.add_argument("--seed", type=int, default=None, metavar="N",
                    help="the same callers and delays on every run")  # fmt: skip
+    g.add_argument("--pause-every", type=float, default=60.0, metavar="SECONDS",
+                   help="an agent pauses this often, on average (default 60)")  # fmt: skip
     g.add_argument("--duration", type=float, default=0.0, metavar="SECONDS",
                    help="stop after this long (default: until Ctrl-C)")  # fmt: skip
 
@@ -43,6 +45,9 @@ def cmd_lab_demo(cfg: Config, args: argparse.Namespace) -> int:
 
     if args.rate <= 0 or args.rate > 120:
         print("callcenter lab demo: --rate: between 0 and 120 callers a minute", file=sys.stderr)
+        return 2
+    if not 5 <= args.pause_every <= 3600:
+        print("callcenter lab demo: --pause-every: between 5 and 3600 seconds", file=sys.stderr)
         return 2
     try:
         lab = Lab(cfg)
@@ -79,7 +84,10 @@ async def _demo(cfg: Config, lab: Lab, args: argparse.Namespace) -> int:
         ready.cancel()
         await daemon_task
         return 3
-    plan = DemoPlan(calls_per_minute=args.rate, seed=args.seed)
+    every = args.pause_every
+    plan = DemoPlan(
+        calls_per_minute=args.rate, pause_every=(every * 0.75, every * 1.25), seed=args.seed
+    )
     demo = Demo(st, cfg.agents, daemon.agents, lab.work / "demo", plan, cfg.lab.trunk_address)
     demo_task = asyncio.create_task(demo.run(stop), name="demo")
     agents = ", ".join(f"{a.id} ({a.name})" for a in demo.agents)

@@ -71,7 +71,7 @@ class DemoPlan:
     calls_per_minute: float = 4.0
     answer_delay: tuple[float, float] = (2.0, 8.0)  # the phone rings, the agent picks up
     talk: tuple[float, float] = (8.0, 20.0)  # then talks, and hangs up
-    pause_every: tuple[float, float] = (45.0, 90.0)  # between one agent's pause and the next
+    pause_every: tuple[float, float] = (45.0, 75.0)  # between one agent's pause and the next
     pause_for: tuple[float, float] = (15.0, 30.0)
     queue_number: str = "1000"
     ivr_number: str = "2000"

@@ -1,8 +1,9 @@
 """`callcenter lab demo`, as a newcomer runs it: a lab of its own (own ports, SQLite), two
 baresip agents that register with their passwords, and about 40 s of callers at 20 a
-minute. Through the HTTP API with a token from `callcenter token create`: calls answered
-by the registered agents, callers who gave up, and incidents opened. SIGTERM stops it
-with exit 0 and leaves none of its processes behind.
+minute, an agent pausing every ~12 s. Through the HTTP API with a token from `callcenter
+token create`: calls answered by the registered agents, callers who gave up, incidents
+opened, and a pause with its reason. SIGTERM stops it with exit 0 and leaves none of its
+processes behind.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def test_the_demo_answers_abandons_and_opens_incidents(demo_dir: Path) -> None:
     )  # fmt: skip
     token = made.stdout.strip().split()[-1]
     demo = subprocess.Popen(
-        [*cli, "lab", "demo", "--rate", "20", "--seed", "11", "--config", str(conf)],
+        [*cli, "lab", "demo", "--rate", "20", "--seed", "11", "--pause-every", "12",
+         "--config", str(conf)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=demo_dir,
     )  # fmt: skip
     base = f"http://127.0.0.1:{cfg.http.port}/api/v1"
@@ -110,6 +112,7 @@ def test_the_demo_answers_abandons_and_opens_incidents(demo_dir: Path) -> None:
         span = f"from={today}&to={today + timedelta(days=1)}&limit=500"
         calls = get(f"{base}/call-records?{span}", token)["calls"]
         incidents = get(f"{base}/incidents?limit=200", token)["incidents"]
+        activity = get(f"{base}/activity?from={today}&to={today + timedelta(days=1)}", token)
     finally:
         alive = children(demo.pid) | seen
         demo.send_signal(signal.SIGTERM)
@@ -130,6 +133,9 @@ def test_the_demo_answers_abandons_and_opens_incidents(demo_dir: Path) -> None:
     assert {"abandoned", "short_abandoned"} & set(outcomes), outcomes
     assert len(incidents) >= len(answered) - 1  # an incident opens as the call is answered
     assert {i["agent_id"] for i in incidents} <= {"agent1", "agent2"}
+    # An agent paused with one of the demo's reasons, through the daemon (agent activity).
+    text = json.dumps(activity, ensure_ascii=False)
+    assert any(f'"{reason}"' in text for reason in ("休憩", "後処理", "研修")), text[:2000]
     # Nothing of the demo outlives it but the lab Asterisk (kept up, as after `run`): the
     # phones and the callers went with it.
     lab = Lab(cfg).running()
