@@ -92,14 +92,12 @@ def instrument_writers(stages: Stages) -> None:
     from callcenter.incidents.desk import IncidentDesk
 
     # Patched where each writer looks the function up (its module's globals).
-    setattr(eventlog, "write_rows", stages.wrap("writer: event log rows", eventlog.write_rows))  # noqa: B010
-    setattr(
-        callswriter,
-        "write_calls",  # noqa: B010
-        stages.wrap("writer: calls", getattr(callswriter, "write_calls")),
-    )  # noqa: B009
-    setattr(activity_record, "write_events",  # noqa: B010
-            stages.wrap("writer: agent activity", activity_record.write_events))  # fmt: skip
+    def patch(module: Any, name: str, label: str) -> None:
+        setattr(module, name, stages.wrap(label, getattr(module, name)))
+
+    patch(eventlog, "write_rows", "writer: event log rows")
+    patch(callswriter, "write_calls", "writer: calls")
+    patch(activity_record, "write_events", "writer: agent activity")
     IncidentDesk._run = stages.wrap("writer: incidents", IncidentDesk._run)  # type: ignore[method-assign]
 
 

@@ -15,8 +15,11 @@ import structlog
 
 from callcenter import __version__
 from callcenter.ami import AMIError
+from callcenter.cli_demo import add_demo_arguments, cmd_lab_demo
 from callcenter.cli_history import add_parsers as add_history_parsers
 from callcenter.cli_history import cmd_agents, cmd_calls, cmd_reconcile
+from callcenter.cli_prompts import add_parsers as add_prompts_parsers
+from callcenter.cli_prompts import cmd_prompts
 from callcenter.config import Config, ConfigError, example_config_text, load_config
 from callcenter.logging import setup_logging
 from callcenter.web.auth import ROLES
@@ -55,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(p)
     p = sub.add_parser("lab", help="a private Asterisk on loopback")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("action", choices=["up", "down", "status", "demo"])
+    add_demo_arguments(p)
     _add_config(p)
     p = sub.add_parser(
         "metrics",
@@ -142,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file", metavar="CSV")
     _add_config(q)
     add_history_parsers(sub, _add_config)
+    add_prompts_parsers(sub, _add_config)
     return parser
 
 
@@ -169,7 +174,9 @@ def cmd_dialplan_render(cfg: Config, out: str) -> int:
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    files = render_files(cfg, cfg.service, cfg.incidents, followups=cfg.followups)
+    files = render_files(
+        cfg, cfg.service, cfg.incidents, followups=cfg.followups, sounds=cfg.sounds_dir()
+    )
     for name, text in files.items():
         path = folder / name
         path.write_text(text, encoding="utf-8")
@@ -594,6 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check_config(cfg, args.config)
     if args.command == "dialplan":
         return cmd_dialplan_render(cfg, args.out)
+    if args.command == "lab" and args.action == "demo":
+        setup_logging(cfg.log.format, cfg.log.level)
+        return cmd_lab_demo(cfg, args)
     if args.command == "lab":
         return cmd_lab(cfg, args.action)
     if args.command == "metrics":
@@ -612,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_calls(cfg, args)
     if args.command == "agents":
         return cmd_agents(cfg, args)
+    if args.command == "prompts":
+        return cmd_prompts(cfg, args)
     setup_logging(cfg.log.format, cfg.log.level)
     try:
         return asyncio.run(_run_daemon(cfg))

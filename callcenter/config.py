@@ -33,6 +33,7 @@ from callcenter.lab.settings import LabConfig
 from callcenter.logging import LogConfig
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.settings import PbxRecordSettings
+from callcenter.prompts.settings import PromptsConfig
 from callcenter.reports.settings import ReportsConfig
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.settings_base import ConfigError, Name, Settings, validate
@@ -82,12 +83,17 @@ class Config(NumberPlan):
     followups: FollowupsConfig = FollowupsConfig()
     cluster: ClusterSettings = ClusterSettings()
     retention: RetentionConfig = RetentionConfig()
+    prompts: PromptsConfig = PromptsConfig()
     # Relative paths in the file are taken from here (not a key of the file).
     base_dir: Annotated[Path, Field(exclude=True)] = Path()
 
     def path(self, value: str) -> Path:
         p = Path(value)
         return p if p.is_absolute() else self.base_dir / p
+
+    def sounds_dir(self) -> Path:
+        """The site's own prompts, absolute: the dialplan names them by this path."""
+        return self.path(self.prompts.dir).resolve()
 
     def database_url(self) -> str:
         url = self.database.url

@@ -94,6 +94,27 @@ def _name(name: str) -> str:
 # Letters, digits, '-' and '_', a letter first (names, agent ids, the server id).
 Name = Annotated[str, AfterValidator(_name)]
 
+# A prompt part: a stock sound ("silence/1", "im-sorry"), or "site:NAME", a recording of
+# the site's own brought in by `callcenter prompts import NAME FILE`.
+_STOCK_SOUND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
+SITE_PREFIX = "site:"
+
+
+def _prompt(value: str) -> str:
+    for part in value.split("&"):
+        if part.startswith(SITE_PREFIX):
+            if not NAME_RE.match(part[len(SITE_PREFIX) :]):
+                raise ValueError(f"{part!r}: after site: comes a prompt name, letters first")
+        elif not _STOCK_SOUND.match(part) or ".." in part:
+            raise ValueError(
+                f"{part!r} is not a sound name (e.g. silence/1) nor site:NAME; join several with &"
+            )
+    return value
+
+
+# Sound file(s) played to the caller, '&'-joined, without extension.
+Prompt = Annotated[str, AfterValidator(_prompt)]
+
 
 def dotted(loc: Loc) -> str:
     out = ""

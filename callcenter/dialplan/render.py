@@ -8,6 +8,7 @@ contract, callcenter/dialplan/callcenter.conf, which reports each step with a Us
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callcenter.dialplan.settings import (
@@ -21,6 +22,7 @@ from callcenter.dialplan.settings import (
 from callcenter.followups.settings import FollowupsConfig
 from callcenter.incidents.settings import IncidentsConfig
 from callcenter.pbxrecord.asterisk_conf import cel_conf, cel_custom_conf
+from callcenter.prompts.settings import playable
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.rules import gotoiftime_rules, parse_hours
 from callcenter.schedule.settings import ServiceConfig
@@ -50,12 +52,12 @@ def _target(target: str) -> str:
     return "Hangup()"
 
 
-def _menu(m: IvrConfig) -> str:
+def _menu(m: IvrConfig, sounds: Path | None = None) -> str:
     ctx = f"callcenter-ivr-{m.name}"
     lines = [
         f"[{ctx}]",
         "exten => s,1,Set(CC_IVR_TRIES=0)",
-        f" same => n(menu),Background({m.prompt})",
+        f" same => n(menu),Background({playable(m.prompt, sounds)})",
         f" same => n,WaitExten({m.timeout})",
     ]
     for digit, target in m.options:
@@ -83,7 +85,7 @@ def _menu(m: IvrConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_routes(plan: NumberPlan) -> str:
+def render_routes(plan: NumberPlan, sounds: Path | None = None) -> str:
     """[callcenter-routes] (published numbers), one context per IVR menu and per group."""
     lines = [HEADER, "[callcenter-routes]"]
     for q in plan.queues:
@@ -105,7 +107,7 @@ def render_routes(plan: NumberPlan) -> str:
                 f" same => n,Goto(callcenter-group-entry,{g.name},1)",
             ]
     lines.append("")
-    text = "\n".join(lines) + "\n" + "\n".join(_menu(m) for m in plan.ivr)
+    text = "\n".join(lines) + "\n" + "\n".join(_menu(m, sounds) for m in plan.ivr)
     if plan.groups:
         text += "\n" + "\n".join(_group(g) for g in plan.groups)
     return text
@@ -161,15 +163,18 @@ def _group(g: GroupConfig) -> str:
 
 
 def render_queue_options(
-    plan: NumberPlan, service: ServiceConfig, incidents: IncidentsConfig
+    plan: NumberPlan,
+    service: ServiceConfig,
+    incidents: IncidentsConfig,
+    sounds: Path | None = None,
 ) -> str:
     """Per-queue choices the static contract asks for (Gosub callcenter-queue-options)."""
     lines = ["[callcenter-queue-options]"]
     for q in plan.queues:
         lines += [
-            f"exten => {q.name},1,Set(CC_BUSY_PROMPT={q.busy_prompt})",
+            f"exten => {q.name},1,Set(CC_BUSY_PROMPT={playable(q.busy_prompt, sounds)})",
             f" same => n,Set(CC_OFFER={q.busy_offer})",
-            f" same => n,Set(CC_OFFER_PROMPT={q.busy_offer_prompt})",
+            f" same => n,Set(CC_OFFER_PROMPT={playable(q.busy_offer_prompt, sounds)})",
             f" same => n,Set(CC_OFFER_SECONDS={q.busy_offer_seconds})",
             f" same => n,Set(CC_SURVEY={1 if q.survey else 0})",
             " same => n,Return()",
@@ -181,8 +186,8 @@ def render_queue_options(
         " same => n,Return()",
         "",
         "[callcenter-service-options]",
-        f"exten => s,1,Set(CC_AFTER_HOURS_PROMPT={service.after_hours_prompt})",
-        f" same => n,Set(CC_SURVEY_PROMPT={incidents.survey_prompt})",
+        f"exten => s,1,Set(CC_AFTER_HOURS_PROMPT={playable(service.after_hours_prompt, sounds)})",
+        f" same => n,Set(CC_SURVEY_PROMPT={playable(incidents.survey_prompt, sounds)})",
         f" same => n,Set(CC_SURVEY_TIMEOUT={incidents.survey_timeout})",
         " same => n,Return()",
     ]
@@ -339,7 +344,7 @@ def render_pjsip(plan: NumberPlan) -> str:
         else:
             aor = _aor(a.id, "max_contacts = 1", "remove_existing = yes")
             auth = [f"[{a.id}]", "type = auth", "auth_type = userpass", f"username = {a.id}"]
-            auth.append(f"password = {a.password}")
+            auth.append(f"password = {a.resolved_password()}")
             out.append("\n".join([*endpoint, f"auth = {a.id}", "", *aor, "", *auth]))
     for t in plan.transfer_targets:
         if t.contact:
@@ -406,16 +411,18 @@ def render_files(
     incidents: IncidentsConfig,
     today: date | None = None,
     followups: FollowupsConfig | None = None,
+    sounds: Path | None = None,
 ) -> dict[str, str]:
-    """Every generated file by name (``today`` sets the years of the day-off list)."""
+    """Every generated file by name (``today`` sets the years of the day-off list;
+    ``sounds`` is the folder of the site's own prompts, named ``site:NAME``)."""
     if today is None:
         today = datetime.now(ZoneInfo(service.timezone)).date()
     return {
         "callcenter-routes.conf": "\n".join(
             [
-                render_routes(plan),
+                render_routes(plan, sounds),
                 render_agent_contexts(plan),
-                render_queue_options(plan, service, incidents),
+                render_queue_options(plan, service, incidents, sounds),
                 render_mode_fallback(service, today.year),
                 render_followup_options(followups or FollowupsConfig()),
             ]

@@ -10,6 +10,7 @@ and transfer targets, group overflow loops, and one owner per dialled number (th
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from callcenter.settings_base import NAME_RE as NAME_RE
-from callcenter.settings_base import Hint, Loc, Name, Problem, Settings
+from callcenter.settings_base import Hint, Loc, Name, Problem, Prompt, Settings
 
 
 def _digits(number: str) -> str:
@@ -49,9 +50,9 @@ class QueueConfig(Settings):
     number: Number = ""  # the published number routed to this queue
     # After the busy announcement: "" keeps the caller waiting; "voicemail" or "callback"
     # offers that (press 1 within busy_offer_seconds), and otherwise the caller waits on.
-    busy_prompt: str = "all-circuits-busy-now"  # the busy announcement of this queue
+    busy_prompt: Prompt = "all-circuits-busy-now"  # the busy announcement of this queue
     busy_offer: Literal["", "voicemail", "callback"] = ""
-    busy_offer_prompt: str = "vm-leavemsg"  # sound file(s) that make the offer
+    busy_offer_prompt: Prompt = "vm-leavemsg"  # sound file(s) that make the offer
     busy_offer_seconds: Annotated[int, Field(ge=1, le=30), Hint("between 1 and 30")] = 3
     survey: bool = False  # after the agent hangs up, ask the caller to rate the call 1-5
 
@@ -75,7 +76,7 @@ IvrOptions = Annotated[
 class IvrConfig(Settings):
     name: Name
     number: Number = ""  # a published number that starts here; "" = reached from menus only
-    prompt: str = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
+    prompt: Prompt = "silence/1"  # sound file(s) played while waiting for a digit, '&'-joined
     timeout: Positive = 5  # seconds to wait for a digit after the prompt
     retries: NonNegative = 2  # wrong or missing choices allowed before the call is ended
     # digit -> "queue:NAME" | "ivr:NAME" | "group:NAME" | "transfer:NAME" | "after_hours"
@@ -128,16 +129,52 @@ class GroupConfig(Settings):
             yield Problem(("overflow",), f"group {self.name!r} overflows to itself")
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(name: str) -> str:
+    if name and not _ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not an environment variable name")
+    return name
+
+
 class AgentConfig(Settings):
     id: Name
     name: str
+    # The SIP password of a softphone that registers. On a real site give password_env
+    # instead: the name of the environment variable (systemd's EnvironmentFile) that holds
+    # it, so the file can be shared and the password never sits in it in clear.
     password: str = Field(default="", repr=False)
+    password_env: Annotated[str, AfterValidator(_env_name)] = ""
     queues: tuple[str, ...] = ()
     contact: str = ""  # a fixed SIP URI (a desk phone); empty: the softphone registers
 
+    def resolved_password(self, environ: Mapping[str, str] | None = None) -> str:
+        """The variable named by password_env when it is set, else the file's password."""
+        env = os.environ if environ is None else environ
+        return (env.get(self.password_env, "") if self.password_env else "") or self.password
+
     def checks(self, environ: Mapping[str, str]) -> Iterable[Problem]:
-        if not self.contact and not self.password:
-            yield Problem(("password",), f"agent {self.id!r} registers, so it needs a password")
+        if self.contact:
+            return
+        password = self.resolved_password(environ)
+        if not password:
+            if self.password_env:
+                yield Problem(
+                    ("password_env",),
+                    f"agent {self.id!r} registers, but ${self.password_env} is not set",
+                )
+            else:
+                yield Problem(("password",), f"agent {self.id!r} registers, so it needs a password")
+        elif any(c in password for c in "\r\n;#") or password != password.strip():
+            # It is written into pjsip.conf, where these would end or cut the line. The
+            # message never shows the password.
+            key = "password_env" if self.password_env else "password"
+            yield Problem(
+                (key,),
+                f"agent {self.id!r}: the password may not hold a line break, ';', '#' "
+                "or spaces at either end",
+            )
 
 
 def _slots(text: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from callcenter.settings_base import Hint, Settings
+from callcenter.settings_base import Hint, Prompt, Settings
 
 Minutes = Annotated[float, Field(gt=0)]
 
@@ -21,7 +21,7 @@ class IncidentsConfig(Settings):
         float, Field(ge=0, le=24 * 90), Hint("between 0 (off) and 2160 (90 days)")
     ] = 24.0
     # The post-call survey (queues with survey = true): 1 (不満) .. 5 (満足).
-    survey_prompt: str = "beep"  # sound file(s) asking for the key, '&'-joined
+    survey_prompt: Prompt = "beep"  # sound file(s) asking for the key, '&'-joined
     survey_timeout: Annotated[  # seconds to wait for the key
         int, Field(ge=1, le=30), Hint("between 1 and 30 seconds")
     ] = 5

@@ -265,7 +265,7 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str) -> Path:
         **{
             k: v
             for k, v in render_files(
-                cfg, cfg.service, cfg.incidents, followups=cfg.followups
+                cfg, cfg.service, cfg.incidents, followups=cfg.followups, sounds=cfg.sounds_dir()
             ).items()
             if k != "callcenter-queues.conf"
         },

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field
 
 from callcenter.schedule import rules
-from callcenter.settings_base import Hint, Problem, Settings
+from callcenter.settings_base import Hint, Problem, Prompt, Settings
 
 
 def _zone(name: str) -> str:
@@ -52,7 +52,7 @@ class ServiceConfig(Settings):
         float, Field(ge=10, le=86400), Hint("between 10 and 86400 (a few minutes is best)")
     ] = 300.0
     # The after-hours message (時間外メッセージ): sound file(s), '&'-joined, no extension.
-    after_hours_prompt: str = "im-sorry&please-try-call-later"
+    after_hours_prompt: Prompt = "im-sorry&please-try-call-later"
 
     def checks(self, environ: Mapping[str, str]) -> Iterable[Problem]:
         try:
