@@ -31,12 +31,21 @@ def audit_middleware(audit: AuditLog, clock: Callable[[], datetime]) -> Middlewa
         response = await handler(request)
         ep = endpoint_of(request.match_info.handler)
         who = request.get(PRINCIPAL)
-        if ep is None or ep.method == "GET" or who is None:
-            return response  # a read, a page, or nobody known (refused before)
+        if ep is None or ep.method == "GET":
+            return response  # a read, or a page
+        if who is None:
+            # A public route changes something only when its own check passed (the
+            # second line's signed answer): recorded as that party. Refused ones are not
+            # anyone's change, and anyone could fill the trail with them.
+            if not ep.public or response.status >= 400:
+                return response
+            actor, role = ep.tag, "signed"
+        else:
+            actor, role = who.actor, who.role
         entry = AuditEntry(
             at=clock(),
-            actor=who.actor,
-            role=who.role,
+            actor=actor,
+            role=role,
             action=f"{ep.tag}.{ep.name}",
             target=",".join(f"{k}={v}" for k, v in request.match_info.items()),
             result=response.status,

@@ -47,6 +47,12 @@ async def test_a_signed_answer_is_recorded_by_second_line(api: Api) -> None:
     assert history[-1]["action"] == "escalation_answered"
     assert history[-1]["actor"] == "second-line"
     assert history[-1]["note"] == "回答: 再起動で解決"
+    # In the audit trail as the second line's change; a refused one is nobody's.
+    await answer(api, iid, body="{}")
+    trail = (await api.call("GET", "/audit", who="aud")).body["entries"]
+    mine = [(e["actor"], e["role"], e["action"], e["target"], e["result"]) for e in trail
+            if e["action"].startswith("second-line")]  # fmt: skip
+    assert mine == [("second-line", "signed", "second-line.second_line_answer", f"id={iid}", 200)]
 
 
 async def test_an_answer_without_a_note(api: Api) -> None:
