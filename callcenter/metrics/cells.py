@@ -38,9 +38,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callcenter.metrics.figures import COUNTS, Grouping
+from callcenter.metrics.figures import COUNTS, OUTCOMES, Grouping
 from callcenter.metrics.settings import MetricsConfig
-from callcenter.metrics.sql import cell_rows_statement
+from callcenter.metrics.sql import WAIT_BUCKETS, cell_rows_statement
 from callcenter.store.models import CallDayStamp, CallFigureCell, CallFigureDay
 
 STAMPS: Table = CallDayStamp.__table__  # type: ignore[assignment]
@@ -79,14 +79,39 @@ def cells_statement(
 ) -> Select[Any]:
     """The figures' columns summed over the cells of [day_from, day_to), grouped by
     ``keys`` (``key_0``, ``key_1``...): the same names as ``metrics.sql``'s aggregate."""
+    cols = [CELL_KEYS[k].label(f"key_{i}") for i, k in enumerate(keys)]
+    stmt = select(*cols, *_sum_columns()).where(*_span(day_from, day_to, queue, server_id))
+    return stmt.group_by(*cols) if cols else stmt
+
+
+def _span(
+    day_from: str, day_to: str, queue: str | None, server_id: str | None
+) -> list[ColumnElement[bool]]:
     where = [K.local_day >= day_from, K.local_day < day_to]
     if queue is not None:
         where.append(K.queue == queue)
     if server_id is not None:
         where.append(K.server_id == server_id)
-    cols = [CELL_KEYS[k].label(f"key_{i}") for i, k in enumerate(keys)]
-    stmt = select(*cols, *_sum_columns()).where(*where)
-    return stmt.group_by(*cols) if cols else stmt
+    return where
+
+
+def definitions_statement(
+    day_from: str, day_to: str, *, queue: str | None = None, server_id: str | None = None
+) -> Select[Any]:
+    """Calls by the definitions that classified them, from the cells."""
+    calls = sum((K[o] for o in OUTCOMES[1:]), K[OUTCOMES[0]])
+    return (
+        select(K.definitions.label("definitions"), func.sum(calls).label("calls"))
+        .where(*_span(day_from, day_to, queue, server_id))
+        .group_by(K.definitions)
+    )
+
+
+def wait_buckets_statement(day_from: str, day_to: str) -> Select[Any]:
+    """The abandoned calls by wait bucket (``metrics.sql.WAIT_BUCKETS``), from the cells."""
+    return select(*(func.coalesce(func.sum(K[b]), _ZERO).label(b) for b in WAIT_BUCKETS)).where(
+        *_span(day_from, day_to, None, None)
+    )
 
 
 def stale_days(

@@ -18,7 +18,7 @@ def definitions_of(m: MetricsConfig) -> str:
     return definitions_key(m.short_abandon_seconds, m.service_level_seconds)
 
 
-def query_definitions(
+def scan_definitions(
     engine: Engine,
     day_from: str,
     day_to: str,

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from callcenter.coverage import query_coverage
-from callcenter.metrics.definitions import definitions_doc, query_definitions
+from callcenter.metrics.definitions import definitions_doc
+from callcenter.metrics.query import query_definitions
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.reconcile import day_bounds
 from callcenter.schedule.settings import ServiceConfig
@@ -29,7 +30,7 @@ def period_record(
     tz = ZoneInfo(service.timezone)
     start, _ = day_bounds(date.fromisoformat(day_from), tz)
     end, _ = day_bounds(date.fromisoformat(day_to), tz)
-    stored = query_definitions(engine, day_from, day_to, queue=queue, server_id=server_id)
+    stored = query_definitions(engine, metrics, day_from, day_to, queue=queue, server_id=server_id)
     servers = query_coverage(engine, start, end, server_id=server_id)
     return {
         "definitions": definitions_doc(metrics, stored),

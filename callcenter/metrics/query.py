@@ -14,14 +14,23 @@ import structlog
 from sqlalchemy import Connection, Engine, RowMapping, Select
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.metrics.cells import CELL_KEYS, cells_statement, refresh
+from callcenter.metrics.cells import (
+    CELL_KEYS,
+    cells_statement,
+    definitions_statement,
+    refresh,
+    wait_buckets_statement,
+)
+from callcenter.metrics.definitions import scan_definitions
 from callcenter.metrics.figures import CallFigures, Grouping, GroupKey, sort_key
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.metrics.sql import (
+    WAIT_BUCKETS,
     check_day,
     figures_of_row,
     figures_statement,
     grouped_statement,
+    wait_buckets_scan,
 )
 
 log = structlog.get_logger("callcenter.metrics")
@@ -46,9 +55,20 @@ def _from_cells(
 ) -> list[RowMapping] | None:
     """The rows of ``cells_statement`` after refreshing the period's stale cells; None
     when the cells could not be refreshed (the caller scans the calls instead)."""
+    stmt = cells_statement(day_from, day_to, keys, queue=queue, server_id=server_id)
+    return _read_cells(db, cfg, day_from, day_to, stmt, server_id)
+
+
+def _read_cells(
+    db: Engine | Connection,
+    cfg: MetricsConfig,
+    day_from: str,
+    day_to: str,
+    stmt: Select[Any],
+    server_id: str | None = None,
+) -> list[RowMapping] | None:
     check_day(day_from)
     check_day(day_to)
-    stmt = cells_statement(day_from, day_to, keys, queue=queue, server_id=server_id)
     if isinstance(db, Connection):  # the caller's transaction: its failure is its own
         refresh(db, cfg, day_from, day_to, server_id=server_id)
         return list(db.execute(stmt).mappings())
@@ -126,3 +146,31 @@ def query_figures_by_keys(
     return {
         tuple(row[f"key_{i}"] for i in range(len(keys))): figures_of_row(row, cfg) for row in rows
     }
+
+
+def query_definitions(
+    db: Engine,
+    cfg: MetricsConfig,
+    day_from: str,
+    day_to: str,
+    *,
+    queue: str | None = None,
+    server_id: str | None = None,
+) -> dict[str, int]:
+    """Calls of local days [from, to) by the definitions that classified them."""
+    stmt = definitions_statement(day_from, day_to, queue=queue, server_id=server_id)
+    rows = _read_cells(db, cfg, day_from, day_to, stmt, server_id)
+    if rows is None:
+        return scan_definitions(db, day_from, day_to, queue=queue, server_id=server_id)
+    return {(r["definitions"] or ""): int(r["calls"]) for r in rows if int(r["calls"])}
+
+
+def query_wait_buckets(
+    db: Engine, cfg: MetricsConfig, day_from: str, day_to: str
+) -> dict[str, int]:
+    """The period's abandoned calls by wait bucket (``metrics.sql.WAIT_BUCKETS``)."""
+    rows = _read_cells(db, cfg, day_from, day_to, wait_buckets_statement(day_from, day_to))
+    if rows is None:
+        rows = _execute(db, wait_buckets_scan(day_from, day_to))
+    (row,) = rows
+    return {b: int(row[b]) for b in WAIT_BUCKETS}

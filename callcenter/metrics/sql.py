@@ -138,9 +138,49 @@ def figures_of_row(row: RowMapping, cfg: MetricsConfig) -> CallFigures:
     )
 
 
+# The abandoned calls' waits, bucketed (the monthly report's "abandoned by wait"): under
+# each edge in turn, then longer, then no wait recorded.
+ABANDON_WAIT_EDGES: tuple[float, ...] = (10, 20, 30, 60, 120, 300)  # seconds
+WAIT_BUCKETS: tuple[str, ...] = (
+    *(f"abandoned_w{i}" for i in range(len(ABANDON_WAIT_EDGES) + 1)),
+    "abandoned_wnone",
+)
+
+
+def _bucket_conditions() -> list[ColumnElement[bool]]:
+    abandoned, wait = C.outcome == "abandoned", C.wait_seconds
+    lows: list[float | None] = [None, *ABANDON_WAIT_EDGES]
+    highs: list[float | None] = [*ABANDON_WAIT_EDGES, None]
+    out = []
+    for low, high in zip(lows, highs, strict=True):
+        cond = [abandoned, wait.is_not(None)]
+        if low is not None:
+            cond.append(wait >= low)
+        if high is not None:
+            cond.append(wait < high)
+        out.append(and_(*cond))
+    out.append(and_(abandoned, wait.is_(None)))
+    return out
+
+
 def cell_rows_statement(cfg: MetricsConfig, server_id: str, days: list[str]) -> Select[Any]:
     """The figure cells (metrics.cells) of some days of one server, from their calls: the
-    same aggregate, per (server, day, hour, queue)."""
-    keys = [C.server_id, C.local_day, C.local_hour, C.queue]
+    same aggregate, per (server, day, hour, queue, definitions), and the abandoned calls
+    by wait."""
+    keys = [C.server_id, C.local_day, C.local_hour, C.queue, C.definitions]
     where = [C.server_id == server_id, C.local_day.in_([check_day(d) for d in days])]
-    return select(*keys, *_columns(cfg)).where(*where).group_by(*keys)
+    buckets = [
+        _count(cond).label(name)
+        for cond, name in zip(_bucket_conditions(), WAIT_BUCKETS, strict=True)
+    ]
+    return select(*keys, *_columns(cfg), *buckets).where(*where).group_by(*keys)
+
+
+def wait_buckets_scan(day_from: str, day_to: str) -> Select[Any]:
+    """The abandoned calls by wait bucket, scanning the calls (when the cells cannot be
+    refreshed)."""
+    where = [C.local_day >= check_day(day_from), C.local_day < check_day(day_to)]
+    return select(
+        *(_count(cond).label(name) for cond, name in zip(_bucket_conditions(), WAIT_BUCKETS,
+                                                          strict=True))
+    ).where(*where)  # fmt: skip

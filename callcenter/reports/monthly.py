@@ -76,7 +76,7 @@ def build(
         calls_by_day=grouped["day"],
         calls_by_hour=grouped["hour"],
         calls_by_server=grouped["server"],
-        abandoned_by_wait=abandoned.gather(engine, day_from, day_to),
+        abandoned_by_wait=abandoned.gather(engine, metrics, day_from, day_to),
         incidents_by_category=incidents.by_category(received),
         incident_risks=incidents.risks(received, cal, targets, now),
         actions=tuple(action_store.ImprovementActions(engine).for_month(month)),

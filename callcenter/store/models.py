@@ -594,6 +594,8 @@ class CallFigureCell(Base):
     local_day: Mapped[str] = mapped_column(String(10))
     local_hour: Mapped[int] = mapped_column(SmallInteger)
     queue: Mapped[str | None] = mapped_column(String(64))
+    # The definitions that classified its calls (a period that mixes them says so).
+    definitions: Mapped[str | None] = mapped_column(String(120))
     after_hours: Mapped[int] = mapped_column(Integer)
     answered: Mapped[int] = mapped_column(Integer)
     transferred_out: Mapped[int] = mapped_column(Integer)
@@ -610,6 +612,16 @@ class CallFigureCell(Base):
     handle_count: Mapped[int] = mapped_column(Integer)
     handle_sum: Mapped[float] = mapped_column(Float)
     max_wait_seconds: Mapped[float | None] = mapped_column(Float)
+    # Its abandoned calls by how long they waited (metrics.sql.ABANDON_WAIT_EDGES):
+    # under 10 s, 20, 30, 60, 120, 300 s, longer, and no wait recorded.
+    abandoned_w0: Mapped[int] = mapped_column(Integer)
+    abandoned_w1: Mapped[int] = mapped_column(Integer)
+    abandoned_w2: Mapped[int] = mapped_column(Integer)
+    abandoned_w3: Mapped[int] = mapped_column(Integer)
+    abandoned_w4: Mapped[int] = mapped_column(Integer)
+    abandoned_w5: Mapped[int] = mapped_column(Integer)
+    abandoned_w6: Mapped[int] = mapped_column(Integer)
+    abandoned_wnone: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_call_figure_cells_day", "local_day", "server_id"),)
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from callcenter.config import Config
-from callcenter.metrics.definitions import definitions_doc, query_definitions
+from callcenter.metrics.definitions import definitions_doc
+from callcenter.metrics.query import query_definitions
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.rebuild import open_call_events, rebuild_calls
 from callcenter.store.db import make_engine, migrate
@@ -97,7 +98,9 @@ def test_rebuild_is_idempotent_and_a_new_threshold_moves_calls(
     ]
     assert dict(moved.after) == {"short_abandoned": 2, "abandoned": 1}
     assert outcomes(engine)["c1"][1] == "short_abandon_seconds=10;service_level_seconds=20"
-    doc = definitions_doc(ten.metrics, query_definitions(engine, "2026-11-02", "2026-11-03"))
+    doc = definitions_doc(
+        ten.metrics, query_definitions(engine, MetricsConfig(), "2026-11-02", "2026-11-03")
+    )
     assert not doc["mixed"]
     assert doc["classified_with"] == [
         {
@@ -110,7 +113,7 @@ def test_rebuild_is_idempotent_and_a_new_threshold_moves_calls(
 
 def test_a_period_classified_under_two_definitions_says_so(engine: Engine, tmp_path: Path) -> None:
     rebuild_calls(engine, cfg(tmp_path, 5.0), DAY, date(2026, 11, 3))
-    stored = query_definitions(engine, "2026-11-02", "2026-11-03")
+    stored = query_definitions(engine, MetricsConfig(), "2026-11-02", "2026-11-03")
     doc = definitions_doc(MetricsConfig(short_abandon_seconds=8.0), stored)
     assert doc["mixed"] is False  # one version stored, but not the one in force:
     assert doc["calls_classified_otherwise"] == 3
@@ -123,7 +126,7 @@ def test_a_period_classified_under_two_definitions_says_so(engine: Engine, tmp_p
         )
     doc = definitions_doc(
         MetricsConfig(short_abandon_seconds=8.0),
-        query_definitions(engine, "2026-11-02", "2026-11-03"),
+        query_definitions(engine, MetricsConfig(), "2026-11-02", "2026-11-03"),
     )
     assert doc["mixed"] is True
     assert doc["calls_classified_otherwise"] == 2

@@ -4,16 +4,16 @@ The calls are exactly those ``CallFigures.abandoned`` counts (outcome ``abandone
 one-ring hang-ups are their own outcome and stay out), so the buckets add up to the
 abandoned figure of ``callcenter metrics``. The waiting time is the call's stored
 ``wait_seconds`` (from joining the queue, or from arrival for a caller who left in the
-IVR). One GROUP BY query over the month's local days.
+IVR). Counted per figure cell (metrics.cells), so a month adds up from its cells.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Engine
 
-from sqlalchemy import ColumnElement, Engine, case, func, literal_column, select
-
-from callcenter.metrics import check_day
+from callcenter.metrics.query import query_wait_buckets
+from callcenter.metrics.settings import MetricsConfig
+from callcenter.metrics.sql import ABANDON_WAIT_EDGES
 from callcenter.reports.i18n import Lang
 from callcenter.reports.model import (
     Chart,
@@ -24,39 +24,20 @@ from callcenter.reports.model import (
     Table,
     WaitBucket,
 )
-from callcenter.store.calls import TABLE
 
-C = TABLE.c
-EDGES: tuple[float, ...] = (10, 20, 30, 60, 120, 300)  # seconds
+EDGES = ABANDON_WAIT_EDGES  # seconds
 
 
-def _bucket_expr() -> Any:
-    # Inlined constants: PostgreSQL matches a GROUP BY expression to the selected one by text.
-    whens: list[tuple[ColumnElement[bool], Any]] = [
-        (C.wait_seconds.is_(None), literal_column("-1"))
-    ]
-    whens += [
-        (C.wait_seconds < literal_column(str(edge)), literal_column(str(i)))
-        for i, edge in enumerate(EDGES)
-    ]
-    return case(*whens, else_=literal_column(str(len(EDGES))))
-
-
-def gather(engine: Engine, day_from: str, day_to: str) -> tuple[WaitBucket, ...]:
-    bucket = _bucket_expr().label("bucket")
-    stmt = (
-        select(bucket, func.count())
-        .where(C.local_day >= check_day(day_from), C.local_day < check_day(day_to))
-        .where(C.outcome == "abandoned")
-        .group_by(bucket)
-    )
-    with engine.connect() as conn:
-        counts = {int(b): int(n) for b, n in conn.execute(stmt)}
+def gather(
+    engine: Engine, metrics: MetricsConfig, day_from: str, day_to: str
+) -> tuple[WaitBucket, ...]:
+    """The month's abandoned calls by wait, from the figure cells (metrics.cells)."""
+    counts = query_wait_buckets(engine, metrics, day_from, day_to)
     lows: list[float | None] = [0.0, *EDGES]
     highs: list[float | None] = [*EDGES, None]
-    out = [WaitBucket(lows[i], highs[i], counts.get(i, 0)) for i in range(len(EDGES) + 1)]
-    if counts.get(-1):
-        out.append(WaitBucket(None, None, counts[-1]))
+    out = [WaitBucket(lows[i], highs[i], counts[f"abandoned_w{i}"]) for i in range(len(EDGES) + 1)]
+    if counts["abandoned_wnone"]:
+        out.append(WaitBucket(None, None, counts["abandoned_wnone"]))
     return tuple(out)
 
 

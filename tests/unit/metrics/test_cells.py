@@ -148,3 +148,26 @@ def test_the_migration_stamps_the_calls_already_stored(tmp_path: Path) -> None:
         assert_same(query_figures(eng, CFG, D1, D3), compute_figures(records, CFG))
     finally:
         eng.dispose()
+
+
+def test_wait_buckets_and_definitions_from_cells_equal_a_scan(engine: Engine) -> None:
+    from callcenter.metrics.definitions import scan_definitions
+    from callcenter.metrics.query import query_definitions, query_wait_buckets
+    from callcenter.metrics.sql import wait_buckets_scan
+
+    waits = [3.5, 9.99, 10.0, 25.0, 59.0, 61.0, 119.0, 299.0, 300.0, 1000.0]
+    records = [abandoned(w, arrived=jst(2024, 6, 3, 9 + i % 8, 0, i)) for i, w in enumerate(waits)]
+    records.append(answered(12.0, arrived=jst(2024, 6, 4, 9)))
+    _write(engine, records)
+    with engine.begin() as conn:  # one call classified with other definitions
+        conn.execute(
+            update(TABLE).where(TABLE.c.linkedid == records[0].linkedid).values(definitions="old")
+        )
+    got = query_wait_buckets(engine, CFG, D1, D3)
+    with engine.connect() as conn:
+        (scan,) = conn.execute(wait_buckets_scan(D1, D3)).mappings()
+    assert got == {k: int(v) for k, v in scan.items()}
+    assert [got[f"abandoned_w{i}"] for i in range(7)] == [2, 1, 1, 1, 2, 1, 2]
+    assert got["abandoned_wnone"] == 0
+    assert query_definitions(engine, CFG, D1, D3) == scan_definitions(engine, D1, D3)
+    assert query_definitions(engine, CFG, D1, D3)["old"] == 1

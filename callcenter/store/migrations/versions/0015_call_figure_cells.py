@@ -23,6 +23,8 @@ COUNTS = (
     "handle_count",
 )  # fmt: skip
 
+BUCKETS = (*(f"abandoned_w{i}" for i in range(7)), "abandoned_wnone")
+
 # One upsert per (server, day) touched: the stamp only has to change, by any amount.
 _BUMP = (
     "INSERT INTO call_day_stamps (server_id, local_day, generation) "
@@ -60,10 +62,12 @@ def upgrade() -> None:
         sa.Column("local_day", sa.String(10), nullable=False),
         sa.Column("local_hour", sa.SmallInteger(), nullable=False),
         sa.Column("queue", sa.String(64), nullable=True),
+        sa.Column("definitions", sa.String(120), nullable=True),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS),
         sa.Column("wait_sum", sa.Float(), nullable=False),
         sa.Column("handle_sum", sa.Float(), nullable=False),
         sa.Column("max_wait_seconds", sa.Float(), nullable=True),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in BUCKETS),
     )
     op.create_index("ix_call_figure_cells_day", "call_figure_cells", ["local_day", "server_id"])
     # Every day that already has calls starts stamped, so none is taken as empty.
