@@ -108,9 +108,18 @@ class ClusterLive:
     async def publish_loop(self) -> None:
         last_key: str | None = None
         last_at = 0.0
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self.settings.heartbeat)
+            # At most one publication per interval, counted from the last one's start: a
+            # write that took longer than the interval is followed at once by the next
+            # change's (bench/live_cluster), not after one more interval on top of it.
+            # The changes that come meanwhile go into the same publication.
+            if (wait := next_start - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            next_start = loop.time() + self.settings.publish_interval
             self._dirty.clear()
             now = self.clock()
             data = dict(self.own(now))
@@ -130,7 +139,6 @@ class ClusterLive:
                 else:
                     self.published += 1
                     last_key, last_at = key, now
-            await asyncio.sleep(self.settings.publish_interval)
 
     # -- listening -------------------------------------------------------------------------
 
