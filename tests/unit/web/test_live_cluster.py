@@ -4,7 +4,6 @@ daemon writes its state for the others, without a database (the write is replace
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any
 
@@ -20,22 +19,29 @@ from callcenter.web.live_cluster import ClusterLive
 
 class Writes:
     """Stands for live_states.publish: records when each write starts and ends, and takes
-    ``seconds`` (in the worker thread, as the real one does)."""
+    ``seconds``."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.spans: list[tuple[float, float]] = []
-        self.written = threading.Event()
+        self.written = asyncio.Event()
 
-    def __call__(self, _engine: Any, _state: LiveState) -> None:
+    async def __call__(self, _conn: Any, _state: LiveState) -> None:
         start = time.monotonic()
-        time.sleep(self.seconds)
+        await asyncio.sleep(self.seconds)
         self.spans.append((start, time.monotonic()))
         self.written.set()
 
     async def next(self) -> None:
-        await asyncio.to_thread(self.written.wait, 5)
+        await asyncio.wait_for(self.written.wait(), 5)
         self.written.clear()
+
+
+class Conn:
+    closed = False
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 def cluster(interval: float) -> ClusterLive:
@@ -44,7 +50,7 @@ def cluster(interval: float) -> ClusterLive:
     def own(_now: float) -> dict[str, Any]:
         return {"queues": [{"name": "support", "changes": next(n)}]}  # always something new
 
-    return ClusterLive(
+    c = ClusterLive(
         create_engine("sqlite://"),
         "pbx1",
         ClusterSettings(publish_interval=interval, heartbeat=60),
@@ -53,6 +59,12 @@ def cluster(interval: float) -> ClusterLive:
         dict,
         ticking=(),
     )
+
+    async def connect() -> Any:
+        return Conn()
+
+    c.connect = connect
+    return c
 
 
 async def run_two(c: ClusterLive, writes: Writes, gap: float) -> list[tuple[float, float]]:
