@@ -43,7 +43,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -67,10 +67,14 @@ from bench.live import (
     make_config,
     run_child,
     start_daemon,
+    summary,
 )
 from callcenter.config import ServerConfig
 from callcenter.logging import setup_logging
+from callcenter.store import live_states
 from callcenter.store.db import make_engine, migrate
+from callcenter.store.live_states import LiveState
+from callcenter.web.live_cluster import ClusterLive
 from tests.support.postgres import PostgresServer
 
 SERVERS = ("pbx1", "pbx2")
@@ -81,6 +85,58 @@ MODE = next(m for m in MODES if m.key == "push-0ms")  # the hub's default coales
 
 
 # -- a daemon's process ------------------------------------------------------------------------
+
+Stamps = dict[tuple[str, str], float]  # ("join" or "leave", uniqueid) -> time.monotonic()
+
+
+def waiting_in(sections: Mapping[str, Any]) -> set[str]:
+    """The callers waiting in a server's own ``support`` queue, in its published state."""
+    return {
+        w["uniqueid"]
+        for q in sections.get("queues", ())
+        if q["name"] == QUEUE
+        for w in q.get("waiting", ())
+    }
+
+
+class Changes:
+    """When each caller first showed (join) and was first gone (leave), in a series of
+    states: the legs of the way from pbx2 to pbx1."""
+
+    def __init__(self) -> None:
+        self.present: set[str] | None = None
+        self.stamps: Stamps = {}
+
+    def see(self, t: float, now: set[str]) -> None:
+        if self.present is not None:
+            for uid in now - self.present:
+                self.stamps.setdefault(("join", uid), t)
+            for uid in self.present - now:
+                self.stamps.setdefault(("leave", uid), t)
+        self.present = now
+
+
+def probe_legs(cluster: ClusterLive) -> tuple[Changes, Changes]:
+    """When this daemon's writes of its state have committed, and when it has read the
+    measured server's (before its hub is woken), for each caller who came or went."""
+    written, read = Changes(), Changes()
+    write = live_states.publish
+
+    async def publish(conn: Any, state: LiveState) -> None:
+        await write(conn, state)
+        written.see(time.monotonic(), waiting_in(state.data))
+
+    live_states.publish = publish  # this process's daemon only
+    wake = cluster.on_remote
+
+    def on_remote() -> None:
+        state = cluster.remotes.get(MEASURED)
+        if state is not None:
+            read.see(time.monotonic(), waiting_in(state.sections))
+        wake()
+
+    cluster.on_remote = on_remote
+    return written, read
 
 
 async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
@@ -96,6 +152,7 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
         if cluster is None:
             raise RuntimeError("[cluster] live is off: the daemons share nothing")
         hub = served.hub
+        written, read = probe_legs(cluster)
         probes = Probes()
         prober = asyncio.create_task(probes.run(), name="probes")
         conn.send(("ready", served.front.port, served.token))
@@ -128,6 +185,11 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
                     "remote_reads_per_s": rates["received"],
                     "snapshots_per_s": (now["snapshots"] - mark["snapshots"]) / wall,
                     **probes.take(),
+                    "stamps": {
+                        "handled": served.handled,
+                        "written": written.stamps,
+                        "read": read.stamps,
+                    },
                 }
                 conn.send(("result", result))
             elif cmd[0] == "stop":
@@ -165,6 +227,16 @@ def tree_cpu_seconds(root: int) -> float:
         if int(d.name) == root or int(fields[1]) == root:
             total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_pressure_seconds() -> float | None:
+    """How long, in all, some runnable task has waited for a CPU (Linux PSI); None
+    without /proc/pressure."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
 def postmaster_pid(pg: PostgresServer) -> int:
@@ -248,16 +320,21 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
             load.send(("window", asdict(MODE)))
             await _expect(load, "start")
             await _all(daemons.values(), ("start",), "started")
-            pg0, w0 = tree_cpu_seconds(postmaster), time.monotonic()
+            pg0, w0, p0 = tree_cpu_seconds(postmaster), time.monotonic(), cpu_pressure_seconds()
             await _expect(load, "end")
             said = await _all(daemons.values(), ("end",), "result")
-            pg1, w1 = tree_cpu_seconds(postmaster), time.monotonic()
+            pg1, w1, p1 = tree_cpu_seconds(postmaster), time.monotonic(), cpu_pressure_seconds()
             (result,) = await _expect(load, "result")
-            result.pop("written")
+            by_daemon = {sid: r for sid, (r,) in zip(daemons, said, strict=True)}
+            stamps = {sid: r.pop("stamps") for sid, r in by_daemon.items()}
             result.update(
                 rep=rep,
-                daemons={sid: r for sid, (r,) in zip(daemons, said, strict=True)},
+                daemons=by_daemon,
+                legs=legs(result.pop("written"), stamps),
                 postgres_cpu_share=(pg1 - pg0) / (w1 - w0),
+                cpu_waited_share=(p1 - p0) / (w1 - w0)
+                if p0 is not None and p1 is not None
+                else None,
             )
             windows.append(result)
             errors.extend(result["errors"])
@@ -287,6 +364,28 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
     }
 
 
+LEGS = (
+    ("ami", MEASURED, "handled", f"{MEASURED}'s daemon handles the AMI event"),
+    ("written", MEASURED, "written", f"{MEASURED}'s state with it committed"),
+    ("read", OTHER, "read", f"{OTHER}'s daemon has read that state"),
+)
+
+
+def legs(written: dict[str, dict[str, float]], stamps: dict[str, dict[str, Stamps]]) -> Any:
+    """For the events written in the window, from the write to the AMI socket to each
+    step on the way to the other daemon (see LEGS)."""
+    out = {}
+    for key, sid, kind, _ in LEGS:
+        got = stamps[sid][kind]
+        out[key] = summary(
+            got[(what, uid)] - at
+            for what, events in written.items()
+            for uid, at in events.items()
+            if (what, uid) in got
+        )
+    return out
+
+
 def _progress(r: dict[str, Any]) -> str:
     def p99(group: str) -> str:
         v = r["groups"][group]["delay"]["p99_ms"]
@@ -295,7 +394,8 @@ def _progress(r: dict[str, Any]) -> str:
     cpu = ", ".join(f"{sid} {d['cpu_share'] * 100:.0f}%" for sid, d in r["daemons"].items())
     return (
         f"  rep {r['rep'] + 1}: p99 own daemon {p99(MEASURED)}, other daemon {p99(OTHER)}; "
-        f"CPU {cpu}, PostgreSQL {r['postgres_cpu_share'] * 100:.0f}%; "
+        f"CPU {cpu}, PostgreSQL {r['postgres_cpu_share'] * 100:.0f}%; CPU waited for "
+        f"{_f(r['cpu_waited_share'] and r['cpu_waited_share'] * 100, '.0f')}% of the time; "
         f"{r['calls_in_progress']:.0f} calls, {r['callers_waiting']:.0f} waiting"
     )
 
@@ -342,8 +442,17 @@ def aggregate(windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
         for sid in SERVERS
     }
+    legs = {
+        key: {
+            "median_ms": med(lambda w, key=key: w["legs"][key]["median_ms"]),
+            "p99_ms": med(lambda w, key=key: w["legs"][key]["p99_ms"]),
+            "n": med(lambda w, key=key: w["legs"][key]["n"]),
+        }
+        for key, *_ in LEGS
+    }
     return {
         "groups": groups,
+        "legs": legs,
         "other_vs_own": {
             k: other[k] / own[k] if other[k] and own[k] else None
             for k in ("median_ms", "p95_ms", "p99_ms")
@@ -353,6 +462,7 @@ def aggregate(windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "daemons": daemons,
         "postgres_cpu_share": med(lambda w: w["postgres_cpu_share"]),
+        "cpu_waited_share": med(lambda w: w["cpu_waited_share"]),
         "load_cpu_share": med(lambda w: w["load_cpu_share"]),
         "calls_in_progress": med(lambda w: w["calls_in_progress"]),
         "callers_waiting": med(lambda w: w["callers_waiting"]),
@@ -412,6 +522,21 @@ def print_report(report: dict[str, Any]) -> None:
             f"{_f(d['snapshots_per_s'], '7.1f')} {_f(d['loop_lag_max_ms'], '7.1f')} "
             f"{_f(d['gc_max_ms'], '6.1f')}"
         )
+    print()
+    head = f"{'from the AMI write until':<44} {'median':>7} {'p99':>7} {'events':>6}"
+    print(head)
+    print("-" * len(head))
+    for key, _, _, label in LEGS:
+        leg = r["legs"][key]
+        print(
+            f"{label:<44} {_f(leg['median_ms'], '7.1f')} {_f(leg['p99_ms'], '7.1f')} "
+            f"{_f(leg['n'], '6.0f')}"
+        )
+    for sid in (MEASURED, OTHER):
+        g = r["groups"][sid]
+        label = f"the first wallboard on {sid}'s daemon shows it"
+        print(f"{label:<44} {'':>7} {_f(g['first_board_p99_ms'], '7.1f')}")
+    print()
     pg, load = r["postgres_cpu_share"], r["load_cpu_share"]
     print(
         f"PostgreSQL CPU {_f(pg * 100 if pg is not None else None, '.1f')}%, load process "
@@ -419,6 +544,12 @@ def print_report(report: dict[str, Any]) -> None:
         f"calls, {r['callers_waiting']:.0f} waiting on {MEASURED}, "
         f"{r['ami_events_per_s']:.0f} AMI events/s to {MEASURED}"
     )
+    waited = r["cpu_waited_share"]
+    if waited is not None:
+        print(
+            f"the machine's load: some task was waiting for a CPU {waited * 100:.0f}% of the "
+            "time (/proc/pressure/cpu)"
+        )
     print()
     print(
         f"delays in ms, over every ({MEASURED}'s caller joining or leaving, wallboard) pair: "
