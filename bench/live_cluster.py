@@ -29,7 +29,7 @@ Asserts nothing about speed; exits 1 only if something is wrong: a wallboard nev
 caller, a ``seq`` gap, an error answer, a reconnect, a failed snapshot.
 
 Usage: .venv/bin/python -m bench.live_cluster [--duration 10] [--calls 200]
-       [--wallboards 50] [--reps 3] [--split] [--publish-interval 0.02] [--json]
+       [--wallboards 50] [--reps 3] [--split] [--intervals 0.02 0.005 ...] [--json]
 """
 
 from __future__ import annotations
@@ -175,7 +175,11 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
 
         while True:
             cmd = await _recv(conn)
-            if cmd[0] == "remotes":
+            if cmd[0] == "interval":  # [cluster] publish_interval, from the next write
+                paced = cluster.settings.model_copy(update={"publish_interval": cmd[1]})
+                cluster.settings = paced
+                conn.send(("interval",))
+            elif cmd[0] == "remotes":
                 conn.send(("remotes", sorted(cluster.remotes), cluster.listening))
             elif cmd[0] == "start":
                 mark = counters()
@@ -310,7 +314,7 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
                 "agents": args.agents,
                 "db": pg.url,
                 "wallboards": args.wallboards,
-                "interval": args.publish_interval,
+                "interval": args.intervals[0],
             }
             proc = ctx.Process(target=daemon_process, args=(child, own), name=f"bench-{sid}")
             proc.start()
@@ -323,7 +327,14 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
         load.send(("go", fronts))
         (warm,) = await _expect(load, "warm")
         postmaster = postmaster_pid(pg)
-        for rep in range(args.reps):
+        windows_of = [
+            (rep, interval)
+            for rep in range(args.reps)
+            for interval in args.intervals[rep % len(args.intervals) :]
+            + args.intervals[: rep % len(args.intervals)]
+        ]
+        for rep, interval in windows_of:
+            await _all(daemons.values(), ("interval", interval), "interval")
             load.send(("window", asdict(MODE)))
             await _expect(load, "start")
             await _all(daemons.values(), ("start",), "started")
@@ -336,6 +347,7 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
             stamps = {sid: r.pop("stamps") for sid, r in by_daemon.items()}
             result.update(
                 rep=rep,
+                publish_interval_s=interval,
                 daemons=by_daemon,
                 legs=legs(result.pop("written"), stamps),
                 postgres_cpu_share=(pg1 - pg0) / (w1 - w0),
@@ -478,7 +490,7 @@ def aggregate(windows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    m, t, r = report["machine"], report["traffic"], report["results"]
+    m, t = report["machine"], report["traffic"]
     print(
         f"machine: {m['platform']}, {m['cores']} cores (not pinned), Python {m['python']}, "
         f"aiohttp {m['aiohttp']}, PostgreSQL {m['postgresql']}"
@@ -487,10 +499,29 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"traffic: calls in progress: {calls}; {t['agents']} agents each; {report['wallboards']} "
         f"wallboards over both daemons, following {SHOWN}; windows of {report['duration_s']:g} "
-        f"s, median of {report['reps']}; [cluster] publish_interval "
-        f"{report['publish_interval_s'] * 1000:g} ms"
+        f"s, median of {report['reps']} per [cluster] publish_interval (rotated order)"
     )
+    for r in report["results"]:
+        print()
+        print(f"== publish_interval {r['publish_interval_s'] * 1000:g} ms")
+        print_result(r, m["cores"])
     print()
+    print(
+        f"delays in ms, over every ({MEASURED}'s caller joining or leaving, wallboard) pair: "
+        f"from writing the\nevent to {MEASURED}'s AMI socket to the wallboard's first message "
+        "showing it; p99/goal: p99 / 100 ms;\n1st p99: per event, the first wallboard of the "
+        "group. msg/s, kB/s: per wallboard. CPU: the\ndaemon's process, CPU time / wall time "
+        "(100% = one core); published/s: its live_states writes;\nreads/s: the other's states "
+        "it read; snaps/s: its hub's snapshots; lag max, GC max: worst of\nall windows."
+    )
+    if report["errors"]:
+        print()
+        print("ERRORS:")
+        for e in report["errors"]:
+            print(f"  {e}")
+
+
+def print_result(r: dict[str, Any], cores: int) -> None:
     head = (
         f"{'wallboards on':<28} {'n':>3} {'median':>7} {'p95':>7} {'p99':>7} {'max':>7} "
         f"{'p99/goal':>8} {'1st p99':>7} {'msg/s':>6} {'kB/s':>6}"
@@ -517,15 +548,15 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'daemon':<8} {'CPU':>6} {'of 2':>5} {'published/s':>11} {'reads/s':>7} "
         f"{'snaps/s':>7} {'lag max':>7} {'GC max':>6}"
     )
-    if m["cores"] != 2:
-        head = head.replace(" of 2", f"of {m['cores']:>2}")
+    if cores != 2:
+        head = head.replace(" of 2", f"of {cores:>2}")
     print(head)
     print("-" * len(head))
     for sid, d in r["daemons"].items():
         cpu = d["cpu_share"]
         print(
             f"{sid:<8} {_f(cpu * 100 if cpu is not None else None, '5.1f')}% "
-            f"{_f(cpu * 100 / m['cores'] if cpu is not None else None, '4.0f')}% "
+            f"{_f(cpu * 100 / cores if cpu is not None else None, '4.0f')}% "
             f"{_f(d['published_per_s'], '11.1f')} {_f(d['remote_reads_per_s'], '7.1f')} "
             f"{_f(d['snapshots_per_s'], '7.1f')} {_f(d['loop_lag_max_ms'], '7.1f')} "
             f"{_f(d['gc_max_ms'], '6.1f')}"
@@ -558,20 +589,6 @@ def print_report(report: dict[str, Any]) -> None:
             f"the machine's load: some task was waiting for a CPU {waited * 100:.0f}% of the "
             "time (/proc/pressure/cpu)"
         )
-    print()
-    print(
-        f"delays in ms, over every ({MEASURED}'s caller joining or leaving, wallboard) pair: "
-        f"from writing the\nevent to {MEASURED}'s AMI socket to the wallboard's first message "
-        "showing it; p99/goal: p99 / 100 ms;\n1st p99: per event, the first wallboard of the "
-        "group. msg/s, kB/s: per wallboard. CPU: the\ndaemon's process, CPU time / wall time "
-        "(100% = one core); published/s: its live_states writes;\nreads/s: the other's states "
-        "it read; snaps/s: its hub's snapshots; lag max, GC max: worst of\nall windows."
-    )
-    if report["errors"]:
-        print()
-        print("ERRORS:")
-        for e in report["errors"]:
-            print(f"  {e}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -583,10 +600,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="windows (median)")
     ap.add_argument("--split", action="store_true", help="calls to both servers, half each")
     ap.add_argument(
-        "--publish-interval",
+        "--intervals",
         type=float,
-        default=ClusterSettings().publish_interval,
-        help="[cluster] publish_interval, seconds",
+        nargs="+",
+        default=[ClusterSettings().publish_interval],
+        help="[cluster] publish_interval values, seconds: a window each per repetition",
     )
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)
@@ -615,16 +633,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration_s": args.duration,
         "reps": args.reps,
         "wallboards": args.wallboards,
-        "publish_interval_s": args.publish_interval,
         "traffic": out["traffic"],
-        "results": aggregate(out["windows"]) if out["windows"] else None,
+        "results": [
+            {"publish_interval_s": x, **aggregate(ws)}
+            for x in args.intervals
+            if (ws := [w for w in out["windows"] if w["publish_interval_s"] == x])
+        ],
         "windows": out["windows"],
         "errors": out["errors"],
         "run_s": time.monotonic() - started,
     }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
-    elif report["results"] is not None:
+    elif report["results"]:
         print_report(report)
     return 1 if report["errors"] else 0
 
