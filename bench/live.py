@@ -1559,10 +1559,14 @@ def print_report(report: dict[str, Any]) -> None:
         "wallboards), 100% = one core. calls, waiting: in progress and in the queue, mean "
         "over the window."
     )
-    if report["errors"]:
+    print_errors(report["errors"])
+
+
+def print_errors(errors: Sequence[str]) -> None:
+    if errors:
         print()
         print("ERRORS:")
-        for e in report["errors"]:
+        for e in errors:
             print(f"  {e}")
 
 
@@ -1573,13 +1577,22 @@ def choose_cpus(pin: bool) -> tuple[tuple[int | None, int | None], str]:
     return (cpus[0], cpus[1]), f"server on CPU {cpus[0]}, load on CPU {cpus[1]}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="live wallboard benchmark: push against polling")
+def run_options(
+    ap: argparse.ArgumentParser, *, wallboards: int, where: str = "", agents: str = ""
+) -> None:
+    """The options of a run: its windows, its traffic, its wallboards."""
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per window")
     ap.add_argument("--calls", type=int, default=200, help="calls in progress at once")
-    ap.add_argument("--agents", type=int, default=20, help="agents in the queue")
-    ap.add_argument("--wallboards", type=int, default=20, help="connected wallboards")
+    ap.add_argument("--agents", type=int, default=20, help=f"agents in the queue{agents}")
+    ap.add_argument(
+        "--wallboards", type=int, default=wallboards, help=f"connected wallboards{where}"
+    )
     ap.add_argument("--reps", type=int, default=3, help="windows per mode (median)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="live wallboard benchmark: push against polling")
+    run_options(ap, wallboards=20)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the two processes")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)

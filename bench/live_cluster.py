@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import Engine
 
 from bench.live import (
     GOAL_MS,
@@ -65,7 +66,9 @@ from bench.live import (
     cpu_seconds,
     load_process,
     make_config,
+    print_errors,
     run_child,
+    run_options,
     start_daemon,
     summary,
 )
@@ -73,10 +76,9 @@ from callcenter.cluster.settings import ClusterSettings
 from callcenter.config import ServerConfig
 from callcenter.logging import setup_logging
 from callcenter.store import live_states
-from callcenter.store.db import make_engine, migrate
 from callcenter.store.live_states import LiveState
 from callcenter.web.live_cluster import ClusterLive
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import migrated_postgres
 
 SERVERS = ("pbx1", "pbx2")
 MEASURED = "pbx2"  # the server whose callers are measured
@@ -249,8 +251,11 @@ def cpu_pressure_seconds() -> float | None:
     return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
-def postmaster_pid(pg: PostgresServer) -> int:
-    return int((pg.data / "postmaster.pid").read_text().split()[0])
+def postmaster_pid(engine: Engine) -> int:
+    """PostgreSQL's main process: the parent of a backend."""
+    with engine.connect() as conn:
+        backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 # -- the orchestrator ------------------------------------------------------------------------------
@@ -279,7 +284,7 @@ async def wait_for_each_other(daemons: dict[str, Connection], timeout: float = 3
         await asyncio.sleep(0.1)
 
 
-async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
+async def run(args: argparse.Namespace, db: str, postmaster: int) -> dict[str, Any]:
     calls = {MEASURED: args.calls}
     if args.split:
         calls = {OTHER: args.calls - args.calls // 2, MEASURED: args.calls // 2}
@@ -312,7 +317,7 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
                 "server": sid,
                 "ami_port": ami_ports[sid],
                 "agents": args.agents,
-                "db": pg.url,
+                "db": db,
                 "wallboards": args.wallboards,
                 "interval": args.intervals[0],
             }
@@ -326,7 +331,6 @@ async def run(args: argparse.Namespace, pg: PostgresServer) -> dict[str, Any]:
         await wait_for_each_other(daemons)
         load.send(("go", fronts))
         (warm,) = await _expect(load, "warm")
-        postmaster = postmaster_pid(pg)
         windows_of = [
             (rep, interval)
             for rep in range(args.reps)
@@ -514,11 +518,7 @@ def print_report(report: dict[str, Any]) -> None:
         "(100% = one core); published/s: its live_states writes;\nreads/s: the other's states "
         "it read; snaps/s: its hub's snapshots; lag max, GC max: worst of\nall windows."
     )
-    if report["errors"]:
-        print()
-        print("ERRORS:")
-        for e in report["errors"]:
-            print(f"  {e}")
+    print_errors(report["errors"])
 
 
 def print_result(r: dict[str, Any], cores: int) -> None:
@@ -593,11 +593,7 @@ def print_result(r: dict[str, Any], cores: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="live wallboards across two daemons")
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per window")
-    ap.add_argument("--calls", type=int, default=200, help="calls in progress at once")
-    ap.add_argument("--agents", type=int, default=20, help="agents in each server's queue")
-    ap.add_argument("--wallboards", type=int, default=50, help="over both daemons")
-    ap.add_argument("--reps", type=int, default=3, help="windows (median)")
+    run_options(ap, wallboards=50, where=" (over both daemons)", agents=" (each server's)")
     ap.add_argument("--split", action="store_true", help="calls to both servers, half each")
     ap.add_argument(
         "--intervals",
@@ -610,17 +606,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.reps = max(1, args.reps)
     started = time.monotonic()
-    pg = PostgresServer()
-    try:
-        pg.start()
-        engine = make_engine(pg.url)
-        migrate(engine)
+    with migrated_postgres() as engine:
         with engine.connect() as conn:
             version = str(conn.exec_driver_sql("SHOW server_version").scalar())
-        engine.dispose()
-        out = asyncio.run(run(args, pg))
-    finally:
-        pg.destroy()
+        url = engine.url.render_as_string(hide_password=False)
+        out = asyncio.run(run(args, url, postmaster_pid(engine)))
     report = {
         "machine": {
             "platform": platform.platform(),
