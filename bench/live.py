@@ -106,6 +106,7 @@ BANNER = b"Asterisk Call Manager/5.0.2\r\n"  # Asterisk 16's AMI version
 WARMUP = 5.0  # seconds of traffic before the first window
 SETTLE = 0.5  # seconds between the clients' first message and the window
 IDLE_MAX = 5.0  # the no-client window is at most this long (a CPU rate needs no more)
+CATCH_UP = 5.0  # seconds after a window for the wallboards to show its last callers
 
 # The wallboards read snapshots the quick way, so that 20 of them in one process add little
 # delay of their own (json.loads of a 35 kB message takes ~0.4 ms; 20 of them, 8 ms): the
@@ -1033,8 +1034,19 @@ async def run_window(
         conn.send(("end", t1))
         ev1, live1, cpu1 = traffic.events, traffic.live_events, cpu_seconds()
         sampler.cancel()
-        # Let what was written just before the end arrive (a poll may be an interval away).
+        # Let what was written just before the end arrive: until every wallboard has shown
+        # every caller of the window come and go (a poll may be an interval away), for
+        # CATCH_UP seconds at most (a machine under load may lag by more than a second;
+        # a caller not shown by then counts as never seen).
+        joins = {u: t for u, t in traffic.joined.items() if t0 <= t <= t1}
+        leaves = {u: t for u, t in traffic.left.items() if t0 <= t <= t1}
         await asyncio.sleep(0.5 + mode.interval)
+        for _ in range(round(CATCH_UP / 0.05)):
+            if all(
+                w.came.keys() >= joins.keys() and w.went.keys() >= leaves.keys() for w in boards
+            ):
+                break
+            await asyncio.sleep(0.05)
     finally:
         stop.set()
         done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -1045,8 +1057,6 @@ async def run_window(
             errors.append(f"wallboard: {r!r}")
     for w in boards:
         errors.extend(dict.fromkeys(w.errors))
-    joins = {u: t for u, t in traffic.joined.items() if t0 <= t <= t1}
-    leaves = {u: t for u, t in traffic.left.items() if t0 <= t <= t1}
     figures, errs = board_figures(boards, joins, leaves, t0, t1, mode.key)
     errors += errs
     groups = {}
