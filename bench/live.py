@@ -72,7 +72,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection
@@ -89,8 +89,9 @@ from callcenter.dialplan.settings import AgentConfig, QueueConfig
 from callcenter.logging import setup_logging
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.settings import DatabaseConfig
+from callcenter.web.live import LiveHub
 from callcenter.web.live_delta import LiveView
-from callcenter.web.serve import http_of
+from callcenter.web.serve import HttpFront, http_of
 from callcenter.web.serve import serve as serve_http
 from callcenter.web.settings import HttpConfig
 from callcenter.web.views import LIVE_EVENTS
@@ -105,6 +106,7 @@ BANNER = b"Asterisk Call Manager/5.0.2\r\n"  # Asterisk 16's AMI version
 WARMUP = 5.0  # seconds of traffic before the first window
 SETTLE = 0.5  # seconds between the clients' first message and the window
 IDLE_MAX = 5.0  # the no-client window is at most this long (a CPU rate needs no more)
+CATCH_UP = 5.0  # seconds after a window for the wallboards to show its last callers
 
 # The wallboards read snapshots the quick way, so that 20 of them in one process add little
 # delay of their own (json.loads of a 35 kB message takes ~0.4 ms; 20 of them, 8 ms): the
@@ -159,6 +161,7 @@ class TrafficPlan:
     ring: tuple[float, float] = (0.5, 1.5)  # the agent's phone rings
     talk: tuple[float, float] = (1.0, 3.0)
     seed: int = 20240614
+    system: str = ""  # Asterisk's systemname, which prefixes its uniqueids (pbx2-1733.12)
 
     @property
     def mean_call(self) -> float:
@@ -440,6 +443,7 @@ class Traffic:
         self.ami = ami
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        self.uid_prefix = f"{plan.system}-" if plan.system else ""
         self.loop = asyncio.get_running_loop()
         self.free: asyncio.Queue[Member] = asyncio.Queue()
         for m in ami.members:
@@ -523,7 +527,7 @@ class Traffic:
         return at
 
     async def _call(self, p: CallPlan) -> None:
-        uid = f"{int(self._stamp(p.arrival))}.{p.n}"
+        uid = f"{self.uid_prefix}{int(self._stamp(p.arrival))}.{p.n}"
         self.in_progress += 1
         try:
             await self._run_call(p, uid)
@@ -606,7 +610,7 @@ class Traffic:
 
     async def _answered(self, p: CallPlan, c: Leg, m: Member, t: float) -> None:
         aid = agent_id(m.index)
-        uid = f"{int(self._stamp(t))}.{next(self._seq)}"
+        uid = f"{self.uid_prefix}{int(self._stamp(t))}.{next(self._seq)}"
         name = agent_name(m.index)
         a = Leg(f"PJSIP/{aid}-{p.n:08x}", uid, c.linkedid, aid, name, "callcenter-agents", "s")
         agent = [
@@ -718,6 +722,12 @@ class Wallboard:
     errors: list[str] = field(default_factory=list)
     view: LiveView = field(default_factory=LiveView)  # push: the state the deltas build
     delta_bytes: Counter[str] = field(default_factory=Counter)  # by change and path
+    # Follow only this queue's callers (as shown: support@pbx2 when several servers have
+    # a support queue); None: every queue's, read the quick way.
+    queue: str | None = None
+
+    def _followed(self, queue: str) -> bool:
+        return self.queue is None or queue == self.queue
 
     def read_delta(self, t: float, text: str) -> None:
         """A delta: a waiting caller set is one who came, removed one who went."""
@@ -730,7 +740,9 @@ class Wallboard:
         for change in message["changes"]:
             path = change["path"]
             if len(path) == 4 and path[0] == "queues" and path[2] == "waiting":
-                if change["op"] == "set" and path[3] not in self.present:
+                if not self._followed(path[1]):
+                    pass
+                elif change["op"] == "set" and path[3] not in self.present:
                     self.present.add(path[3])
                     self.came.setdefault(path[3], t)
                 elif change["op"] == "remove" and path[3] in self.present:
@@ -741,7 +753,12 @@ class Wallboard:
             kind = "/".join("*" if i % 2 else p for i, p in enumerate(path))
             self.delta_bytes[f"{change['op']} {kind}"] += len(json.dumps(change))
         if self.reads % CHECK_EVERY == 0:
-            waiting = {w["uniqueid"] for q in self.view.state["queues"] for w in q["waiting"]}
+            waiting = {
+                w["uniqueid"]
+                for q in self.view.state["queues"]
+                if self._followed(q["name"])
+                for w in q["waiting"]
+            }
             if waiting != self.present:
                 self.errors.append("the deltas' waiting callers disagree with the view's")
 
@@ -749,6 +766,10 @@ class Wallboard:
         """A message whose data (a JSON object) starts at ``text[at]``; ``data()`` parses it."""
         if text.startswith('{"type":"snapshot"'):
             self.view.read(json.loads(text))
+        if self.queue is not None:
+            self.reads += 1
+            self._read_queue(t, data())
+            return
         has_queues = QUEUES_KEY.match(text, at) is not None
         now = set(UNIQUEID.findall(text, at)) if has_queues else set()
         self.reads += 1
@@ -757,8 +778,17 @@ class Wallboard:
             full = {w["uniqueid"] for q in doc.get("queues", ()) for w in q["waiting"]}
             if ("queues" in doc) != has_queues or full != now:
                 self.errors.append("the quick reading of a message disagrees with its JSON")
-        if not has_queues:
-            return
+        if has_queues:
+            self._now(t, now)
+
+    def _read_queue(self, t: float, doc: Any) -> None:
+        """A whole message's data, parsed: the followed queue's callers, once it is there
+        (snapshots only: a few per connection)."""
+        for q in doc.get("queues", ()):
+            if q["name"] == self.queue:
+                self._now(t, {w["uniqueid"] for w in q["waiting"]})
+
+    def _now(self, t: float, now: set[str]) -> None:
         if self.present is not None:
             for uid in now - self.present:
                 self.came.setdefault(uid, t)
@@ -836,11 +866,15 @@ def pct(xs: Sequence[float], q: float) -> float:
 def summary(delays_s: Iterable[float]) -> dict[str, Any]:
     xs = sorted(d * 1000 for d in delays_s)
     if not xs:
-        return {"n": 0, "median_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None}
+        return {
+            "n": 0, "median_ms": None, "p90_ms": None, "p95_ms": None, "p99_ms": None,
+            "max_ms": None,
+        }  # fmt: skip
     return {
         "n": len(xs),
         "median_ms": statistics.median(xs),
         "p90_ms": pct(xs, 90),
+        "p95_ms": pct(xs, 95),
         "p99_ms": pct(xs, 99),
         "max_ms": xs[-1],
     }
@@ -894,23 +928,74 @@ async def _expect(conn: Connection, kind: str) -> Any:
     return msg[1:]
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a wallboard connects, what it follows, and the group it is reported in."""
+
+    port: int
+    token: str
+    group: str = ""
+    queue: str | None = None  # Wallboard.queue
+
+
+def board_figures(
+    boards: Sequence[Wallboard],
+    joins: Mapping[str, float],
+    leaves: Mapping[str, float],
+    t0: float,
+    t1: float,
+    label: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """The wallboards' delays for the callers who joined and left in [t0, t1], and what
+    they received; with the errors (a pair never seen, a detection before its event)."""
+    errors = []
+    jd = detections(boards, joins, "came")
+    ld = detections(boards, leaves, "went")
+    if jd.missed or ld.missed:
+        errors.append(
+            f"{label}: {jd.missed} (join, wallboard) and {ld.missed} (leave, wallboard) "
+            "pairs never seen"
+        )
+    if jd.negative or ld.negative:
+        errors.append(
+            f"{label}: {jd.negative + ld.negative} detections before their event was written"
+        )
+    wall = t1 - t0
+    in_window = [[r for r in w.received if t0 <= r[0] <= t1] for w in boards]
+    kinds: Counter[str] = Counter(r[2] for rs in in_window for r in rs)
+    n = max(1, len(boards))
+    return {
+        "wallboards": len(boards),
+        "missed": jd.missed + ld.missed,
+        "delay": summary(jd.delays + ld.delays),
+        "join_delay": summary(jd.delays),
+        "leave_delay": summary(ld.delays),
+        "first_board_delay": summary(jd.first + ld.first),
+        "messages_per_client_s": sum(len(rs) for rs in in_window) / n / wall if boards else 0.0,
+        "kb_per_client_s": sum(r[1] for rs in in_window for r in rs) / n / wall / 1000
+        if boards
+        else 0.0,
+        "message_kinds": dict(kinds),
+        # One wallboard's deltas, bytes by change and path (the whole connection).
+        "delta_bytes_by_change": dict(boards[0].delta_bytes.most_common()) if boards else {},
+    }, errors
+
+
 async def run_window(
-    conn: Connection,
-    mode: Mode,
-    traffic: Traffic,
-    http_port: int,
-    token: str,
-    wallboards: int,
-    duration: float,
+    conn: Connection, mode: Mode, traffic: Traffic, targets: Sequence[Target], duration: float
 ) -> dict[str, Any]:
+    """One window: the wallboards connect (one per target; none in the mode "none"), the
+    traffic is measured for ``duration``, and what they saw of ``traffic``'s callers is
+    summed up, over them all and (with several groups) by group."""
     stop = asyncio.Event()
-    boards = [Wallboard() for _ in range(wallboards if mode.kind != "none" else 0)]
+    targets = targets if mode.kind != "none" else []
+    boards = [Wallboard(queue=t.queue) for t in targets]
     sessions = [
         aiohttp.ClientSession(
-            base_url=f"http://127.0.0.1:{http_port}",
-            headers={"Authorization": f"Bearer {token}"},
+            base_url=f"http://127.0.0.1:{t.port}",
+            headers={"Authorization": f"Bearer {t.token}"},
         )
-        for _ in boards
+        for t in targets
     ]
     rng = random.Random(len(traffic.joined))
     tasks = [
@@ -949,8 +1034,19 @@ async def run_window(
         conn.send(("end", t1))
         ev1, live1, cpu1 = traffic.events, traffic.live_events, cpu_seconds()
         sampler.cancel()
-        # Let what was written just before the end arrive (a poll may be an interval away).
+        # Let what was written just before the end arrive: until every wallboard has shown
+        # every caller of the window come and go (a poll may be an interval away), for
+        # CATCH_UP seconds at most (a machine under load may lag by more than a second;
+        # a caller not shown by then counts as never seen).
+        joins = {u: t for u, t in traffic.joined.items() if t0 <= t <= t1}
+        leaves = {u: t for u, t in traffic.left.items() if t0 <= t <= t1}
         await asyncio.sleep(0.5 + mode.interval)
+        for _ in range(round(CATCH_UP / 0.05)):
+            if all(
+                w.came.keys() >= joins.keys() and w.went.keys() >= leaves.keys() for w in boards
+            ):
+                break
+            await asyncio.sleep(0.05)
     finally:
         stop.set()
         done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -961,40 +1057,22 @@ async def run_window(
             errors.append(f"wallboard: {r!r}")
     for w in boards:
         errors.extend(dict.fromkeys(w.errors))
-    joins = {u: t for u, t in traffic.joined.items() if t0 <= t <= t1}
-    leaves = {u: t for u, t in traffic.left.items() if t0 <= t <= t1}
-    jd = detections(boards, joins, "came")
-    ld = detections(boards, leaves, "went")
-    if jd.missed or ld.missed:
-        errors.append(
-            f"{mode.key}: {jd.missed} (join, wallboard) and {ld.missed} (leave, wallboard) "
-            "pairs never seen"
-        )
-    if jd.negative or ld.negative:
-        errors.append(
-            f"{mode.key}: {jd.negative + ld.negative} detections before their event was written"
-        )
+    figures, errs = board_figures(boards, joins, leaves, t0, t1, mode.key)
+    errors += errs
+    groups = {}
+    names = list(dict.fromkeys(t.group for t in targets))
+    if len(names) > 1:
+        for name in names:
+            mine = [w for w, t in zip(boards, targets, strict=True) if t.group == name]
+            groups[name], _ = board_figures(mine, joins, leaves, t0, t1, f"{mode.key} {name}")
     wall = t1 - t0
-    in_window = [[r for r in w.received if t0 <= r[0] <= t1] for w in boards]
-    kinds: Counter[str] = Counter(r[2] for rs in in_window for r in rs)
-    n = max(1, len(boards))
     return {
         "mode": mode.key,
         "wall_s": wall,
         "joins": len(joins),
         "leaves": len(leaves),
-        "missed": jd.missed + ld.missed,
-        "delay": summary(jd.delays + ld.delays),
-        "join_delay": summary(jd.delays),
-        "leave_delay": summary(ld.delays),
-        "first_board_delay": summary(jd.first + ld.first),
-        "messages_per_client_s": sum(len(rs) for rs in in_window) / n / wall if boards else 0.0,
-        "kb_per_client_s": sum(r[1] for rs in in_window for r in rs) / n / wall / 1000
-        if boards
-        else 0.0,
-        "message_kinds": dict(kinds),
-        # One wallboard's deltas, bytes by change and path (the whole connection).
-        "delta_bytes_by_change": dict(boards[0].delta_bytes.most_common()) if boards else {},
+        **figures,
+        "groups": groups,
         "calls_in_progress": statistics.fmean(s[0] for s in samples) if samples else 0.0,
         "callers_waiting": statistics.fmean(s[1] for s in samples) if samples else 0.0,
         "ami_events_per_s": (ev1 - ev0) / wall,
@@ -1006,44 +1084,74 @@ async def run_window(
 
 
 async def load_main(conn: Connection, settings: dict[str, Any]) -> None:
+    """A fake manager per server (``servers``); calls to those in ``traffic`` (server ->
+    TrafficPlan); the wallboards spread over the servers' daemons (with several, each
+    daemon's are a group), following the ``queue`` (None: all); the delays measured for
+    the ``measured`` server's callers."""
     cpu = settings["cpu"]
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    plan = TrafficPlan(**settings["traffic"])
-    ami = FakeManager([Member(i) for i in range(plan.agents)])
-    conn.send(("ami", await ami.start()))
-    _, http_port, token = await _recv(conn)
-    traffic = Traffic(ami, plan)
-    traffic.start()
+    plans = {sid: TrafficPlan(**p) for sid, p in settings["traffic"].items()}
+    agents = max(p.agents for p in plans.values())
+    managers = {sid: FakeManager([Member(i) for i in range(agents)]) for sid in settings["servers"]}
+    conn.send(("ami", {sid: await ami.start() for sid, ami in managers.items()}))
+    _, fronts = await _recv(conn)  # server -> (HTTP port, token)
+    traffics = {sid: Traffic(managers[sid], plan) for sid, plan in plans.items()}
+    for traffic in traffics.values():
+        traffic.start()
+    measured = traffics[settings["measured"]]
     await asyncio.sleep(settings["warmup"])
-    conn.send(("warm", {"in_progress": traffic.in_progress, "waiting": len(traffic.order)}))
+    conn.send(("warm", {"in_progress": measured.in_progress, "waiting": len(measured.order)}))
+    servers = list(fronts)
+    targets = [
+        Target(
+            fronts[sid][0],
+            fronts[sid][1],
+            group=sid if len(servers) > 1 else "",
+            queue=settings["queue"],
+        )
+        for sid in itertools.islice(itertools.cycle(servers), settings["wallboards"])
+    ]
     while True:
         cmd = await _recv(conn)
         if cmd[0] == "stop":
             break
         mode = Mode(**cmd[1])
-        result = await run_window(
-            conn, mode, traffic, http_port, token, settings["wallboards"], settings["duration"]
-        )
+        result = await run_window(conn, mode, measured, targets, settings["duration"])
         conn.send(("result", result))
         await asyncio.sleep(0.3)  # the daemon closes the connections
-    await traffic.stop()
     errors: list[str] = []
-    if ami.connects != 1:
-        errors.append(f"the daemon connected {ami.connects} times to the fake manager")
-    if ami.bad_frames:
-        errors.append(f"{ami.bad_frames} frames from the daemon were not AMI")
-    if traffic.lost_writes:
-        errors.append(f"{traffic.lost_writes} writes while the daemon was not connected")
-    conn.send(("bye", {"errors": errors, "actions": dict(ami.actions), "events": traffic.events}))
-    await _expect(conn, "exit")  # the daemon has stopped (and closed its AMI connection)
-    await ami.stop()
+    for traffic in traffics.values():
+        await traffic.stop()
+        if traffic.lost_writes:
+            errors.append(f"{traffic.lost_writes} writes while the daemon was not connected")
+    for sid, ami in managers.items():
+        name = f"{sid}'s daemon" if len(managers) > 1 else "the daemon"
+        if ami.connects != 1:
+            errors.append(f"{name} connected {ami.connects} times to the fake manager")
+        if ami.bad_frames:
+            errors.append(f"{ami.bad_frames} frames from {name} were not AMI")
+    events = sum(t.events for t in traffics.values())
+    actions = sum((ami.actions for ami in managers.values()), Counter[str]())
+    conn.send(("bye", {"errors": errors, "actions": dict(actions), "events": events}))
+    await _expect(conn, "exit")  # the daemons have stopped (and closed their AMI connection)
+    for ami in managers.values():
+        await ami.stop()
 
 
 def load_process(conn: Connection, settings: dict[str, Any]) -> None:
     """The child: fake manager, traffic and wallboards (their CPU is not the server's)."""
+    run_child(load_main, conn, settings)
+
+
+def run_child(
+    main: Callable[[Connection, dict[str, Any]], Coroutine[Any, Any, None]],
+    conn: Connection,
+    settings: dict[str, Any],
+) -> None:
+    """A spawned process's body: ``main``, and its failure told to the parent."""
     try:
-        asyncio.run(load_main(conn, settings))
+        asyncio.run(main(conn, settings))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             conn.send(("failed", repr(exc)))
@@ -1097,6 +1205,74 @@ class Probes:
                 self.late += 1
 
 
+@dataclass
+class Served:
+    """A daemon of the bench, running on this loop, with its HTTP front and live hub."""
+
+    daemon: Daemon
+    front: HttpFront
+    hub: LiveHub
+    token: str  # a supervisor's, which the wallboards share
+    handled: dict[tuple[str, str], float]  # ("join" or "leave", uniqueid) -> on_event's time
+    stop: asyncio.Event
+    running: asyncio.Task[None]
+
+    def errors(self, agents: int) -> list[str]:
+        """What went wrong in the daemon (checked at the end)."""
+        out = []
+        client = self.daemon.client
+        if client.handler_errors or client.bad_frames:
+            out.append(
+                f"daemon: {client.handler_errors} event handler errors, "
+                f"{client.bad_frames} bad frames"
+            )
+        queue = self.daemon.live.queues.get(QUEUE)
+        members = len(queue.members) if queue is not None else 0
+        if members != agents:
+            out.append(f"the daemon knows {members} members of {QUEUE}, not {agents}")
+        if self.hub.stats.failures:
+            out.append(f"live hub: {self.hub.stats.failures} snapshots failed")
+        return out
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.running, 60)
+
+
+async def start_daemon(cfg: Config, ami_port: int, wallboards: int) -> Served:
+    """The real daemon with its HTTP API, against the fake manager at ``ami_port``, once
+    ready; its AMI client stamps when it handles each caller's join and leave."""
+    daemon = serve_http(Daemon(cfg, AMITarget("127.0.0.1", ami_port, USERNAME, SECRET)))
+    front = http_of(daemon)
+    handled: dict[tuple[str, str], float] = {}
+    on_event = daemon.client.on_event
+    assert on_event is not None
+    kinds = {"QueueCallerJoin": "join", "QueueCallerLeave": "leave"}
+    kinds["QueueCallerAbandon"] = "leave"
+
+    def stamped(msg: Message, received: float) -> None:
+        kind = kinds.get(msg.get("Event", ""))
+        if kind is not None:
+            handled.setdefault((kind, msg.get("Uniqueid", "")), time.monotonic())
+        on_event(msg, received)
+
+    daemon.client.on_event = stamped
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon.run(stop), name="daemon")
+    deadline = time.monotonic() + 30
+    while not (daemon.ready.is_set() and front.port and front.hub):
+        if running.done() or time.monotonic() > deadline:
+            running.result()
+            raise RuntimeError("the daemon did not get ready in 30 s")
+        await asyncio.sleep(0.05)
+    hub = front.hub
+    assert hub is not None
+    # The wallboards share one token: more connections than a token may hold.
+    hub.per_token = max(hub.per_token, wallboards)
+    token, _ = await asyncio.to_thread(front.tokens.create, "bench wallboard", "supervisor")
+    return Served(daemon, front, hub, token, handled, stop, running)
+
+
 def make_config(base: Path, ami_port: int, agents: int) -> Config:
     return Config(
         database=DatabaseConfig(url=f"sqlite:///{base / 'cc.db'}", spool_dir=str(base / "spool")),
@@ -1116,9 +1292,13 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
     plan = TrafficPlan(calls=args.calls, agents=args.agents)
     ctx = multiprocessing.get_context("spawn")
     conn, child_conn = ctx.Pipe()
+    server = Config().server.id
     settings = {
         "cpu": cpus[1],
-        "traffic": asdict(plan),
+        "servers": [server],
+        "traffic": {server: asdict(plan)},
+        "measured": server,
+        "queue": None,
         "warmup": WARMUP,
         "wallboards": args.wallboards,
         "duration": args.duration,
@@ -1130,44 +1310,18 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
     windows: list[dict[str, Any]] = []
     errors: list[str] = []
     try:
-        (ami_port,) = await _expect(conn, "ami")
+        (ami_ports,) = await _expect(conn, "ami")
+        ami_port = ami_ports[server]
         with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
             cfg = make_config(Path(tmp), ami_port, plan.agents)
-            daemon = serve_http(Daemon(cfg, AMITarget("127.0.0.1", ami_port, USERNAME, SECRET)))
-            front = http_of(daemon)
-            # The AMI leg: when the daemon handles each caller's join and leave.
-            handled: dict[tuple[str, str], float] = {}
-            on_event = daemon.client.on_event
-            assert on_event is not None
-            kinds = {"QueueCallerJoin": "join", "QueueCallerLeave": "leave"}
-            kinds["QueueCallerAbandon"] = "leave"
-
-            def stamped(msg: Message, received: float) -> None:
-                kind = kinds.get(msg.get("Event", ""))
-                if kind is not None:
-                    handled.setdefault((kind, msg.get("Uniqueid", "")), time.monotonic())
-                on_event(msg, received)
-
-            daemon.client.on_event = stamped
-            stop = asyncio.Event()
-            running = asyncio.create_task(daemon.run(stop), name="daemon")
-            deadline = time.monotonic() + 30
-            while not (daemon.ready.is_set() and front.port and front.hub):
-                if running.done() or time.monotonic() > deadline:
-                    running.result()
-                    raise RuntimeError("the daemon did not get ready in 30 s")
-                await asyncio.sleep(0.05)
-            hub = front.hub
-            assert hub is not None
+            served = await start_daemon(cfg, ami_port, args.wallboards)
+            daemon, front, hub, handled = served.daemon, served.front, served.hub, served.handled
             # Also what the same flushes would have sent as whole sections (issue 13's
             # "before"): one extra pass over each snapshot, on the server's CPU.
             hub.measure_sections = True
-            # The wallboards share one token: more connections than a token may hold.
-            hub.per_token = max(hub.per_token, args.wallboards)
-            token, _ = await asyncio.to_thread(front.tokens.create, "bench wallboard", "supervisor")
             probes = Probes()
             prober = asyncio.create_task(probes.run(), name="probes")
-            conn.send(("go", front.port, token))
+            conn.send(("go", {server: (front.port, served.token)}))
             (warm,) = await _expect(conn, "warm")
             for rep in range(args.reps):
                 shift = rep % len(MODES)
@@ -1211,21 +1365,9 @@ async def serve(args: argparse.Namespace, cpus: tuple[int | None, int | None]) -
             conn.send(("stop",))
             (bye,) = await _expect(conn, "bye")
             errors.extend(bye["errors"])
-            client = daemon.client
-            if client.handler_errors or client.bad_frames:
-                errors.append(
-                    f"daemon: {client.handler_errors} event handler errors, "
-                    f"{client.bad_frames} bad frames"
-                )
-            queue = daemon.live.queues.get(QUEUE)
-            members = len(queue.members) if queue is not None else 0
-            if members != plan.agents:
-                errors.append(f"the daemon knows {members} members of {QUEUE}, not {plan.agents}")
-            if hub.stats.failures:
-                errors.append(f"live hub: {hub.stats.failures} snapshots failed")
+            errors.extend(served.errors(plan.agents))
             prober.cancel()
-            stop.set()
-            await asyncio.wait_for(running, 60)
+            await served.shutdown()
             conn.send(("exit",))
             outcomes = Counter(daemon.outcomes)
     finally:
@@ -1427,10 +1569,14 @@ def print_report(report: dict[str, Any]) -> None:
         "wallboards), 100% = one core. calls, waiting: in progress and in the queue, mean "
         "over the window."
     )
-    if report["errors"]:
+    print_errors(report["errors"])
+
+
+def print_errors(errors: Sequence[str]) -> None:
+    if errors:
         print()
         print("ERRORS:")
-        for e in report["errors"]:
+        for e in errors:
             print(f"  {e}")
 
 
@@ -1441,13 +1587,22 @@ def choose_cpus(pin: bool) -> tuple[tuple[int | None, int | None], str]:
     return (cpus[0], cpus[1]), f"server on CPU {cpus[0]}, load on CPU {cpus[1]}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="live wallboard benchmark: push against polling")
+def run_options(
+    ap: argparse.ArgumentParser, *, wallboards: int, where: str = "", agents: str = ""
+) -> None:
+    """The options of a run: its windows, its traffic, its wallboards."""
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per window")
     ap.add_argument("--calls", type=int, default=200, help="calls in progress at once")
-    ap.add_argument("--agents", type=int, default=20, help="agents in the queue")
-    ap.add_argument("--wallboards", type=int, default=20, help="connected wallboards")
+    ap.add_argument("--agents", type=int, default=20, help=f"agents in the queue{agents}")
+    ap.add_argument(
+        "--wallboards", type=int, default=wallboards, help=f"connected wallboards{where}"
+    )
     ap.add_argument("--reps", type=int, default=3, help="windows per mode (median)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="live wallboard benchmark: push against polling")
+    run_options(ap, wallboards=20)
     ap.add_argument("--no-pin", action="store_true", help="do not pin the two processes")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _json(value: Any) -> str:
+def dump_json(value: Any) -> str:
     # Keep Japanese text readable in the database instead of \\u escapes.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -31,7 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, json_serializer=_json, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, json_serializer=dump_json, pool_pre_ping=True, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

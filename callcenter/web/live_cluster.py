@@ -24,14 +24,13 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.backoff import backoff
 from callcenter.cluster.settings import ClusterSettings
@@ -45,6 +44,25 @@ log = structlog.get_logger("callcenter.web")
 
 Sections = Callable[[float], Mapping[str, Any]]
 Today = Callable[[], Raw]
+
+
+class Link:
+    """A database connection, made when first needed and again after it was dropped."""
+
+    def __init__(self, connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]) -> None:
+        self.connect = connect
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def get(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await self.connect()
+        return self._conn
+
+    async def drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.close()
 
 
 class ClusterLive:
@@ -79,6 +97,11 @@ class ClusterLive:
         self._marked: set[str] = set()
         self._reload = False
         self._read_wake = asyncio.Event()
+        # Its own connections (autocommit) for writing and for reading the states, on the
+        # event loop; a third one LISTENs. ``connect`` makes one (tests replace it).
+        self.connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]] = self._connect
+        self._publisher = Link(lambda: self.connect())
+        self._reader = Link(lambda: self.connect())
 
     # -- the hub's snapshot ----------------------------------------------------------------
 
@@ -106,11 +129,26 @@ class ClusterLive:
         self._dirty.set()
 
     async def publish_loop(self) -> None:
+        try:
+            await self._publish_loop()
+        finally:
+            await self._publisher.drop()
+
+    async def _publish_loop(self) -> None:
         last_key: str | None = None
         last_at = 0.0
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self.settings.heartbeat)
+            # At most one publication per interval, counted from the last one's start: a
+            # write that took longer than the interval is followed at once by the next
+            # change's (bench/live_cluster), not after one more interval on top of it.
+            # The changes that come meanwhile go into the same publication.
+            if (wait := next_start - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            next_start = loop.time() + self.settings.publish_interval
             self._dirty.clear()
             now = self.clock()
             data = dict(self.own(now))
@@ -122,15 +160,15 @@ class ClusterLive:
                     self.server_id, self.holder, self._seq, datetime.fromtimestamp(now, UTC), data
                 )
                 try:
-                    await asyncio.to_thread(live_states.publish, self.engine, state)
-                except SQLAlchemyError as exc:
+                    await live_states.publish(await self._publisher.get(), state)
+                except (psycopg.Error, OSError) as exc:
                     # The database is away: the next change or heartbeat tries again.
                     log.warning("cluster.publish_failed", error=type(exc).__name__)
+                    await self._publisher.drop()
                     last_key = None
                 else:
                     self.published += 1
                     last_key, last_at = key, now
-            await asyncio.sleep(self.settings.publish_interval)
 
     # -- listening -------------------------------------------------------------------------
 
@@ -138,13 +176,16 @@ class ClusterLive:
         # psycopg's own URL form; the password stays in memory, never in a log line.
         return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo(), autocommit=True, connect_timeout=5
+        )
+
     async def listen_loop(self) -> None:
         failures = 0
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._conninfo(), autocommit=True, connect_timeout=5
-                ) as conn:
+                async with await self.connect() as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     # After LISTEN: whatever changes from here is notified; what changed
                     # while away is in the rows.
@@ -165,21 +206,29 @@ class ClusterLive:
                 await asyncio.sleep(backoff(failures, 0.2, 5.0))
 
     async def read_loop(self) -> None:
+        try:
+            await self._read_loop()
+        finally:
+            await self._reader.drop()
+
+    async def _read_loop(self) -> None:
         while True:
             await self._read_wake.wait()
             self._read_wake.clear()
             reload, self._reload = self._reload, False
             marked, self._marked = self._marked, set()
             try:
+                conn = await self._reader.get()
                 if reload:
-                    rows = await asyncio.to_thread(live_states.read, self.engine)
+                    rows = await live_states.read(conn)
                     self.remotes = {}
                 else:
                     rows = []
                     for server in sorted(marked):
-                        rows += await asyncio.to_thread(live_states.read, self.engine, server)
-            except SQLAlchemyError as exc:
+                        rows += await live_states.read(conn, server)
+            except (psycopg.Error, OSError) as exc:
                 log.warning("cluster.read_failed", error=type(exc).__name__)
+                await self._reader.drop()
                 self._reload = True  # read everything once the database is back
                 await asyncio.sleep(0.5)
                 self._read_wake.set()

@@ -22,7 +22,6 @@ The rules:
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -56,7 +55,8 @@ class ServerState:
 
 
 def shifted(value: Any, by: float, ticking: Collection[str]) -> Any:
-    """``value`` with every number under a ``ticking`` key moved on by ``by`` seconds."""
+    """``value`` with every number under a ``ticking`` key moved on by ``by`` seconds: a
+    copy, each of its dicts and lists a new one."""
     if isinstance(value, Mapping):
         return {
             k: (
@@ -106,8 +106,10 @@ def merge(
     """The live sections of every server: own first, then the others by id."""
     others = sorted(remotes, key=lambda s: s.server_id)
     fresh = [s for s in others if now - s.at <= stale_after and s.server_id != own.server_id]
-    states = [own, *(ServerState(s.server_id, s.at, shifted(copy.deepcopy(dict(s.sections)),
-                                                            now - s.at, ticking))
+    # shifted() builds every dict and list anew: what is merged never shares one with a
+    # remote's state as read (a deep copy first cost as much again: 1.3 ms of 3.2 ms for
+    # 175 callers, on every snapshot of the hub).
+    states = [own, *(ServerState(s.server_id, s.at, shifted(s.sections, now - s.at, ticking))
                      for s in fresh)]  # fmt: skip
     sections: dict[str, Any] = {}
     queues, by_queue = _queues(states, cfg, same_name_queues)

@@ -3,6 +3,7 @@ or merged, figures add up from counts and sums, remote clocks move on, stale ser
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -99,6 +100,26 @@ def test_a_stale_server_keeps_only_its_line() -> None:
     assert view["today"]["all"]["answered"] == 3
     assert view["servers"][1] == {"id": "pbx2", "at": view["servers"][1]["at"],
                                   "stale": True, "mode": "closed"}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["apart", "merged"])
+def test_the_view_shares_nothing_with_a_remote_state(mode: str) -> None:
+    # The remote's state is kept between snapshots, and the view handed to the hub: a
+    # change to one must never show in the other (the merge copies what it takes).
+    remote = server("pbx2", NOW - 1.0, [caller("2.2", 4.0)], figures(5, 0, 10.0))
+    before = copy.deepcopy(remote.sections)
+    view = merged(mode, remote)
+    (mine,) = [w for q in view["queues"] for w in q["waiting"] if w["server"] == "pbx2"]
+    assert mine["wait_seconds"] == 5.0  # moved on by the second since
+    for q in view["queues"]:
+        q["waiting"].clear()
+        for m in q["members"]:
+            m["state"] = "gone"
+    for a in view["agents"]:
+        a["state"] = "gone"
+    view["parked"][-1]["parked_seconds"] = -1.0
+    assert remote.sections == before
+    assert merged(mode, remote) == merged(mode, remote)
 
 
 def test_the_merged_view_travels_as_deltas() -> None:
