@@ -88,6 +88,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def thread_seconds(pid: int) -> dict[str, float]:
+    """A process's CPU seconds split: its main thread (the daemon's event loop) against
+    the others (asyncio's worker threads: the writers' SQL), user against system time."""
+    out = {"loop user": 0.0, "loop system": 0.0, "threads user": 0.0, "threads system": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            who = "loop" if task.name == str(pid) else "threads"
+            out[f"{who} user"] += int(fields[11]) / TICK
+            out[f"{who} system"] += int(fields[12]) / TICK
+    return out
+
+
 def config_text(work: Path, agents: int, agent_port: int) -> str:
     """The TOML the daemon runs on; the lab is built from the same file."""
     lines = [
@@ -103,6 +116,9 @@ def config_text(work: Path, agents: int, agent_port: int) -> str:
         f'[lab]\nworkdir = "{work / "lab"}"\nrtp_start = 10000\nrtp_end = 30000\n',
         "[http]\nport = 0\n",
         "[pbx_record]\nenabled = false\n",
+        # A fresh database has no report for last month: the daemon would make it (PDF and
+        # all, seconds of CPU) shortly after start, inside the first rate's window.
+        "[reports]\narchive = false\n",
         f'[[queues]]\nname = "{QUEUE}"\nnumber = "{NUMBER}"\nstrategy = "rrmemory"\n'
         "timeout = 15\nretry = 1\n",
     ]
@@ -162,6 +178,17 @@ class RateResult:
     daemon_cpu_s: float = 0.0
     asterisk_cpu_s: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
+    # The daemon's CPU seconds over the window: its main thread (the event loop) and the
+    # others (the writers' SQL in asyncio's worker threads), user and system time. Threads
+    # that ended during the window are missing (asyncio keeps its workers).
+    daemon_threads: dict[str, float] = field(default_factory=dict)
+    # Each process's CPU with no call at all (% of a core), measured before the first rate:
+    # the daemon's pings, timers and writers' polls, Asterisk's own housekeeping.
+    daemon_idle_pct: float = 0.0
+    asterisk_idle_pct: float = 0.0
+
+    def net(self, cpu_s: float, idle_pct: float) -> float:
+        return max(0.0, cpu_s - idle_pct / 100 * self.seconds)
 
     @property
     def clean(self) -> bool:
@@ -178,6 +205,11 @@ class RateResult:
             asterisk_ms_per_call=1000 * self.asterisk_cpu_s / calls,
             daemon_over_asterisk=(
                 self.daemon_cpu_s / self.asterisk_cpu_s if self.asterisk_cpu_s else None
+            ),
+            # The same less what each would have spent idle over the window: the calls' own.
+            daemon_net_ms_per_call=1000 * self.net(self.daemon_cpu_s, self.daemon_idle_pct) / calls,
+            asterisk_net_ms_per_call=(
+                1000 * self.net(self.asterisk_cpu_s, self.asterisk_idle_pct) / calls
             ),
         )
         return d
@@ -209,9 +241,13 @@ class Bench:
         self.lab.cli("database put callcenter mode open")
         self.lab.cli(f"database put callcenter mode_until {until}")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        cmd = [sys.executable, "-m", "callcenter", "run", "--config", str(self.config)]
+        if self.args.profile:
+            code = "import sys, bench.pbx_load as b; sys.exit(b.profiled_daemon(*sys.argv[1:]))"
+            cmd = [sys.executable, "-c", code, str(self.args.profile), str(self.config)]
         with self.daemon_log.open("wb") as out:
             self.daemon = subprocess.Popen(
-                [sys.executable, "-m", "callcenter", "run", "--config", str(self.config)],
+                cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -271,6 +307,19 @@ class Bench:
         with contextlib.closing(sqlite3.connect(self.work / "cc.db", timeout=10)) as db:
             return int(db.execute("SELECT count(*) FROM incidents").fetchone()[0])
 
+    def idle(self, seconds: float) -> tuple[float, float]:
+        """% of a core the daemon and Asterisk use with no call."""
+        assert self.state is not None
+        assert self.daemon is not None
+        t0 = time.monotonic()
+        d0, a0 = cpu_seconds(self.daemon.pid), cpu_seconds(self.state.pid)
+        time.sleep(seconds)
+        wall = time.monotonic() - t0
+        return (
+            100 * (cpu_seconds(self.daemon.pid) - d0) / wall,
+            100 * (cpu_seconds(self.state.pid) - a0) / wall,
+        )
+
     def run_rate(self, index: int, rate: float) -> RateResult:
         assert self.state is not None
         assert self.daemon is not None
@@ -310,6 +359,7 @@ class Bench:
         sampler = threading.Thread(target=sample, daemon=True)
         t0 = time.monotonic()
         d0, a0 = cpu_seconds(self.daemon.pid), cpu_seconds(self.state.pid)
+        threads0 = thread_seconds(self.daemon.pid)
         sampler.start()
         caller = self.sipp(
             "caller.xml",
@@ -338,6 +388,8 @@ class Bench:
         res.seconds = time.monotonic() - t0
         res.daemon_cpu_s = cpu_seconds(self.daemon.pid) - d0
         res.asterisk_cpu_s = cpu_seconds(self.state.pid) - a0
+        threads = thread_seconds(self.daemon.pid)
+        res.daemon_threads = {k: round(v - threads0.get(k, 0.0), 2) for k, v in threads.items()}
         sampling.set()
         sampler.join()
         time.sleep(1.5)  # the agents' last stat line
@@ -365,6 +417,41 @@ class Bench:
         return res
 
 
+def profiled_daemon(out: str, config: str) -> int:
+    """``callcenter run`` under cProfile in every thread: the main thread's stats to
+    ``out``, the other threads' (the writers) merged to ``out.threads``."""
+    import cProfile
+    import pstats
+
+    from callcenter.cli import main
+
+    profiles: list[cProfile.Profile] = []
+    thread_run = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        prof = cProfile.Profile()
+        profiles.append(prof)
+        prof.enable()
+        try:
+            thread_run(self)
+        finally:
+            prof.disable()
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+    loop = cProfile.Profile()
+    loop.enable()
+    try:
+        return main(["run", "--config", config])
+    finally:
+        loop.disable()
+        loop.dump_stats(out)
+        if profiles:
+            stats = pstats.Stats(profiles[0])
+            for prof in profiles[1:]:
+                stats.add(prof)
+            stats.dump_stats(out + ".threads")
+
+
 def print_report(doc: dict[str, Any]) -> None:
     print(
         f"Lab Asterisk (pid {doc['asterisk_pid']}), daemon (pid {doc['daemon_pid']}), "
@@ -375,7 +462,8 @@ def print_report(doc: dict[str, Any]) -> None:
     head = ("| calls/s | placed | sipp ok | sipp failed | answered (agents) | recorded | "
             "recorded answered | incidents | lost | lost answered | peak calls sipp | "
             "peak calls Asterisk | daemon % core | Asterisk % core | daemon ms/call | "
-            "Asterisk ms/call | daemon / Asterisk |")  # fmt: skip
+            "Asterisk ms/call | daemon / Asterisk | daemon net ms/call | "
+            "Asterisk net ms/call |")  # fmt: skip
     print(head)
     print("|" + "---:|" * (head.count("|") - 1))
     for r in doc["rates"]:
@@ -388,16 +476,21 @@ def print_report(doc: dict[str, Any]) -> None:
             f"{r['asterisk_core_pct']:.1f} | {r['daemon_ms_per_call']:.2f} | "
             f"{r['asterisk_ms_per_call']:.2f} | "
             + (f"{ratio:.3f} |" if ratio is not None else "- |")
+            + f" {r['daemon_net_ms_per_call']:.2f} | {r['asterisk_net_ms_per_call']:.2f} |"
         )
     print()
+    print(
+        f"idle ({doc['idle_s']:g} s, no call), % of a core: daemon {doc['daemon_idle_pct']:.2f}, "
+        f"Asterisk {doc['asterisk_idle_pct']:.2f}; net ms/call: the window's CPU less idle"
+    )
     best = doc["highest_clean_rate"]
     print(
         "highest rate with nothing lost: "
         + (f"{best:g} calls/s" if best is not None else "none of the rates tried")
     )
     for r in doc["rates"]:
-        if r["outcomes"]:
-            print(f"  {r['rate']:g}/s outcomes recorded: {r['outcomes']}")
+        print(f"  {r['rate']:g}/s outcomes recorded: {r['outcomes']}")
+        print(f"  {r['rate']:g}/s the daemon's CPU s by thread: {r['daemon_threads']}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -405,13 +498,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tmp)
     bench = Bench(work, args)
     results: list[RateResult] = []
+    idle = (0.0, 0.0)
     try:
         bench.up()
         assert bench.state is not None
         assert bench.daemon is not None
+        time.sleep(5)  # the daemon's start-up snapshot and first writes
+        idle = bench.idle(args.idle)
+        print(f"idle, % of a core: daemon {idle[0]:.2f}, Asterisk {idle[1]:.2f}", file=sys.stderr)
         for i, rate in enumerate(bench.rates):
             print(f"rate {rate:g}/s ...", file=sys.stderr, flush=True)
             results.append(bench.run_rate(i, rate))
+            results[-1].daemon_idle_pct, results[-1].asterisk_idle_pct = idle
             print(f"  {results[-1].figures()}", file=sys.stderr, flush=True)
         pids = {"asterisk_pid": bench.state.pid, "daemon_pid": bench.daemon.pid}
     finally:
@@ -435,6 +533,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "talk_s": args.talk,
         "window_s": args.window,
         "ring_ms": args.ring,
+        "idle_s": args.idle,
+        "daemon_idle_pct": idle[0],
+        "asterisk_idle_pct": idle[1],
         "cpus": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
         "rates": [r.figures() for r in results],
@@ -449,12 +550,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--talk", type=float, default=30.0, help="seconds from answer to hang-up")
     ap.add_argument("--window", type=float, default=60.0, help="seconds of arrivals per rate")
     ap.add_argument("--ring", type=int, default=500, help="ms an agent's phone rings")
+    ap.add_argument("--idle", type=float, default=20.0, help="seconds of no calls measured")
     ap.add_argument("--quick", action="store_true", help="rates 2,5, talk 5 s, window 20 s")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="run the daemon under cProfile (its main thread; slower) and write the stats here",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
-        args.rates, args.talk, args.window = "2,5", 5.0, 20.0
+        args.rates, args.talk, args.window, args.idle = "2,5", 5.0, 20.0, 10.0
     doc = run(args)
     if args.json:
         print(json.dumps(doc, indent=2))
