@@ -8,9 +8,11 @@ Every agent is its own PJSIP endpoint whose fixed contact is one sipp UAS
 (``tests/sipp/agent.xml``, rings ``--ring`` ms then answers), started afresh for each rate
 on the same port. The daemon runs as its own process (``python -m callcenter run`` on a
 TOML written here: SQLite in the folder, incidents on, ``[service] manage_mode = false``,
-``[pbx_record] enabled = false``, HTTP on a free port, JSON log lines to a file), so that
-its CPU and Asterisk's are each read from ``/proc/<pid>/stat`` (utime + stime: all the
-process's threads).
+``[pbx_record] enabled = false``, ``[reports] archive = false`` (a fresh database would
+have the daemon make last month's report, seconds of CPU, a minute after start), HTTP on a
+free port, JSON log lines to a file), so that its CPU and Asterisk's are each read from
+``/proc/<pid>/stat`` (utime + stime: all the process's threads). Before the first rate,
+both are measured idle for ``--idle`` seconds.
 
 For each rate: one sipp caller (``tests/sipp/caller.xml``) from the trunk address places
 ``rate x --window`` calls at ``-r rate`` to the queue's number, each from its own caller
@@ -31,7 +33,13 @@ callers stable for 3 s). Reported:
   and of Asterisk's ``core show channels count`` (active calls), sampled every 2 s;
 * CPU: each process's CPU seconds over the rate's whole window (first INVITE to the last
   call written) as % of one core and as ms per placed call, and the daemon's over
-  Asterisk's.
+  Asterisk's; "net" ms per call: less what the process spends idle over as long; the
+  daemon's split between its main thread (the event loop: AMI, tracker, live state) and
+  its other threads (the writers' SQL: event log, calls, incidents, agent activity).
+
+``--profile FILE`` runs the daemon under cProfile in every thread (slower: use it to see
+where the time goes, not for the figures): the main thread's stats in FILE, the other
+threads' merged in FILE.threads (read them with ``pstats``).
 
 The highest rate at which nothing was lost (no sipp failure, every call recorded, every
 answered call recorded as answered) is printed at the end. Nothing is asserted about
@@ -39,7 +47,7 @@ speed; the exit code is 1 only if the lab or the daemon could not be run, or a c
 lost.
 
 Usage: .venv/bin/python -m bench.pbx_load [--rates 2,5,10,20] [--talk 30] [--window 60]
-       [--ring 500] [--json] [--quick] [--keep]
+       [--ring 500] [--idle 20] [--json] [--quick] [--keep] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -237,6 +245,23 @@ class Bench:
 
     def up(self) -> None:
         self.state = self.lab.up(timeout=60)
+        if self.args.overload_trigger:
+            # Asterisk 16's PJSIP ignores every new request while any task processor of
+            # the PBX is over its high-water mark (500 queued: "global", the default);
+            # "pjsip_only" looks at PJSIP's own only, "none" never. Not a lab setting: the
+            # bench's own knob, set in the rendered file and reloaded.
+            conf = Path(self.state.config_file).parent / "pjsip.conf"
+            text = conf.read_text(encoding="utf-8").replace(
+                "type = global\n",
+                f"type = global\ntaskprocessor_overload_trigger = {self.args.overload_trigger}\n",
+                1,
+            )
+            conf.write_text(text, encoding="utf-8")
+            self.lab.cli("module reload res_pjsip.so")
+            shown = self.lab.cli("pjsip show settings", check=False)
+            wanted = f"taskprocessor_overload_trigger : {self.args.overload_trigger}"
+            if wanted not in " ".join(shown.split()):
+                print("warning: the trigger did not show in pjsip show settings", file=sys.stderr)
         until = int(time.time()) + 86400
         self.lab.cli("database put callcenter mode open")
         self.lab.cli(f"database put callcenter mode_until {until}")
@@ -456,7 +481,8 @@ def print_report(doc: dict[str, Any]) -> None:
     print(
         f"Lab Asterisk (pid {doc['asterisk_pid']}), daemon (pid {doc['daemon_pid']}), "
         f"{doc['agents']} agents on one sipp UAS, queue {QUEUE} (rrmemory), "
-        f"talk {doc['talk_s']:g} s, window {doc['window_s']:g} s, ring {doc['ring_ms']} ms"
+        f"talk {doc['talk_s']:g} s, window {doc['window_s']:g} s, ring {doc['ring_ms']} ms, "
+        f"PJSIP taskprocessor_overload_trigger {doc['overload_trigger']}"
     )
     print()
     head = ("| calls/s | placed | sipp ok | sipp failed | answered (agents) | recorded | "
@@ -533,6 +559,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "talk_s": args.talk,
         "window_s": args.window,
         "ring_ms": args.ring,
+        "overload_trigger": args.overload_trigger or "global (default)",
         "idle_s": args.idle,
         "daemon_idle_pct": idle[0],
         "asterisk_idle_pct": idle[1],
@@ -556,6 +583,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         help="run the daemon under cProfile (its main thread; slower) and write the stats here",
+    )
+    ap.add_argument(
+        "--overload-trigger",
+        choices=("global", "pjsip_only", "none"),
+        help="PJSIP's taskprocessor_overload_trigger for the lab (Asterisk's default: global)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", action="store_true")
