@@ -110,7 +110,8 @@ def query_coverage(
         stmt = select(COVERAGE.c.server_id, COVERAGE.c.started_at, COVERAGE.c.ended_at).where(
             COVERAGE.c.started_at < end, COVERAGE.c.ended_at >= start
         )
-        cursors = select(CURSOR.c.server_id, CURSOR.c.read_until)
+        # Calls' coverage is CEL's: the queue_log sees agents, not calls (decision 0016).
+        cursors = select(CURSOR.c.server_id, CURSOR.c.read_until).where(CURSOR.c.source == "cel")
         if server_id is not None:
             stmt = stmt.where(COVERAGE.c.server_id == server_id)
             cursors = cursors.where(CURSOR.c.server_id == server_id)
@@ -121,7 +122,9 @@ def query_coverage(
         first = {}
         for sid in until:
             t = conn.execute(
-                select(func.min(RECORD.c.event_time)).where(RECORD.c.server_id == sid)
+                select(func.min(RECORD.c.event_time)).where(
+                    RECORD.c.server_id == sid, RECORD.c.source == "cel"
+                )
             ).scalar()
             if t is not None:
                 first[sid] = t

@@ -8,6 +8,9 @@ restored database). Only whole lines are read: Asterisk may be half-way through 
 Rotation: when the file at ``path`` has another inode than the cursor's, the rest of
 the old file is read first if it is still beside it (``callcenter.csv.1`` or any
 ``callcenter.csv*``), then the new file from its start.
+
+Two files are read this way, each with its own cursor (``source``): the CEL file
+(``CelFileReader``) and the queue_log (``QueueLogReader``, docs/decisions/0016).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.engine import Connection
 
 from callcenter.pbxrecord.cel import CelParseError, parse_line
+from callcenter.pbxrecord.queuelog import QueueLogParseError
+from callcenter.pbxrecord.queuelog import parse_line as parse_queue_log
 from callcenter.store.db import insert_or_skip
 from callcenter.store.models import PbxCursor, PbxRecordRow
 
@@ -33,7 +38,11 @@ log = structlog.get_logger("callcenter.pbxrecord")
 RECORD: Table = PbxRecordRow.__table__  # type: ignore[assignment]
 CURSOR: Table = PbxCursor.__table__  # type: ignore[assignment]
 SOURCE = "cel"
+QUEUE_LOG = "qlog"
 CHUNK_BYTES = 4 << 20
+# How often a read that found the queue_log's end says so (its read_until): the queue_log
+# is then known whole up to that moment, even when nothing was written for hours.
+MARK_EVERY = timedelta(seconds=5)
 
 
 @dataclass
@@ -101,7 +110,36 @@ def record_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> d
     }
 
 
-def load_cursor(conn: Connection, server_id: str) -> Cursor | None:
+def queue_log_row(server_id: str, raw: bytes, read_at: datetime | None = None) -> dict[str, Any]:
+    """The stored form of one queue_log line: ``eventtype`` is its event, ``uniqueid``
+    its callid; ``linkedid`` stays empty (no CEL call is ever looked up by it)."""
+    read_at = read_at or datetime.now(UTC)
+    text = raw.decode("utf-8", errors="replace").rstrip("\r")
+    digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    row = {
+        "server_id": server_id,
+        "source": QUEUE_LOG,
+        "line_hash": digest,
+        "event_time": read_at,
+        "read_at": read_at,
+        "eventtype": "UNPARSED",
+        "uniqueid": "",
+        "linkedid": "",
+        "line": text.replace("\x00", "\ufffd"),  # PostgreSQL text refuses NUL
+        "note": None,
+    }
+    try:
+        line = parse_queue_log(text)
+    except QueueLogParseError as exc:
+        row["note"] = str(exc)[:200]
+        return row
+    row["event_time"] = datetime.fromtimestamp(line.time, UTC)
+    row["eventtype"] = line.event
+    row["uniqueid"] = _clip(line.callid, 64)
+    return row
+
+
+def load_cursor(conn: Connection, server_id: str, source: str = SOURCE) -> Cursor | None:
     r = conn.execute(
         select(
             CURSOR.c.path,
@@ -109,7 +147,7 @@ def load_cursor(conn: Connection, server_id: str) -> Cursor | None:
             CURSOR.c.offset,
             CURSOR.c.reconciled_id,
             CURSOR.c.read_until,
-        ).where(CURSOR.c.server_id == server_id, CURSOR.c.source == SOURCE)
+        ).where(CURSOR.c.server_id == server_id, CURSOR.c.source == source)
     ).first()
     if r is None:
         return None
@@ -119,7 +157,7 @@ def load_cursor(conn: Connection, server_id: str) -> Cursor | None:
     return Cursor(r.path, r.inode, r.offset, r.reconciled_id, until)
 
 
-def save_cursor(conn: Connection, server_id: str, cur: Cursor) -> None:
+def save_cursor(conn: Connection, server_id: str, cur: Cursor, source: str = SOURCE) -> None:
     values = {
         "path": cur.path,
         "inode": cur.inode,
@@ -130,20 +168,31 @@ def save_cursor(conn: Connection, server_id: str, cur: Cursor) -> None:
     }
     done = conn.execute(
         update(CURSOR)
-        .where(CURSOR.c.server_id == server_id, CURSOR.c.source == SOURCE)
+        .where(CURSOR.c.server_id == server_id, CURSOR.c.source == source)
         .values(**values)
     )
     if done.rowcount == 0:
-        conn.execute(CURSOR.insert().values(server_id=server_id, source=SOURCE, **values))
+        conn.execute(CURSOR.insert().values(server_id=server_id, source=source, **values))
 
 
-class CelFileReader:
+class RecordFileReader:
+    """One append-only file of the PBX record into ``pbx_record``, with its own cursor."""
+
+    source = SOURCE
+    # Whether reaching the file's end moves read_until to that moment (queue_log).
+    marks_read_through = False
+
     def __init__(self, engine: Engine, server_id: str, path: Path) -> None:
         self.engine = engine
         self.server_id = server_id
         self.path = path
         self._insert = insert_or_skip(engine.dialect.name, RECORD, ("server_id", "line_hash"))
         self._progress: Callable[[int, int], None] | None = None
+        self._at_end = False  # the last read ended on a whole line at the file's end
+        self._marked: datetime | None = None
+
+    def row_of(self, raw: bytes, read_at: datetime) -> dict[str, Any]:
+        return record_row(self.server_id, raw, read_at)
 
     def read_available(
         self,
@@ -159,7 +208,7 @@ class CelFileReader:
         except FileNotFoundError:
             return total  # no call since Asterisk started writing it: nothing yet
         with self.engine.connect() as conn:
-            cur = load_cursor(conn, self.server_id)
+            cur = load_cursor(conn, self.server_id, self.source)
         if cur is not None and cur.inode != st.st_ino:
             old = self._rotated(cur.inode)
             if old is not None:
@@ -182,8 +231,24 @@ class CelFileReader:
         if st.st_size < cur.offset:
             log.warning("pbxrecord.truncated", path=str(self.path), had=cur.offset)
             cur.offset = 0
+        started = datetime.now(UTC)
         total += self._read_file(self.path, cur, max_bytes - total.bytes)
+        if self.marks_read_through and self._at_end:
+            self._mark(cur, started)
         return total
+
+    def _mark(self, cur: Cursor, started: datetime) -> None:
+        """Every line written before this read began is stored: say so (less a second,
+        as the file's times are whole seconds). At most every MARK_EVERY."""
+        if self._marked is not None and started - self._marked < MARK_EVERY:
+            return
+        through = started - timedelta(seconds=1)
+        if cur.read_until is not None and cur.read_until >= through:
+            return
+        cur.read_until = through
+        with self.engine.begin() as conn:
+            save_cursor(conn, self.server_id, cur, self.source)
+        self._marked = started
 
     def _rotated(self, inode: int) -> Path | None:
         for p in sorted(self.path.parent.glob(self.path.name + "*")):
@@ -196,6 +261,7 @@ class CelFileReader:
 
     def _read_file(self, path: Path, cur: Cursor, max_bytes: int) -> ReadResult:
         res = ReadResult()
+        self._at_end = False
         with path.open("rb") as f:
             inode = os.fstat(f.fileno()).st_ino
             if inode != cur.inode:
@@ -205,10 +271,12 @@ class CelFileReader:
                 chunk = f.read(min(CHUNK_BYTES, max_bytes - res.bytes))
                 end = chunk.rfind(b"\n")
                 if end < 0:
-                    break  # nothing, or a line Asterisk is still writing
+                    # Nothing more, or a line Asterisk is still writing.
+                    self._at_end = not chunk and path == self.path
+                    break
                 lines = [ln for ln in chunk[: end + 1].split(b"\n") if ln.strip()]
                 now = datetime.now(UTC)
-                rows = [record_row(self.server_id, ln, now) for ln in lines]
+                rows = [self.row_of(ln, now) for ln in lines]
                 bad = sum(1 for r in rows if r["eventtype"] == "UNPARSED")
                 cur.offset += end + 1
                 cur.path = str(self.path)
@@ -218,7 +286,7 @@ class CelFileReader:
                     cur.read_until = max(newest, cur.read_until or newest)
                 with self.engine.begin() as conn:
                     stored = conn.execute(self._insert, rows).rowcount if rows else 0
-                    save_cursor(conn, self.server_id, cur)
+                    save_cursor(conn, self.server_id, cur, self.source)
                 if bad:
                     log.warning("pbxrecord.unparsed_lines", lines=bad, path=str(path))
                 res.lines += len(rows)
@@ -228,3 +296,17 @@ class CelFileReader:
                 if self._progress is not None:
                     self._progress(cur.offset, os.fstat(f.fileno()).st_size)
         return res
+
+
+class CelFileReader(RecordFileReader):
+    """The CEL file cel_custom writes (docs/decisions/0009)."""
+
+
+class QueueLogReader(RecordFileReader):
+    """Asterisk's queue_log: the agents' log-ins, pauses and calls (docs/decisions/0016)."""
+
+    source = QUEUE_LOG
+    marks_read_through = True
+
+    def row_of(self, raw: bytes, read_at: datetime) -> dict[str, Any]:
+        return queue_log_row(self.server_id, raw, read_at)
