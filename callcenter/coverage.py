@@ -141,6 +141,56 @@ def query_coverage(
     return out
 
 
+# The queue_log's lines in pbx_record (pbxrecord.reader.QueueLogReader).
+QUEUE_LOG = "qlog"
+
+
+def queue_log_span(engine: Engine, server_id: str) -> Interval | None:
+    """The stretch Asterisk's queue_log is known whole for: from its first line read to
+    the moment a read last found its end (decision 0016); None when never read."""
+    with engine.connect() as conn:
+        until = conn.execute(
+            select(CURSOR.c.read_until).where(
+                CURSOR.c.server_id == server_id, CURSOR.c.source == QUEUE_LOG
+            )
+        ).scalar()
+        if until is None:
+            return None
+        first = conn.execute(
+            select(func.min(RECORD.c.event_time)).where(
+                RECORD.c.server_id == server_id,
+                RECORD.c.source == QUEUE_LOG,
+                RECORD.c.eventtype != "UNPARSED",
+            )
+        ).scalar()
+    return None if first is None else (_utc(first), _utc(until))
+
+
+def queue_log_restarts(
+    engine: Engine, server_id: str, start: datetime, end: datetime
+) -> list[Interval]:
+    """Each Asterisk (re)start in [start, end) the queue_log shows (its QUEUESTART line),
+    with the time of the line before it: Asterisk stopped somewhere in between."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    r = RECORD.c
+    mine = (r.server_id == server_id) & (r.source == QUEUE_LOG)
+    out: list[Interval] = []
+    with engine.connect() as conn:
+        starts = conn.execute(
+            select(r.event_time).where(
+                mine, r.eventtype == "QUEUESTART", r.event_time >= start, r.event_time < end
+            )
+        ).scalars()
+        for at in sorted(set(starts)):
+            before = conn.execute(
+                select(func.max(r.event_time)).where(
+                    mine, r.eventtype != "UNPARSED", r.event_time < at
+                )
+            ).scalar()
+            out.append((_utc(before if before is not None else at), _utc(at)))
+    return out
+
+
 class CoverageKeeper:
     """Records the intervals in which the daemon sees the PBX through AMI."""
 

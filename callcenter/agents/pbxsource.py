@@ -1,0 +1,159 @@
+"""Agent activity from Asterisk's queue_log, and how it joins the AMI record. Pure: no
+database, no clock (docs/decisions/0016-queue-log.md).
+
+The queue_log is written by Asterisk whether the daemon runs or not, so it holds the
+log-ins, log-outs, pauses (with their reasons) and calls' ends of the stretches the
+daemon did not see. Its rows are stored in ``agent_events`` with ``source = 'pbx'`` and
+take part in the figures only there:
+
+- an AMI row always wins: a queue_log row counts only inside a stretch no AMI
+  connection covered, and not when an AMI row of the same agent, queue and kind is
+  within ``SAME_FACT`` of it (the two are one fact, the AMI row has the finer time);
+- such a stretch is filled (no longer ``unknown``) only when the daemon saw the PBX just
+  before it (the state it starts from is known), for as long as the file had been read
+  through, and up to Asterisk's first restart in it (QUEUESTART: static and persistent
+  members come back without a line; the next resync says who is in).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from callcenter.agents.activity import AgentEvent, Span, agent_of
+from callcenter.pbxrecord.queuelog import QueueLogLine
+
+PBX = "pbx"  # agent_events.source of the rows read from the queue_log
+# An AMI row's time is when the daemon received the event; a queue_log row's is
+# Asterisk's clock cut to the second: the same action lands up to ~1 s apart.
+SAME_FACT = timedelta(seconds=2)
+# The events that carry agent activity (the rest of the file is stored, not mapped).
+MEMBER_EVENTS = frozenset(
+    {
+        "ADDMEMBER",
+        "REMOVEMEMBER",
+        "PAUSE",
+        "UNPAUSE",
+        "COMPLETEAGENT",
+        "COMPLETECALLER",
+        "BLINDTRANSFER",
+        "ATTENDEDTRANSFER",
+    }
+)
+RESTART = "QUEUESTART"  # Asterisk's queue logger started: Asterisk (re)started
+_TALK_ENDS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
+
+
+def agent_names(agents: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """queue_log's agent field -> the agent id, from the configured (id, name) pairs.
+
+    Asterisk 16 writes a PAUSE, UNPAUSE and call event with the member's name, which the
+    daemon's QueueAdd and the rendered static members set to the agent's name. A name
+    two agents share (or that is another agent's id) is left out: its lines stay under
+    the name, never given to the wrong agent."""
+    pairs = list(agents)
+    ids = {i for i, _ in pairs}
+    count: dict[str, int] = {}
+    for _, name in pairs:
+        count[name] = count.get(name, 0) + 1
+    out = {name: i for i, name in pairs if count[name] == 1 and name not in ids}
+    out.update({i: i for i in ids})
+    return out
+
+
+def agent_id(field: str, names: Mapping[str, str]) -> str:
+    """An interface (ADDMEMBER / REMOVEMEMBER) as AMI's Interface is read; a member
+    name through ``names``; anything else kept whole."""
+    if "/" in field:
+        return agent_of(field)
+    return names.get(field, field)
+
+
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 0.0
+
+
+def events_of_line(line: QueueLogLine, names: Mapping[str, str]) -> list[AgentEvent]:
+    """The activity one queue_log line holds (none for most lines)."""
+    if line.event not in MEMBER_EVENTS:
+        return []
+    if line.queue in ("", "NONE") or line.agent in ("", "NONE"):
+        return []  # PAUSEALL's per-queue PAUSE lines follow it: those are recorded
+    at = datetime.fromtimestamp(line.time, UTC)
+    agent = agent_id(line.agent, names)
+    q = line.queue
+    if line.event == "ADDMEMBER":
+        return [AgentEvent(at, agent, q, "login", paused=line.field(1) == "PAUSED")]
+    if line.event == "REMOVEMEMBER":
+        return [AgentEvent(at, agent, q, "logout")]
+    if line.event == "PAUSE":
+        return [AgentEvent(at, agent, q, "pause", reason=line.rest)]
+    if line.event == "UNPAUSE":
+        return [AgentEvent(at, agent, q, "resume")]
+    # The call's end: its talk time is the last but one field of each of these formats
+    # (COMPLETE*: hold|talk|position; *TRANSFER: ...|hold|talk|position).
+    talk = _seconds(line.data[-2]) if len(line.data) >= 3 else 0.0
+    return [AgentEvent(at, agent, q, "talk", seconds=talk)]
+
+
+def filled(
+    gaps: Sequence[Span],
+    *,
+    since: datetime,
+    record: Span | None,
+    restarts: Sequence[Span] = (),
+) -> tuple[list[Span], list[Span]]:
+    """Of the AMI ``gaps`` (in a timeline that starts at ``since``), which the queue_log
+    may be used in, and what stays unknown.
+
+    ``record``: the queue_log's first line .. the moment it was last read through;
+    ``restarts``: per QUEUESTART, (the line before it, the QUEUESTART).
+    Returns (the gaps preceded by the daemon's sight, the gaps' unknown parts)."""
+    usable: list[Span] = []
+    unknown: list[Span] = []
+    for gs, ge in gaps:
+        if gs <= since or record is None or record[0] > gs:
+            unknown.append((gs, ge))  # the state it starts in is not known
+            if gs > since:
+                usable.append((gs, ge))
+            continue
+        usable.append((gs, ge))
+        cut = min(ge, max(gs, record[1]))
+        for before, restart in restarts:
+            if gs <= restart < ge:
+                cut = min(cut, max(gs, before))
+        if cut < ge:
+            unknown.append((cut, ge))
+    return usable, unknown
+
+
+def combine(rows: Iterable[tuple[str, AgentEvent]], usable: Sequence[Span]) -> list[AgentEvent]:
+    """Every AMI row, and the queue_log rows inside ``usable`` that no AMI row of the
+    same agent, queue and kind within SAME_FACT already holds; in time order."""
+    ami: list[AgentEvent] = []
+    pbx: list[AgentEvent] = []
+    for source, ev in rows:
+        (pbx if source == PBX else ami).append(ev)
+    times: dict[tuple[str, str, str], list[datetime]] = {}
+    for ev in ami:
+        times.setdefault((ev.agent, ev.queue, ev.kind), []).append(ev.at)
+    for ts in times.values():
+        ts.sort()
+    spans = sorted(usable)
+    starts = [s for s, _ in spans]
+    out = list(ami)
+    for ev in pbx:
+        i = bisect.bisect_right(starts, ev.at) - 1
+        if i < 0 or not spans[i][0] <= ev.at < spans[i][1]:
+            continue
+        ts = times.get((ev.agent, ev.queue, ev.kind), [])
+        j = bisect.bisect_left(ts, ev.at - SAME_FACT)
+        if j < len(ts) and ts[j] <= ev.at + SAME_FACT:
+            continue  # the AMI row of the same action
+        out.append(ev)
+    out.sort(key=lambda e: e.at)
+    return out
