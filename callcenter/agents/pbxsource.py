@@ -41,6 +41,9 @@ MEMBER_EVENTS = frozenset(
         "ATTENDEDTRANSFER",
     }
 )
+# The line a stretch is known up to is itself known: the unknown begins just after it
+# (an event at the very start of a gap would count as the agent seen again).
+EDGE = timedelta(milliseconds=1)
 RESTART = "QUEUESTART"  # Asterisk's queue logger started: Asterisk (re)started
 _TALK_ENDS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
 
@@ -122,10 +125,10 @@ def filled(
                 usable.append((gs, ge))
             continue
         usable.append((gs, ge))
-        cut = min(ge, max(gs, record[1]))
+        cut = min(ge, max(gs, record[1] + EDGE))
         for before, restart in restarts:
             if gs <= restart < ge:
-                cut = min(cut, max(gs, before))
+                cut = min(cut, max(gs, min(before + EDGE, restart)))
         if cut < ge:
             unknown.append((cut, ge))
     return usable, unknown

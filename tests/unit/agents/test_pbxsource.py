@@ -9,6 +9,7 @@ import pytest
 
 from callcenter.agents.activity import AgentEvent
 from callcenter.agents.pbxsource import (
+    EDGE,
     PBX,
     agent_id,
     agent_names,
@@ -104,7 +105,7 @@ def test_a_gap_after_the_daemons_sight_is_filled_as_far_as_the_file_was_read() -
     usable, unknown = filled([GAP], since=t(0), record=(t(-50), t(1000)))
     assert (usable, unknown) == ([GAP], [])
     # Read through only to 150: after that the file is not known whole yet.
-    assert filled([GAP], since=t(0), record=(t(-50), t(150)))[1] == [(t(150), t(200))]
+    assert filled([GAP], since=t(0), record=(t(-50), t(150)))[1] == [(t(150) + EDGE, t(200))]
     assert filled([GAP], since=t(0), record=(t(-50), t(50)))[1] == [GAP]
 
 
@@ -118,10 +119,10 @@ def test_what_the_queue_log_cannot_vouch_for_stays_unknown() -> None:
     # count as the agent seen again.
     assert filled([GAP], since=t(0), record=None) == ([GAP], [GAP])
     assert filled([GAP], since=t(0), record=(t(120), t(1000))) == ([GAP], [GAP])
-    # Asterisk restarted at 160 (last line before it at 130): from 130 on, not known.
+    # Asterisk restarted at 160 (last line before it at 130): after 130, not known.
     assert filled([GAP], since=t(0), record=(t(-50), t(1000)), restarts=[(t(130), t(160))]) == (
         [GAP],
-        [(t(130), t(200))],
+        [(t(130) + EDGE, t(200))],
     )
     # ...and a restart whose last line came before the gap leaves all of it unknown.
     assert filled([GAP], since=t(0), record=(t(-50), t(1000)), restarts=[(t(90), t(160))])[1] == [
