@@ -101,8 +101,10 @@ def query_coverage(
     *,
     server_id: str | None = None,
     now: datetime | None = None,
+    slack: timedelta = SLACK,
 ) -> list[ServerCoverage]:
-    """Each server's coverage of [start, end) (capped at now: the future is not a gap)."""
+    """Each server's coverage of [start, end) (capped at now: the future is not a gap);
+    AMI intervals closer than ``slack`` are one."""
     # In UTC: SQLite compares the stored UTC text, not instants.
     start = start.astimezone(UTC)
     end = min(end, now or datetime.now(UTC)).astimezone(UTC)
@@ -133,7 +135,7 @@ def query_coverage(
         servers.add(server_id)
     out = []
     for sid in sorted(servers):
-        ami = merge(((r[1], r[2]) for r in ami_rows if r[0] == sid), SLACK)
+        ami = merge(((r[1], r[2]) for r in ami_rows if r[0] == sid), slack)
         record = (_utc(first[sid]), _utc(until[sid])) if sid in until and sid in first else None
         covered = [*ami, *([record] if record else [])]
         gaps = uncovered(start, end, covered) if start < end else []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from callcenter.agents.activity import AgentEvent, Span, agent_of
@@ -28,6 +29,7 @@ PBX = "pbx"  # agent_events.source of the rows read from the queue_log
 # An AMI row's time is when the daemon received the event; a queue_log row's is
 # Asterisk's clock cut to the second: the same action lands up to ~1 s apart.
 SAME_FACT = timedelta(seconds=2)
+SECOND = timedelta(seconds=1)  # the queue_log's resolution
 # The events that carry agent activity (the rest of the file is stored, not mapped).
 MEMBER_EVENTS = frozenset(
     {
@@ -109,22 +111,22 @@ def filled(
     since: datetime,
     record: Span | None,
     restarts: Sequence[Span] = (),
+    holes: Sequence[Span] | None = None,
 ) -> tuple[list[Span], list[Span]]:
-    """Of the AMI ``gaps`` (in a timeline that starts at ``since``), which the queue_log
-    may be used in, and what stays unknown.
+    """Of the AMI ``gaps`` (in a timeline that starts at ``since``), what stays unknown,
+    and where the queue_log's rows may be used.
 
     ``record``: the queue_log's first line .. the moment it was last read through;
-    ``restarts``: per QUEUESTART, (the line before it, the QUEUESTART).
-    Returns (the gaps preceded by the daemon's sight, the gaps' unknown parts)."""
-    usable: list[Span] = []
+    ``restarts``: per QUEUESTART, (the line before it, the QUEUESTART); ``holes``: the
+    AMI gaps before short ones are merged away (coverage.SLACK), default ``gaps``: a
+    pause in a reconnect of a few seconds is the queue_log's to tell.
+    Returns (the holes the daemon had seen the PBX before, the unknown stretches)."""
+    usable = [h for h in (gaps if holes is None else holes) if h[0] > since]
     unknown: list[Span] = []
     for gs, ge in gaps:
         if gs <= since or record is None or record[0] > gs:
             unknown.append((gs, ge))  # the state it starts in is not known
-            if gs > since:
-                usable.append((gs, ge))
             continue
-        usable.append((gs, ge))
         cut = min(ge, max(gs, record[1] + EDGE))
         for before, restart in restarts:
             if gs <= restart < ge:
@@ -135,8 +137,9 @@ def filled(
 
 
 def combine(rows: Iterable[tuple[str, AgentEvent]], usable: Sequence[Span]) -> list[AgentEvent]:
-    """Every AMI row, and the queue_log rows inside ``usable`` that no AMI row of the
-    same agent, queue and kind within SAME_FACT already holds; in time order."""
+    """Every AMI row, and the queue_log rows inside ``usable`` (to their second) that no
+    AMI row of the same agent, queue and kind within SAME_FACT already holds; in time
+    order."""
     ami: list[AgentEvent] = []
     pbx: list[AgentEvent] = []
     for source, ev in rows:
@@ -150,13 +153,16 @@ def combine(rows: Iterable[tuple[str, AgentEvent]], usable: Sequence[Span]) -> l
     starts = [s for s, _ in spans]
     out = list(ami)
     for ev in pbx:
-        i = bisect.bisect_right(starts, ev.at) - 1
-        if i < 0 or not spans[i][0] <= ev.at < spans[i][1]:
+        # A line stamped S happened in [S, S + 1 s): it is inside a stretch that began
+        # within that second too.
+        i = bisect.bisect_left(starts, ev.at + SECOND) - 1
+        if i < 0 or spans[i][1] <= ev.at:
             continue
         ts = times.get((ev.agent, ev.queue, ev.kind), [])
         j = bisect.bisect_left(ts, ev.at - SAME_FACT)
         if j < len(ts) and ts[j] <= ev.at + SAME_FACT:
             continue  # the AMI row of the same action
-        out.append(ev)
+        # No AMI row has it, so it came after AMI's sight ended: never before that.
+        out.append(ev if ev.at >= spans[i][0] else replace(ev, at=spans[i][0]))
     out.sort(key=lambda e: e.at)
     return out

@@ -229,14 +229,19 @@ def load_events(
 
 
 def _ami_gaps(
-    engine: Engine, server_id: str, start: datetime, stop: datetime, now: datetime
+    engine: Engine,
+    server_id: str,
+    start: datetime,
+    stop: datetime,
+    now: datetime,
+    slack: timedelta = SLACK,
 ) -> list[Span]:
     """The stretches of [start, stop) no AMI connection of the daemon covered. The last
     few seconds before now are not a gap: the open interval is extended every few
     seconds (coverage.CoverageKeeper)."""
     if stop <= start:
         return []
-    covs = [c for c in query_coverage(engine, start, stop, server_id=server_id, now=now)]
+    covs = query_coverage(engine, start, stop, server_id=server_id, now=now, slack=slack)
     ami = [iv for c in covs if c.server_id == server_id for iv in c.ami]
     gaps = uncovered(start, stop, ami)
     if gaps and gaps[-1][1] >= now - timedelta(seconds=1) and gaps[-1][0] >= now - SLACK:
@@ -266,12 +271,15 @@ def activity_by_agent(
     since = min([start, *(e.at for _, e in rows)])
     stop = min(end, now)
     gaps = _ami_gaps(engine, server_id, since, stop, now)
-    # What the daemon did not see, Asterisk's queue_log may hold (decision 0016).
+    # What the daemon did not see, Asterisk's queue_log may hold (decision 0016); in
+    # the holes of a quick reconnect too, which the coverage's slack merges away.
+    holes = _ami_gaps(engine, server_id, since, stop, now, timedelta(0))
     usable, unknown = filled(
         gaps,
         since=since,
-        record=queue_log_span(engine, server_id),
+        record=queue_log_span(engine, server_id) if holes else None,
         restarts=queue_log_restarts(engine, server_id, since, stop) if gaps else [],
+        holes=holes,
     )
     events = combine(rows, usable)
     days = agent_days(events, start=start, end=end, tz=tz, now=now, gaps=unknown, wrapup=wrapup)

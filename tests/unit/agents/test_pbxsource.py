@@ -109,6 +109,11 @@ def test_a_gap_after_the_daemons_sight_is_filled_as_far_as_the_file_was_read() -
     assert filled([GAP], since=t(0), record=(t(-50), t(50)))[1] == [GAP]
 
 
+def test_a_quick_reconnect_merged_away_by_the_slack_is_still_the_queue_logs() -> None:
+    hole = (t(100), t(104))
+    assert filled([], since=t(0), record=(t(-50), t(1000)), holes=[hole]) == ([hole], [])
+
+
 def test_what_the_queue_log_cannot_vouch_for_stays_unknown() -> None:
     # The timeline starts in the gap: the state it starts from was never seen.
     assert filled([(t(0), t(200))], since=t(0), record=(t(-50), t(1000))) == (
@@ -144,12 +149,16 @@ def test_ami_wins_and_the_queue_log_counts_only_inside_the_gaps() -> None:
         AgentEvent(t(150), "agent1", "small", "resume"),
         AgentEvent(t(150), "agent2", "small", "resume"),
         AgentEvent(t(200), "agent1", "small", "logout"),  # the gap's end: AMI's again
+        AgentEvent(t(99.2), "agent2", "small", "pause"),  # its second runs into the gap
+        AgentEvent(t(98.9), "agent2", "small", "resume"),  # its second ends before it
     ]
     rows = [("ami", e) for e in ami] + [(PBX, e) for e in pbx]
-    assert combine(rows, [GAP]) == [ami[0], ami[1], pbx[2], pbx[3], pbx[4]]
+    # The one stamped in the second the gap began in is placed at the gap's start.
+    at_start = AgentEvent(t(100), "agent2", "small", "pause")
+    assert combine(rows, [GAP]) == [ami[0], at_start, ami[1], pbx[2], pbx[3], pbx[4]]
     assert combine(rows, []) == ami
     # Rows in any order: the same rows, in time order.
     again = combine(list(reversed(rows)), [GAP])
-    assert set(again) == {ami[0], ami[1], pbx[2], pbx[3], pbx[4]}
+    assert set(again) == {ami[0], ami[1], pbx[2], pbx[3], pbx[4], at_start}
     assert [e.at for e in again] == sorted(e.at for e in again)
     assert pbx[2].at - ami[1].at > timedelta(seconds=2)

@@ -35,10 +35,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         eng.dispose()
         return
     eng = request.getfixturevalue("pg_engine")
-    with eng.begin() as conn:
-        for table in (AMIEvent, AgentEventRow, CoverageRow, PbxRecordRow, PbxCursor):
-            conn.execute(delete(table))
+
+    def clear() -> None:
+        with eng.begin() as conn:
+            for table in (AMIEvent, AgentEventRow, CoverageRow, PbxRecordRow, PbxCursor):
+                conn.execute(delete(table))
+
+    clear()
     yield eng
+    clear()  # the session's database: the next test's figures must not see this queue_log
 
 
 def line(hhmm: str, callid: str, queue: str, agent: str, event: str, *data: str) -> str:
