@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.engine import Connection
 
 from callcenter.pbxrecord.cel import CelParseError, parse_line
@@ -40,6 +40,10 @@ CURSOR: Table = PbxCursor.__table__  # type: ignore[assignment]
 SOURCE = "cel"
 QUEUE_LOG = "qlog"
 CHUNK_BYTES = 4 << 20
+# Lines are written in time order, but two threads may stamp a second, then write in the
+# other order (ast_queue_log takes time(NULL) before the file's lock): some slack.
+OUT_OF_ORDER = timedelta(seconds=5)
+FUTURE = timedelta(hours=1)  # another host's clock may run ahead a little, not this much
 # How often a read that found the queue_log's end says so (its read_until): the queue_log
 # is then known whole up to that moment, even when nothing was written for hours.
 MARK_EVERY = timedelta(seconds=5)
@@ -194,6 +198,16 @@ class RecordFileReader:
     def row_of(self, raw: bytes, read_at: datetime) -> dict[str, Any]:
         return record_row(self.server_id, raw, read_at)
 
+    def vet(
+        self, rows: list[dict[str, Any]], floor: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Set aside (as UNPARSED) rows that cannot be where they are; returns the
+        newest time read so far."""
+        return floor
+
+    def newest_line(self) -> datetime | None:
+        return None
+
     def read_available(
         self,
         max_bytes: int = 64 << 20,
@@ -266,6 +280,8 @@ class RecordFileReader:
             inode = os.fstat(f.fileno()).st_ino
             if inode != cur.inode:
                 cur.inode, cur.offset = inode, 0
+            # The newest line read before (lines are written in time order).
+            floor = self.newest_line() if cur.offset > 0 else None
             while res.bytes < max_bytes:
                 f.seek(cur.offset)
                 chunk = f.read(min(CHUNK_BYTES, max_bytes - res.bytes))
@@ -277,6 +293,7 @@ class RecordFileReader:
                 lines = [ln for ln in chunk[: end + 1].split(b"\n") if ln.strip()]
                 now = datetime.now(UTC)
                 rows = [self.row_of(ln, now) for ln in lines]
+                floor = self.vet(rows, floor, now)
                 bad = sum(1 for r in rows if r["eventtype"] == "UNPARSED")
                 cur.offset += end + 1
                 cur.path = str(self.path)
@@ -310,3 +327,40 @@ class QueueLogReader(RecordFileReader):
 
     def row_of(self, raw: bytes, read_at: datetime) -> dict[str, Any]:
         return queue_log_row(self.server_id, raw, read_at)
+
+    def newest_line(self) -> datetime | None:
+        # Not read_until: that is the daemon's clock at the last read through, and
+        # another host's file may run a little behind it.
+        with self.engine.connect() as conn:
+            t = conn.execute(
+                select(func.max(RECORD.c.event_time)).where(
+                    RECORD.c.server_id == self.server_id,
+                    RECORD.c.source == QUEUE_LOG,
+                    RECORD.c.eventtype != "UNPARSED",
+                )
+            ).scalar()
+        return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))
+
+    def vet(
+        self, rows: list[dict[str, Any]], floor: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Asterisk writes the caller's number into ENTERQUEUE lines as it came: a
+        number with a line break in it (``%0A`` in a SIP URI) puts a line of the
+        caller's making into the file. Such a line dated before the lines around it
+        (to land in a stretch the daemon did not see) is set aside, kept and counted;
+        one dated now lands where AMI sees the PBX, and AMI wins (decision 0016)."""
+        for r in rows:
+            if r["eventtype"] == "UNPARSED":
+                continue
+            t = r["event_time"]
+            why = ""
+            if t > now + FUTURE:
+                why = "dated in the future"
+            elif floor is not None and t < floor - OUT_OF_ORDER:
+                why = f"dated before the line it follows ({floor.isoformat()})"
+            if why:
+                r.update(eventtype="UNPARSED", event_time=r["read_at"], uniqueid="")
+                r["note"] = f"out of order: {why}"[:200]
+            else:
+                floor = t if floor is None else max(floor, t)
+        return floor

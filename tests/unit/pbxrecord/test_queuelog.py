@@ -169,3 +169,31 @@ def test_a_rotated_queue_log_is_finished_first(engine: Engine, tmp_path: Path) -
     res = reader.read_available()
     assert res.lines == 2
     assert [e for e, _ in stored(engine)] == ["QUEUESTART", "ADDMEMBER", "PAUSE", "UNPAUSE"]
+
+
+def test_a_line_made_by_a_callers_number_is_set_aside(engine: Engine, tmp_path: Path) -> None:
+    """The lab's Asterisk 16, called from the number ``0312%0A1700000000%7CNONE...``,
+    wrote these lines (the caller's number ends the ENTERQUEUE line, its line break
+    starts a PAUSE of the caller's making, backdated to a stretch nobody saw)."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(
+        b"1796394157|NONE|NONE|NONE|QUEUESTART|\n"
+        b"1796394158|cclab-1796394157.0|small|NONE|ENTERQUEUE||0312\n"
+        b"1700000000|NONE|small|Agent 1|PAUSE|forged|1\n"
+        b"1796394159|cclab-1796394157.0|small|Agent 2|RINGCANCELED|611\n"
+        # Two threads: stamped 1796394158, written after a line stamped a second later.
+        b"1796394158|NONE|small|Agent 2|UNPAUSE|\n"
+        b"1796394159|cclab-1796394157.0|small|NONE|ABANDON|1|1|1\n"
+    )
+    res = QueueLogReader(engine, "lab", path).read_available()
+    assert (res.lines, res.bad) == (6, 1)
+    rows = stored(engine)
+    assert [e for e, _ in rows] == [
+        "QUEUESTART", "ENTERQUEUE", "UNPARSED", "RINGCANCELED", "UNPAUSE", "ABANDON"
+    ]  # fmt: skip
+    assert (rows[2][1] or "").startswith("out of order: dated before the line it follows")
+    # Appended later, read from the cursor: a backdated line is set aside there too.
+    with path.open("ab") as f:
+        f.write(b"1796394100|NONE|small|Agent 1|PAUSE|forged|1\n")
+        f.write(b"9796394100|NONE|small|Agent 1|PAUSE|forged|1\n")  # far in the future
+    assert QueueLogReader(engine, "lab", path).read_available().bad == 2
