@@ -29,21 +29,27 @@ log = structlog.get_logger("callcenter.agents")
 BATCH = 2000
 
 
-def record_from_queue_log(engine: Engine, server_id: str, names: Mapping[str, str]) -> int:
-    """Map the queue_log lines stored since the mark to agent_events; returns the
-    activity rows found (those already stored are skipped)."""
+def record_from_queue_log(
+    engine: Engine, server_id: str, names: Mapping[str, str], *, from_start: bool = False
+) -> int:
+    """Map the queue_log lines stored since the mark (every stored line with
+    ``from_start``: a rebuild) to agent_events; returns the activity rows found (those
+    already stored are skipped)."""
     found = 0
+    after: int | None = 0 if from_start else None
     while True:
         with engine.connect() as conn:
             cur = load_cursor(conn, server_id, QUEUE_LOG)
             if cur is None:
                 return found
+            if after is None:
+                after = cur.reconciled_id
             lines = conn.execute(
                 select(RECORD.c.id, RECORD.c.eventtype, RECORD.c.line)
                 .where(
                     RECORD.c.server_id == server_id,
                     RECORD.c.source == QUEUE_LOG,
-                    RECORD.c.id > cur.reconciled_id,
+                    RECORD.c.id > after,
                 )
                 .order_by(RECORD.c.id)
                 .limit(BATCH)
@@ -63,12 +69,17 @@ def record_from_queue_log(engine: Engine, server_id: str, names: Mapping[str, st
                 by_key[tuple(r[k] for k in KEY)] = r
         with engine.begin() as conn:
             insert_rows(conn, list(by_key.values()))
-            # Only the mark: the reader owns the rest of the cursor.
+            # Only the mark, and never back: the reader owns the rest of the cursor.
             conn.execute(
                 update(CURSOR)
-                .where(CURSOR.c.server_id == server_id, CURSOR.c.source == QUEUE_LOG)
+                .where(
+                    CURSOR.c.server_id == server_id,
+                    CURSOR.c.source == QUEUE_LOG,
+                    CURSOR.c.reconciled_id < lines[-1][0],
+                )
                 .values(reconciled_id=lines[-1][0])
             )
+        after = lines[-1][0]
         found += len(by_key)
         if len(lines) < BATCH:
             return found

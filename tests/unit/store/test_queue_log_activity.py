@@ -112,6 +112,9 @@ def test_a_pause_while_the_daemon_was_away_fills_its_gap(engine: Engine, tmp_pat
     with engine.begin() as conn:
         conn.execute(update(PbxCursor).values(reconciled_id=0))
     assert record_from_queue_log(engine, SERVER, NAMES) == 5
+    assert record_from_queue_log(engine, SERVER, NAMES) == 0  # the mark moved
+    assert record_from_queue_log(engine, SERVER, NAMES, from_start=True) == 5  # a rebuild
+    assert record_from_queue_log(engine, SERVER, NAMES) == 0  # ...left the mark alone
     assert pbx_rows(engine) == 5
 
     doc = day_doc(engine)
