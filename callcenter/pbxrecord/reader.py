@@ -280,8 +280,9 @@ class RecordFileReader:
             inode = os.fstat(f.fileno()).st_ino
             if inode != cur.inode:
                 cur.inode, cur.offset = inode, 0
-            # The newest line read before (lines are written in time order).
-            floor = self.newest_line() if cur.offset > 0 else None
+            # The newest line read before (lines are written in time order), looked up
+            # once there is something to compare with it.
+            continuing, floor, looked = cur.offset > 0, None, False
             while res.bytes < max_bytes:
                 f.seek(cur.offset)
                 chunk = f.read(min(CHUNK_BYTES, max_bytes - res.bytes))
@@ -293,6 +294,8 @@ class RecordFileReader:
                 lines = [ln for ln in chunk[: end + 1].split(b"\n") if ln.strip()]
                 now = datetime.now(UTC)
                 rows = [self.row_of(ln, now) for ln in lines]
+                if continuing and not looked:
+                    floor, looked = self.newest_line(), True
                 floor = self.vet(rows, floor, now)
                 bad = sum(1 for r in rows if r["eventtype"] == "UNPARSED")
                 cur.offset += end + 1
