@@ -75,11 +75,17 @@ def agent_id(field: str, names: Mapping[str, str]) -> str:
     return names.get(field, field)
 
 
+# A queue call longer than a day is not one Asterisk timed (its field is "%ld" seconds).
+MAX_TALK = 86_400
+
+
 def _seconds(value: str) -> float:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
+    """Whole seconds as Asterisk writes them; anything else (``inf``, ``1e300``, ``-3``:
+    a damaged or forged line) is 0, never a span the day's arithmetic cannot hold."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
         return 0.0
+    n = int(value)
+    return float(n) if n <= MAX_TALK else 0.0
 
 
 def events_of_line(line: QueueLogLine, names: Mapping[str, str]) -> list[AgentEvent]:

@@ -74,6 +74,10 @@ def test_each_member_line_is_its_activity() -> None:
         ("ATTENDEDTRANSFER|LINK|a|b|5|64|1", 64.0),
         ("COMPLETEAGENT|5|-3|1", 0.0),
         ("COMPLETEAGENT|5|nan?|1", 0.0),
+        ("COMPLETEAGENT|5|inf|1", 0.0),
+        ("COMPLETEAGENT|5|1e300|1", 0.0),
+        ("COMPLETEAGENT|5|86401|1", 0.0),
+        ("COMPLETEAGENT|5|86400|1", 86400.0),
         ("COMPLETEAGENT|", 0.0),
     ],
 )
