@@ -162,32 +162,40 @@ def queue_log_span(engine: Engine, server_id: str) -> Interval | None:
             select(func.min(RECORD.c.event_time)).where(
                 RECORD.c.server_id == server_id,
                 RECORD.c.source == QUEUE_LOG,
-                RECORD.c.eventtype != "UNPARSED",
+                RECORD.c.eventtype.not_in(("UNPARSED", "LOST")),
             )
         ).scalar()
     return None if first is None else (_utc(first), _utc(until))
 
 
-def queue_log_restarts(
-    engine: Engine, server_id: str, start: datetime, end: datetime
-) -> list[Interval]:
-    """Each Asterisk (re)start in [start, end) the queue_log shows (its QUEUESTART line),
-    with the time of the line before it: Asterisk stopped somewhere in between."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
+def queue_log_restarts(engine: Engine, server_id: str, start: datetime) -> list[Interval]:
+    """The stretches the queue_log cannot vouch for, from ``start`` on: each Asterisk
+    (re)start (its QUEUESTART line; Asterisk stopped somewhere after the line before it)
+    and each LOST mark (lines rotated away or truncated before they were read), as
+    (the time of the line read before it, its own time)."""
+    start = start.astimezone(UTC)
     r = RECORD.c
     mine = (r.server_id == server_id) & (r.source == QUEUE_LOG)
     out: list[Interval] = []
     with engine.connect() as conn:
-        starts = conn.execute(
-            select(r.event_time).where(
-                mine, r.eventtype == "QUEUESTART", r.event_time >= start, r.event_time < end
+        marks = conn.execute(
+            select(r.id, r.event_time)
+            .where(
+                mine,
+                r.eventtype.in_(("QUEUESTART", "LOST")),
+                # Not bounded by ``end``: a mark found later may cover a stretch before.
+                r.event_time >= start,
             )
-        ).scalars()
-        for at in sorted(set(starts)):
+            .order_by(r.id)
+        ).all()
+        for rid, at in marks:
+            # The line stored before it (file order): a LOST mark's time is when it was
+            # found, and lines of the next file may carry earlier times.
             before = conn.execute(
-                select(func.max(r.event_time)).where(
-                    mine, r.eventtype != "UNPARSED", r.event_time < at
-                )
+                select(r.event_time)
+                .where(mine, r.id < rid, r.eventtype.not_in(("UNPARSED", "LOST")))
+                .order_by(r.id.desc())
+                .limit(1)
             ).scalar()
             out.append((_utc(before if before is not None else at), _utc(at)))
     return out

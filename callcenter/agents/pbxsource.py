@@ -123,7 +123,7 @@ def filled(
     and where the queue_log's rows may be used.
 
     ``record``: the queue_log's first line .. the moment it was last read through;
-    ``restarts``: per QUEUESTART, (the line before it, the QUEUESTART); ``holes``: the
+    ``restarts``: per QUEUESTART or LOST mark, (the line before it, the mark); ``holes``: the
     AMI gaps before short ones are merged away (coverage.SLACK), default ``gaps``: a
     pause in a reconnect of a few seconds is the queue_log's to tell.
     Returns (the holes the daemon had seen the PBX before, the unknown stretches)."""
@@ -134,9 +134,9 @@ def filled(
             unknown.append((gs, ge))  # the state it starts in is not known
             continue
         cut = min(ge, max(gs, record[1] + EDGE))
-        for before, restart in restarts:
-            if gs <= restart < ge:
-                cut = min(cut, max(gs, min(before + EDGE, restart)))
+        for before, mark in restarts:
+            if before < ge and mark >= gs:  # [before, mark] meets the gap
+                cut = min(cut, max(gs, min(before + EDGE, mark)))
         if cut < ge:
             unknown.append((cut, ge))
     return usable, unknown

@@ -278,7 +278,7 @@ def activity_by_agent(
         gaps,
         since=since,
         record=queue_log_span(engine, server_id) if holes else None,
-        restarts=queue_log_restarts(engine, server_id, since, stop) if gaps else [],
+        restarts=queue_log_restarts(engine, server_id, since) if gaps else [],
         holes=holes,
     )
     events = combine(rows, usable)

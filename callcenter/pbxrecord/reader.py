@@ -39,6 +39,7 @@ RECORD: Table = PbxRecordRow.__table__  # type: ignore[assignment]
 CURSOR: Table = PbxCursor.__table__  # type: ignore[assignment]
 SOURCE = "cel"
 QUEUE_LOG = "qlog"
+LOST = "LOST"  # the mark of queue_log lines that may never be read (rotated or truncated)
 CHUNK_BYTES = 4 << 20
 # Lines are written in time order, but two threads may stamp a second, then write in the
 # other order (ast_queue_log takes time(NULL) before the file's lock): some slack.
@@ -208,6 +209,9 @@ class RecordFileReader:
     def newest_line(self) -> datetime | None:
         return None
 
+    def note_lost(self, cur: Cursor, why: str) -> None:
+        """Lines may have been lost (rotation, truncation): the warning says so."""
+
     def read_available(
         self,
         max_bytes: int = 64 << 20,
@@ -237,6 +241,7 @@ class RecordFileReader:
                     offset=cur.offset,
                     note="run `callcenter reconcile --day` on a copy of the old file",
                 )
+                self.note_lost(cur, "rotated away before its end was read")
             else:
                 log.info("pbxrecord.rotated", path=str(self.path), old=str(old))
             cur = Cursor(str(self.path), st.st_ino, 0, cur.reconciled_id, cur.read_until)
@@ -244,6 +249,7 @@ class RecordFileReader:
             cur = Cursor(str(self.path), st.st_ino, 0, 0, None)
         if st.st_size < cur.offset:
             log.warning("pbxrecord.truncated", path=str(self.path), had=cur.offset)
+            self.note_lost(cur, "truncated before its end was read")
             cur.offset = 0
         started = datetime.now(UTC)
         total += self._read_file(self.path, cur, max_bytes - total.bytes)
@@ -331,6 +337,32 @@ class QueueLogReader(RecordFileReader):
     def row_of(self, raw: bytes, read_at: datetime) -> dict[str, Any]:
         return queue_log_row(self.server_id, raw, read_at)
 
+    def note_lost(self, cur: Cursor, why: str) -> None:
+        """Keep a LOST mark in the record: the figures then treat the stretch from the
+        last line read to now as one the queue_log cannot vouch for (decision 0016)."""
+        now = datetime.now(UTC)
+        text = f"{why}: {cur.path} inode {cur.inode} from byte {cur.offset}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert,
+                [
+                    {
+                        "server_id": self.server_id,
+                        "source": QUEUE_LOG,
+                        "line_hash": hashlib.sha1(
+                            f"{text} at {now.isoformat()}".encode(), usedforsecurity=False
+                        ).hexdigest(),
+                        "event_time": now,
+                        "read_at": now,
+                        "eventtype": LOST,
+                        "uniqueid": "",
+                        "linkedid": "",
+                        "line": "",
+                        "note": text[:200],
+                    }
+                ],
+            )
+
     def newest_line(self) -> datetime | None:
         # Not read_until: that is the daemon's clock at the last read through, and
         # another host's file may run a little behind it.
@@ -339,7 +371,7 @@ class QueueLogReader(RecordFileReader):
                 select(func.max(RECORD.c.event_time)).where(
                     RECORD.c.server_id == self.server_id,
                     RECORD.c.source == QUEUE_LOG,
-                    RECORD.c.eventtype != "UNPARSED",
+                    RECORD.c.eventtype.not_in(("UNPARSED", LOST)),
                 )
             ).scalar()
         return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))

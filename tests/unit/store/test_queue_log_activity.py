@@ -152,6 +152,36 @@ def test_a_restart_in_the_gap_leaves_it_unknown_after_the_last_line(
     assert doc["pause_by_reason"] == {"休憩": 0.001, "朝礼": 1800}
 
 
+def test_lines_truncated_away_unread_leave_their_stretch_unknown(
+    engine: Engine, tmp_path: Path
+) -> None:
+    the_ami_record(engine)
+    path = tmp_path / "queue_log"
+    read(
+        engine,
+        path,
+        [
+            line("08:30", "MANAGER", "support", "PJSIP/agent1", "ADDMEMBER", ""),
+            line("10:10", "NONE", "support", "Agent 1", "PAUSE", "休憩"),
+        ],
+    )
+    # copytruncate: what was written after the last read is gone, the file starts over.
+    read(engine, path, [line("10:40", "NONE", "support", "Agent 1", "UNPAUSE", "")])
+    with engine.connect() as conn:
+        marks = conn.execute(
+            select(PbxRecordRow.eventtype, PbxRecordRow.note).where(
+                PbxRecordRow.eventtype == "LOST"
+            )
+        ).all()
+    assert [(e, (n or "").split(":")[0]) for e, n in marks] == [
+        ("LOST", "truncated before its end was read")
+    ]
+    doc = day_doc(engine)
+    (gap,) = doc["unknown"]
+    assert gap["from"] > iso("10:10")
+    assert gap["to"] == iso("10:40")  # seen again by the new file's line
+
+
 async def test_the_follower_reads_and_records_each_pass(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "queue_log"
     path.write_text(line("10:10", "NONE", "support", "Agent 1", "PAUSE", "休憩") + "\n")
