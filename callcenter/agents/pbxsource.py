@@ -7,12 +7,14 @@ daemon did not see. Its rows are stored in ``agent_events`` with ``source = 'pbx
 take part in the figures only there:
 
 - an AMI row always wins: a queue_log row counts only inside a stretch no AMI
-  connection covered, and not when an AMI row of the same agent, queue and kind is
-  within ``SAME_FACT`` of it (the two are one fact, the AMI row has the finer time);
+  connection covered (a reconnect of a few seconds included), and not when an AMI row
+  of the same agent, queue and kind is within ``SAME_FACT`` of it (the two are one
+  fact, the AMI row has the finer time);
 - such a stretch is filled (no longer ``unknown``) only when the daemon saw the PBX just
   before it (the state it starts from is known), for as long as the file had been read
   through, and up to Asterisk's first restart in it (QUEUESTART: static and persistent
-  members come back without a line; the next resync says who is in).
+  members come back without a line; the next resync says who is in) or lines lost with
+  a rotation or truncation (a LOST mark).
 """
 
 from __future__ import annotations
@@ -46,8 +48,6 @@ MEMBER_EVENTS = frozenset(
 # The line a stretch is known up to is itself known: the unknown begins just after it
 # (an event at the very start of a gap would count as the agent seen again).
 EDGE = timedelta(milliseconds=1)
-RESTART = "QUEUESTART"  # Asterisk's queue logger started: Asterisk (re)started
-_TALK_ENDS = frozenset({"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
 
 
 def agent_names(agents: Iterable[tuple[str, str]]) -> dict[str, str]:
