@@ -1,5 +1,5 @@
 """Where the daemon reaches the PBX: its AMI (the running lab, or the configured manager)
-and the file of its own record (CEL)."""
+and the files of its own record (CEL, queue_log)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 from callcenter.ami.settings import AMITarget
 from callcenter.config import Config
 from callcenter.lab import Lab
-from callcenter.pbxrecord.settings import DEFAULT_CEL_FILE
+from callcenter.pbxrecord.settings import DEFAULT_CEL_FILE, DEFAULT_QUEUE_LOG
 from callcenter.settings_base import ConfigError
 
-__all__ = ["AMITarget", "cel_path", "resolve_ami_target"]
+__all__ = ["AMITarget", "cel_path", "queue_log_path", "resolve_ami_target"]
 
 
 def resolve_ami_target(cfg: Config, environ: Mapping[str, str] | None = None) -> AMITarget:
@@ -42,3 +42,12 @@ def cel_path(cfg: Config) -> Path:
     if cfg.ami.use_lab:
         return Lab(cfg).work / "log" / "cel-custom" / "callcenter.csv"
     return Path(DEFAULT_CEL_FILE)
+
+
+def queue_log_path(cfg: Config) -> Path:
+    """Asterisk's queue_log (docs/decisions/0016-queue-log.md)."""
+    if cfg.pbx_record.queue_log_file:
+        return cfg.path(cfg.pbx_record.queue_log_file)
+    if cfg.ami.use_lab:
+        return Lab(cfg).work / "log" / "queue_log"
+    return Path(DEFAULT_QUEUE_LOG)

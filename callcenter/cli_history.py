@@ -50,7 +50,8 @@ def add_parsers(sub: Any, add_config: Callable[[argparse.ArgumentParser], None])
     q.add_argument(
         "--rebuild",
         action="store_true",
-        help="first re-derive the period's record from the stored AMI events",
+        help="first re-derive the period's record from the stored AMI events (and the "
+        "stored queue_log lines)",
     )
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_config(q)
@@ -191,6 +192,8 @@ def cmd_agents(cfg: Config, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from callcenter.agents.activity import local_day_bounds
+    from callcenter.agents.pbxsource import agent_names
+    from callcenter.agents.queuelog import record_from_queue_log
     from callcenter.agents.record import activity_by_agent, rebuild_activity
 
     if args.day_from >= args.day_to:
@@ -208,6 +211,9 @@ def cmd_agents(cfg: Config, args: argparse.Namespace) -> int:
                 end = local_day_bounds(args.day_to, tz)
                 found = rebuild_activity(engine, cfg.server.id, start, end)
                 print(f"rebuilt from the event log: {found} activity events", file=sys.stderr)
+                names = agent_names((a.id, a.name) for a in cfg.agents)
+                found = record_from_queue_log(engine, cfg.server.id, names, from_start=True)
+                print(f"rebuilt from the queue_log: {found} activity events", file=sys.stderr)
             days = activity_by_agent(
                 engine,
                 cfg.server.id,

@@ -101,8 +101,10 @@ def query_coverage(
     *,
     server_id: str | None = None,
     now: datetime | None = None,
+    slack: timedelta = SLACK,
 ) -> list[ServerCoverage]:
-    """Each server's coverage of [start, end) (capped at now: the future is not a gap)."""
+    """Each server's coverage of [start, end) (capped at now: the future is not a gap);
+    AMI intervals closer than ``slack`` are one."""
     # In UTC: SQLite compares the stored UTC text, not instants.
     start = start.astimezone(UTC)
     end = min(end, now or datetime.now(UTC)).astimezone(UTC)
@@ -110,7 +112,8 @@ def query_coverage(
         stmt = select(COVERAGE.c.server_id, COVERAGE.c.started_at, COVERAGE.c.ended_at).where(
             COVERAGE.c.started_at < end, COVERAGE.c.ended_at >= start
         )
-        cursors = select(CURSOR.c.server_id, CURSOR.c.read_until)
+        # Calls' coverage is CEL's: the queue_log sees agents, not calls (decision 0016).
+        cursors = select(CURSOR.c.server_id, CURSOR.c.read_until).where(CURSOR.c.source == "cel")
         if server_id is not None:
             stmt = stmt.where(COVERAGE.c.server_id == server_id)
             cursors = cursors.where(CURSOR.c.server_id == server_id)
@@ -121,7 +124,9 @@ def query_coverage(
         first = {}
         for sid in until:
             t = conn.execute(
-                select(func.min(RECORD.c.event_time)).where(RECORD.c.server_id == sid)
+                select(func.min(RECORD.c.event_time)).where(
+                    RECORD.c.server_id == sid, RECORD.c.source == "cel"
+                )
             ).scalar()
             if t is not None:
                 first[sid] = t
@@ -130,11 +135,69 @@ def query_coverage(
         servers.add(server_id)
     out = []
     for sid in sorted(servers):
-        ami = merge(((r[1], r[2]) for r in ami_rows if r[0] == sid), SLACK)
+        ami = merge(((r[1], r[2]) for r in ami_rows if r[0] == sid), slack)
         record = (_utc(first[sid]), _utc(until[sid])) if sid in until and sid in first else None
         covered = [*ami, *([record] if record else [])]
         gaps = uncovered(start, end, covered) if start < end else []
         out.append(ServerCoverage(sid, ami, record, gaps))
+    return out
+
+
+# The queue_log's lines in pbx_record (pbxrecord.reader.QueueLogReader).
+QUEUE_LOG = "qlog"
+
+
+def queue_log_span(engine: Engine, server_id: str) -> Interval | None:
+    """The stretch Asterisk's queue_log is known whole for: from its first line read to
+    the moment a read last found its end (decision 0016); None when never read."""
+    with engine.connect() as conn:
+        until = conn.execute(
+            select(CURSOR.c.read_until).where(
+                CURSOR.c.server_id == server_id, CURSOR.c.source == QUEUE_LOG
+            )
+        ).scalar()
+        if until is None:
+            return None
+        first = conn.execute(
+            select(func.min(RECORD.c.event_time)).where(
+                RECORD.c.server_id == server_id,
+                RECORD.c.source == QUEUE_LOG,
+                RECORD.c.eventtype.not_in(("UNPARSED", "LOST")),
+            )
+        ).scalar()
+    return None if first is None else (_utc(first), _utc(until))
+
+
+def queue_log_restarts(engine: Engine, server_id: str, start: datetime) -> list[Interval]:
+    """The stretches the queue_log cannot vouch for, from ``start`` on: each Asterisk
+    (re)start (its QUEUESTART line; Asterisk stopped somewhere after the line before it)
+    and each LOST mark (lines rotated away or truncated before they were read), as
+    (the time of the line read before it, its own time)."""
+    start = start.astimezone(UTC)
+    r = RECORD.c
+    mine = (r.server_id == server_id) & (r.source == QUEUE_LOG)
+    out: list[Interval] = []
+    with engine.connect() as conn:
+        marks = conn.execute(
+            select(r.id, r.event_time)
+            .where(
+                mine,
+                r.eventtype.in_(("QUEUESTART", "LOST")),
+                # Not bounded by ``end``: a mark found later may cover a stretch before.
+                r.event_time >= start,
+            )
+            .order_by(r.id)
+        ).all()
+        for rid, at in marks:
+            # The line stored before it (file order): a LOST mark's time is when it was
+            # found, and lines of the next file may carry earlier times.
+            before = conn.execute(
+                select(r.event_time)
+                .where(mine, r.id < rid, r.eventtype.not_in(("UNPARSED", "LOST")))
+                .order_by(r.id.desc())
+                .limit(1)
+            ).scalar()
+            out.append((_utc(before if before is not None else at), _utc(at)))
     return out
 
 

@@ -16,12 +16,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents import AgentService
+from callcenter.agents.pbxsource import agent_names
+from callcenter.agents.queuelog import QueueLogFollower
 from callcenter.agents.record import ActivityRecorder
 from callcenter.ami import AMIClient, Message
 
 # Where the daemon connects; imported from here by the CLI and tests.
 from callcenter.ami.settings import AMITarget as AMITarget
-from callcenter.ami_target import cel_path
+from callcenter.ami_target import cel_path, queue_log_path
 from callcenter.ami_target import resolve_ami_target as resolve_ami_target
 from callcenter.backoff import backoff
 from callcenter.calls import CallControl
@@ -39,7 +41,7 @@ from callcenter.metrics import CallFigures
 from callcenter.metrics.definitions import definitions_of
 from callcenter.metrics.today import TodaySums
 from callcenter.pbxrecord.follower import PbxRecordFollower
-from callcenter.pbxrecord.reader import CelFileReader
+from callcenter.pbxrecord.reader import CelFileReader, QueueLogReader
 from callcenter.pbxrecord.reconcile import PassResult, classifier_for
 from callcenter.rebuild import open_call_events
 from callcenter.reports.delivery import ReportDelivery
@@ -171,6 +173,17 @@ class Daemon:
             if cfg.pbx_record.enabled
             else None
         )
+        # And its queue_log: the agents' activity while the daemon did not see the PBX.
+        self.queue_log: QueueLogFollower | None = (
+            QueueLogFollower(
+                self.engine,
+                QueueLogReader(self.engine, cfg.server.id, queue_log_path(cfg)),
+                agent_names((a.id, a.name) for a in cfg.agents),
+                cfg.pbx_record.poll_interval,
+            )
+            if cfg.pbx_record.enabled and cfg.pbx_record.queue_log
+            else None
+        )
         self._pbx_stop = asyncio.Event()
         # The monthly report, made, kept and sent on the first operating day (reports/).
         forms = MonthlyForms(
@@ -204,6 +217,7 @@ class Daemon:
         )
         self._coverage_task: asyncio.Task[None] | None = None
         self._pbx_task: asyncio.Task[None] | None = None
+        self._queue_log_task: asyncio.Task[None] | None = None
         # The parts in front (the HTTP API): they attach themselves; the daemon tells them.
         self.fronts: list[Front] = []
         self.ready = asyncio.Event()
@@ -467,6 +481,9 @@ class Daemon:
                 if self.pbx is not None:
                     pbx = self.pbx
                     self._pbx_task = sup.start("pbx-record", lambda: pbx.run(self._pbx_stop))
+                if self.queue_log is not None:
+                    qlog = self.queue_log
+                    self._queue_log_task = sup.start("queue-log", lambda: qlog.run(self._pbx_stop))
                 self._coverage_task = sup.start(
                     "coverage", lambda: self.coverage.run(self._pbx_stop)
                 )
@@ -534,7 +551,7 @@ class Daemon:
 
     async def _stop_pbx_record(self) -> None:
         self._pbx_stop.set()  # and the coverage keeper, which closes its interval
-        for task in (self._pbx_task, self._coverage_task):
+        for task in (self._pbx_task, self._queue_log_task, self._coverage_task):
             if task is not None:
                 await task
 

@@ -183,6 +183,7 @@ def rebuild_calls(
         starts = conn.execute(
             select(RECORD.c.linkedid).where(
                 RECORD.c.server_id == cfg.server.id,
+                RECORD.c.source == "cel",  # the CEL lines, not the queue_log's
                 RECORD.c.eventtype == "CHAN_START",
                 RECORD.c.uniqueid == RECORD.c.linkedid,
                 RECORD.c.event_time >= start,

@@ -1,14 +1,15 @@
 """The agent activity record (``agent_events``): written, rebuilt, and read into days.
 
-One source: the AMI event log. The daemon records each activity event as it arrives
+Two sources. The AMI event log: the daemon records each activity event as it arrives
 (``ActivityRecorder``, fed by the daemon's event path); ``rebuild_activity`` derives the
 same rows from the stored events with the same mapper, and the daemon runs it over the
 last day at every start, so rows a killed run had not written yet are not lost. Writing
 skips a row already stored (same server, source, agent, queue, kind and time): live and
-rebuilt rows are one.
+rebuilt rows are one. And Asterisk's queue_log (``source = 'pbx'``, agents/queuelog.py),
+used only where AMI was not (agents/pbxsource.py, docs/decisions/0016).
 
 ``activity_by_agent`` is the reading side (the API and the monthly report): each agent's
-figures per local day, with the stretches no AMI connection covered named (coverage).
+figures per local day, with the stretches neither source covered named (coverage).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, Table, and_, func, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.agents.activity import (
@@ -34,8 +36,15 @@ from callcenter.agents.activity import (
     agent_days,
     local_day_bounds,
 )
+from callcenter.agents.pbxsource import combine, filled
 from callcenter.backoff import backoff
-from callcenter.coverage import SLACK, query_coverage, uncovered
+from callcenter.coverage import (
+    SLACK,
+    query_coverage,
+    queue_log_restarts,
+    queue_log_span,
+    uncovered,
+)
 from callcenter.store.db import insert_or_skip
 from callcenter.store.models import AgentEventRow, AMIEvent
 from callcenter.text import forbidden_character
@@ -87,9 +96,14 @@ def write_events(
         by_key[tuple(r[k] for k in KEY)] = r
     rows = list(by_key.values())
     with engine.begin() as conn:
-        stmt = insert_or_skip(conn.dialect.name, AGENT_EVENTS, KEY)
-        for i in range(0, len(rows), 2000):
-            conn.execute(stmt, rows[i : i + 2000])
+        insert_rows(conn, rows)
+
+
+def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows of ``row_of``, one per key, in the caller's transaction; stored ones skipped."""
+    stmt = insert_or_skip(conn.dialect.name, AGENT_EVENTS, KEY)
+    for i in range(0, len(rows), 2000):
+        conn.execute(stmt, rows[i : i + 2000])
 
 
 def _from_row(r: Any) -> AgentEvent:
@@ -153,19 +167,22 @@ def rebuild_activity(engine: Engine, server_id: str, start: datetime, end: datet
 # -- reading --------------------------------------------------------------------------------
 
 
-def load_events(engine: Engine, server_id: str, start: datetime, end: datetime) -> list[AgentEvent]:
-    """What ``agent_days`` needs for [start, end): the rows of [start - LEAD, end), the
-    talks that ended up to TAIL after, and before that the last row of each kind per
-    agent and queue (the state the period starts in)."""
+def load_events(
+    engine: Engine, server_id: str, start: datetime, end: datetime
+) -> list[tuple[str, AgentEvent]]:
+    """What ``agent_days`` needs for [start, end), each row with its source: the rows of
+    [start - LEAD, end), the talks that ended up to TAIL after, and before that the last
+    row of each kind per agent, queue and source (the state the period starts in)."""
     lead = (start - LEAD).astimezone(UTC)
     end = end.astimezone(UTC)
     t = AGENT_EVENTS.c
     mine = t.server_id == server_id
     with engine.connect() as conn:
+        # Per source: the latest queue_log row may be one the AMI row next to it holds.
         latest = (
-            select(t.agent, t.queue, t.kind, func.max(t.at).label("at"))
+            select(t.source, t.agent, t.queue, t.kind, func.max(t.at).label("at"))
             .where(mine, t.at < lead)
-            .group_by(t.agent, t.queue, t.kind)
+            .group_by(t.source, t.agent, t.queue, t.kind)
             .subquery()
         )
         before = conn.execute(
@@ -173,6 +190,7 @@ def load_events(engine: Engine, server_id: str, start: datetime, end: datetime) 
             .join(
                 latest,
                 and_(
+                    t.source == latest.c.source,
                     t.agent == latest.c.agent,
                     t.queue == latest.c.queue,
                     t.kind == latest.c.kind,
@@ -200,25 +218,30 @@ def load_events(engine: Engine, server_id: str, start: datetime, end: datetime) 
             .order_by(t.at, t.id)
         ).all()
     seen: set[tuple[Any, ...]] = set()
-    out: list[AgentEvent] = []
+    out: list[tuple[str, AgentEvent]] = []
     for r in [*before, *listed, *inside]:
-        key = (r.agent, r.queue, r.kind, _utc(r.at))
+        key = (r.source, r.agent, r.queue, r.kind, _utc(r.at))
         if key not in seen:
             seen.add(key)
-            out.append(_from_row(r))
-    out.sort(key=lambda e: e.at)
+            out.append((r.source, _from_row(r)))
+    out.sort(key=lambda e: e[1].at)
     return out
 
 
 def _ami_gaps(
-    engine: Engine, server_id: str, start: datetime, stop: datetime, now: datetime
+    engine: Engine,
+    server_id: str,
+    start: datetime,
+    stop: datetime,
+    now: datetime,
+    slack: timedelta = SLACK,
 ) -> list[Span]:
     """The stretches of [start, stop) no AMI connection of the daemon covered. The last
     few seconds before now are not a gap: the open interval is extended every few
     seconds (coverage.CoverageKeeper)."""
     if stop <= start:
         return []
-    covs = [c for c in query_coverage(engine, start, stop, server_id=server_id, now=now)]
+    covs = query_coverage(engine, start, stop, server_id=server_id, now=now, slack=slack)
     ami = [iv for c in covs if c.server_id == server_id for iv in c.ami]
     gaps = uncovered(start, stop, ami)
     if gaps and gaps[-1][1] >= now - timedelta(seconds=1) and gaps[-1][0] >= now - SLACK:
@@ -244,10 +267,22 @@ def activity_by_agent(
     """
     now = now or datetime.now(UTC)
     start, end = local_day_bounds(day_from, tz), local_day_bounds(day_to, tz)
-    events = load_events(engine, server_id, start, end)
-    since = min([start, *(e.at for e in events)])
-    gaps = _ami_gaps(engine, server_id, since, min(end, now), now)
-    days = agent_days(events, start=start, end=end, tz=tz, now=now, gaps=gaps, wrapup=wrapup)
+    rows = load_events(engine, server_id, start, end)
+    since = min([start, *(e.at for _, e in rows)])
+    stop = min(end, now)
+    gaps = _ami_gaps(engine, server_id, since, stop, now)
+    # What the daemon did not see, Asterisk's queue_log may hold (decision 0016); in
+    # the holes of a quick reconnect too, which the coverage's slack merges away.
+    holes = _ami_gaps(engine, server_id, since, stop, now, timedelta(0))
+    usable, unknown = filled(
+        gaps,
+        since=since,
+        record=queue_log_span(engine, server_id) if holes else None,
+        restarts=queue_log_restarts(engine, server_id, since) if gaps else [],
+        holes=holes,
+    )
+    events = combine(rows, usable)
+    days = agent_days(events, start=start, end=end, tz=tz, now=now, gaps=unknown, wrapup=wrapup)
     return [d for d in days if agent is None or d.agent == agent]
 
 

@@ -219,10 +219,22 @@ contact = sip:{cfg.lab.trunk_address}:{cfg.lab.trunk_port}
     return "\n".join(out)
 
 
+def _logger_conf() -> str:
+    # The queue_log is the agents' record while the daemon does not see the PBX
+    # (docs/decisions/0016): on, and to the file even if a realtime queue_log is set.
+    return (
+        "[general]\nqueue_log = yes\nqueue_log_to_file = yes\nqueue_log_name = queue_log\n"
+        "[logfiles]\nmessages => notice,warning,error,verbose(2)\n"
+    )
+
+
 def _queues_conf(cfg: Config) -> str:
+    # log_membername_as_agent = no (Asterisk's default, said out loud): ADDMEMBER and
+    # REMOVEMEMBER lines name the interface (PJSIP/<agent id>), the others the member's
+    # name; the queue_log reader maps both to the agent id (agents/pbxsource.py).
     general = (
         "[general]\npersistentmembers = no\nautofill = yes\nshared_lastcall = yes\n"
-        "monitor-type = MixMonitor\n\n"
+        "monitor-type = MixMonitor\nlog_membername_as_agent = no\n\n"
     )
     return general + render_queues(cfg)
 
@@ -254,7 +266,7 @@ def render_lab(cfg: Config, work: Path, ports: LabPorts, secret: str) -> Path:
     files = {
         "asterisk.conf": _asterisk_conf(work),
         "modules.conf": _modules_conf(),
-        "logger.conf": "[general]\n[logfiles]\nmessages => notice,warning,error,verbose(2)\n",
+        "logger.conf": _logger_conf(),
         "manager.conf": _manager_conf(cfg, ports, secret),
         "pjsip.conf": _pjsip_conf(cfg, ports),
         "queues.conf": _queues_conf(cfg),

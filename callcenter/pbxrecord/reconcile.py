@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Table, and_, select
 from callcenter.dialplan.settings import AgentConfig
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.pbxrecord.cel import UNUSED, CelParseError, CelRow, build_calls, parse_line
-from callcenter.pbxrecord.reader import RECORD, Cursor, load_cursor, save_cursor
+from callcenter.pbxrecord.reader import RECORD, SOURCE, Cursor, load_cursor, save_cursor
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.store.calls import upsert_statement
 from callcenter.store.models import Call
@@ -57,6 +57,7 @@ class Classifier:
                     select(RECORD.c.line)
                     .where(
                         RECORD.c.server_id == self.server_id,
+                        RECORD.c.source == SOURCE,  # not the queue_log's lines
                         RECORD.c.linkedid.in_(part),
                         RECORD.c.eventtype.not_in(sorted(UNUSED)),
                     )
@@ -155,6 +156,7 @@ def reconcile_pending(engine: Engine, cls: Classifier, settle_before: datetime) 
                 select(RECORD.c.id, RECORD.c.linkedid, RECORD.c.read_at)
                 .where(
                     RECORD.c.server_id == cls.server_id,
+                    RECORD.c.source == SOURCE,
                     RECORD.c.id > cur.reconciled_id,
                     RECORD.c.eventtype == "HANGUP",
                     RECORD.c.uniqueid == RECORD.c.linkedid,
@@ -232,6 +234,7 @@ def reconcile_day(engine: Engine, cls: Classifier, day: date) -> DayReport:
             select(RECORD.c.linkedid).where(
                 and_(
                     RECORD.c.server_id == cls.server_id,
+                    RECORD.c.source == SOURCE,
                     RECORD.c.eventtype == "CHAN_START",
                     RECORD.c.uniqueid == RECORD.c.linkedid,
                     RECORD.c.event_time >= start,

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field
 from callcenter.settings_base import Hint, Settings
 
 DEFAULT_CEL_FILE = "/var/log/asterisk/cel-custom/callcenter.csv"
+DEFAULT_QUEUE_LOG = "/var/log/asterisk/queue_log"
 
 Interval = Annotated[
     float, Field(gt=0, le=3600), Hint("must be between 0 and 3600 seconds, got {input}")
@@ -36,3 +37,7 @@ class PbxRecordSettings(Settings):
     # Each night at this local time the previous day is re-checked whole against the
     # record (as `callcenter reconcile --day` does); "" for never.
     nightly_sweep: Annotated[str, AfterValidator(_sweep_time)] = "03:00"
+    # Asterisk's queue_log, the agents' record while the daemon does not see the PBX
+    # (docs/decisions/0016). Empty: the lab's with ami.use_lab, else the default path.
+    queue_log: bool = True
+    queue_log_file: str = ""
