@@ -85,6 +85,14 @@ def _menu(m: IvrConfig, sounds: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A caller's number is whatever the caller's side sent: PJSIP decodes %0A in the From
+# URI's user part into a line break, and Asterisk writes the number as it is into the
+# queue_log (and CEL, and AMI events), where a line break and a '|' make lines and fields
+# of the caller's own making (a forged PAUSE, seen on the lab). Only the characters a
+# number has are kept, before anything reports it.
+CLEAN_CALLER = " same => n,Set(CALLERID(num)=${FILTER(0-9A-Za-z+*#.,${CALLERID(num)})})"
+
+
 def render_routes(plan: NumberPlan, sounds: Path | None = None) -> str:
     """[callcenter-routes] (published numbers), one context per IVR menu and per group."""
     lines = [HEADER, "[callcenter-routes]"]
@@ -92,18 +100,21 @@ def render_routes(plan: NumberPlan, sounds: Path | None = None) -> str:
         if q.number:
             lines += [
                 f"exten => {q.number},1,Set(__CC_DNIS=${{EXTEN}})",
+                CLEAN_CALLER,
                 f" same => n,Goto(callcenter-queue,{q.name},1)",
             ]
     for m in plan.ivr:
         if m.number:
             lines += [
                 f"exten => {m.number},1,Set(__CC_DNIS=${{EXTEN}})",
+                CLEAN_CALLER,
                 f" same => n,Goto(callcenter-ivr-entry,{m.name},1)",
             ]
     for g in plan.groups:
         if g.number:
             lines += [
                 f"exten => {g.number},1,Set(__CC_DNIS=${{EXTEN}})",
+                CLEAN_CALLER,
                 f" same => n,Goto(callcenter-group-entry,{g.name},1)",
             ]
     lines.append("")
