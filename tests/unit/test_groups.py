@@ -8,6 +8,7 @@ import pytest
 
 from callcenter.config import Config, ConfigError, parse_config
 from callcenter.dialplan import render_routes
+from callcenter.dialplan.render import CLEAN_CALLER
 from callcenter.dialplan.settings import AgentConfig, GroupConfig, IvrConfig, QueueConfig
 from callcenter.telephony.calls import Outcome
 from callcenter.telephony.tracker import CallTracker
@@ -207,7 +208,8 @@ def _context(text: str, name: str) -> list[str]:
 def test_group_numbers_are_routed_through_the_contract_entry() -> None:
     lines = render_routes(CFG).splitlines()
     i = lines.index("exten => 3000,1,Set(__CC_DNIS=${EXTEN})")
-    assert lines[i + 1] == " same => n,Goto(callcenter-group-entry,all,1)"
+    assert lines[i + 1] == CLEAN_CALLER  # only a number's characters, before anything else
+    assert lines[i + 2] == " same => n,Goto(callcenter-group-entry,all,1)"
     assert " same => n,Goto(callcenter-group-entry,late,1)" in lines
     # A group without a number is reached from a menu or an overflow only.
     assert "callcenter-group-entry,hunt" not in render_routes(CFG)
@@ -274,16 +276,14 @@ def test_group_output_is_deterministic_and_leaves_the_rest_alone() -> None:
     assert text == render_routes(CFG)
     without = render_routes(Config(queues=CFG.queues, ivr=CFG.ivr, groups=(), agents=CFG.agents))
     # The same queue and menu output, with the group routes and contexts added after it.
-    group_routes = {
-        "exten => 3000,1,Set(__CC_DNIS=${EXTEN})",
-        " same => n,Goto(callcenter-group-entry,all,1)",
-        "exten => 3001,1,Set(__CC_DNIS=${EXTEN})",
-        " same => n,Goto(callcenter-group-entry,late,1)",
-        "exten => 3002,1,Set(__CC_DNIS=${EXTEN})",
-        " same => n,Goto(callcenter-group-entry,last,1)",
-    }
     head, groups = text.split("\n[callcenter-group-all]\n", 1)
-    assert [ln for ln in head.splitlines() if ln not in group_routes] == without.splitlines()
+    lines = head.splitlines()
+    for number, name in (("3000", "all"), ("3001", "late"), ("3002", "last")):
+        i = lines.index(f"exten => {number},1,Set(__CC_DNIS=${{EXTEN}})")
+        assert lines[i + 1 : i + 3] == [
+            CLEAN_CALLER, f" same => n,Goto(callcenter-group-entry,{name},1)"]  # fmt: skip
+        del lines[i : i + 3]
+    assert lines == without.splitlines()
     assert groups.count("\n[callcenter-group-") == 3
 
 
