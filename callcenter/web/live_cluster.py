@@ -137,6 +137,7 @@ class ClusterLive:
     async def _publish_loop(self) -> None:
         last_key: str | None = None
         last_at = 0.0
+        failures = 0
         loop = asyncio.get_running_loop()
         next_start = loop.time()
         while True:
@@ -162,11 +163,18 @@ class ClusterLive:
                 try:
                     await live_states.publish(await self._publisher.get(), state)
                 except (psycopg.Error, OSError) as exc:
-                    # The database is away: the next change or heartbeat tries again.
-                    log.warning("cluster.publish_failed", error=type(exc).__name__)
+                    # The database is away: the next change or heartbeat tries again, backing
+                    # off (not up to 50 times a second for an outage of hours), said once.
+                    if not failures:
+                        log.warning("cluster.publish_failed", error=type(exc).__name__)
+                    failures += 1
                     await self._publisher.drop()
                     last_key = None
+                    next_start = loop.time() + backoff(failures - 1, 0.2, 5.0)
                 else:
+                    if failures:
+                        log.info("cluster.publish_back", after_failures=failures)
+                    failures = 0
                     self.published += 1
                     last_key, last_at = key, now
 
@@ -212,6 +220,7 @@ class ClusterLive:
             await self._reader.drop()
 
     async def _read_loop(self) -> None:
+        failures = 0
         while True:
             await self._read_wake.wait()
             self._read_wake.clear()
@@ -227,12 +236,15 @@ class ClusterLive:
                     for server in sorted(marked):
                         rows += await live_states.read(conn, server)
             except (psycopg.Error, OSError) as exc:
-                log.warning("cluster.read_failed", error=type(exc).__name__)
+                if not failures:  # said once per outage, retried with the shared backoff
+                    log.warning("cluster.read_failed", error=type(exc).__name__)
+                failures += 1
                 await self._reader.drop()
                 self._reload = True  # read everything once the database is back
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(backoff(failures - 1, 0.2, 5.0))
                 self._read_wake.set()
                 continue
+            failures = 0
             for row in rows:
                 if row.server_id == self.server_id:
                     continue
