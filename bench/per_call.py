@@ -28,11 +28,12 @@ import io
 import json
 import pstats
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ DIALPLAN_CLASS = frozenset({"VarSet", "Newexten"})
 IDS = ("Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "BridgeUniqueid")
 
 
-def copies(reps: int) -> list[bytes]:
+def copies(reps: int, tag: str = "r") -> list[bytes]:
     """The stream ``reps`` times, each copy's ids suffixed so its calls are new calls."""
     # As the daemon's AMI user receives them: no ``dialplan`` class (the fixture was
     # captured with every class), so neither framed nor handled.
@@ -63,7 +64,7 @@ def copies(reps: int) -> list[bytes]:
     for k in range(reps):
         text = raw
         for key in IDS:
-            text = text.replace(f"\r\n{key}: ".encode(), f"\r\n{key}: r{k}-".encode())
+            text = text.replace(f"\r\n{key}: ".encode(), f"\r\n{key}: {tag}{k}-".encode())
         out.append(text)
     return out
 
@@ -95,6 +96,7 @@ def instrument_writers(stages: Stages) -> None:
     import callcenter.agents.record as activity_record
     import callcenter.store.eventlog as eventlog
     import callcenter.telephony.callswriter as callswriter
+    from callcenter.followups.store import FollowupStore
     from callcenter.incidents.desk import IncidentDesk
 
     # Patched where each writer looks the function up (its module's globals).
@@ -104,7 +106,12 @@ def instrument_writers(stages: Stages) -> None:
     patch(eventlog, "write_rows", "writer: event log rows")
     patch(callswriter, "write_calls", "writer: calls")
     patch(activity_record, "write_events", "writer: agent activity")
-    IncidentDesk._run = stages.wrap("writer: incidents", IncidentDesk._run)  # type: ignore[method-assign]
+    # Every opening (one by one or in a batch) goes through _open_many; surveys are not
+    # in the recorded traffic.
+    IncidentDesk._open_many = stages.wrap("writer: incidents", IncidentDesk._open_many)  # type: ignore[method-assign]
+    for name in ("call_finished", "calls_finished"):
+        wrapped = stages.wrap("writer: follow-ups", getattr(FollowupStore, name))
+        setattr(FollowupStore, name, wrapped)
 
 
 def instrument(d: Daemon, stages: Stages) -> None:
@@ -162,6 +169,7 @@ async def replay(d: Daemon, streams: list[bytes], stages: Stages | None) -> dict
                 d.eventlog.pending
                 or d.calls_writer.unwritten
                 or (d.incidents is not None and d.incidents.pending)
+                or (d.followups is not None and not d.followups.idle.is_set())
             )
         )
     )
@@ -182,6 +190,21 @@ async def replay(d: Daemon, streams: list[bytes], stages: Stages | None) -> dict
     return out
 
 
+@contextlib.contextmanager
+def batches(size: int | None) -> Iterator[None]:
+    """The writers' batch sizes set to ``size`` (None: as shipped) for a while."""
+    import callcenter.followups.desk as followups_desk
+    import callcenter.incidents.desk as incidents_desk
+
+    shipped = incidents_desk.OPEN_BATCH, followups_desk.CALLS_BATCH
+    if size is not None:
+        incidents_desk.OPEN_BATCH = followups_desk.CALLS_BATCH = size
+    try:
+        yield
+    finally:
+        incidents_desk.OPEN_BATCH, followups_desk.CALLS_BATCH = shipped
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     streams = copies(args.reps)
     result: dict[str, Any] = {}
@@ -200,6 +223,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             instrument(d, stages)
             instrument_writers(stages)
             result["timed"] = asyncio.run(replay(d, streams, stages))
+            # Batched writes (as shipped) against one transaction per incident and per
+            # finished call (as before), alternated, each on a fresh database.
+            result["batched_ms"], result["one_by_one_ms"] = [], []
+            for n in range(args.rounds):
+                for key, size in (("batched_ms", None), ("one_by_one_ms", 1)):
+                    with batches(size):
+                        tag = f"{key[0]}{n}x"
+                        dn = make_daemon(url.replace("cc.db", f"cc-{tag}.db"), Path(tmp))
+                        timed = asyncio.run(replay(dn, copies(args.reps, tag), None))
+                    result[key].append(timed["cpu_ms_per_call"])
             # The same again, under cProfile, on a fresh database: where the time goes.
             d2 = make_daemon(url.replace("cc.db", "cc2.db"), Path(tmp))
             prof = cProfile.Profile()
@@ -227,6 +260,12 @@ def print_report(r: dict[str, Any]) -> None:
     for k, v in sorted(t["stages_ms_per_call"].items(), key=lambda kv: -kv[1]):
         print(f"| {k} | {v:.3f} | {100 * v / t['cpu_ms_per_call']:.0f}% |")
     print()
+    if r["batched_ms"]:
+        b, o = statistics.median(r["batched_ms"]), statistics.median(r["one_by_one_ms"])
+        print(f"Median of {len(r['batched_ms'])} alternated runs, ms of CPU a call (no stage "
+              f"timers): incidents and follow-ups written in batches {b:.2f}, one "
+              f"transaction each {o:.2f} (batched / one by one {b / o:.2f})")  # fmt: skip
+        print()
     print(r["profile"])
 
 
@@ -234,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--postgres", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="alternated batched/one-by-one runs")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     # The daemon's log lines (formatted, as in production) go nowhere.

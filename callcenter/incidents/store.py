@@ -10,6 +10,7 @@ fresh row, so no change is lost and none is applied on stale data.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from callcenter.incidents import lifecycle
 from callcenter.incidents.model import (
@@ -57,6 +69,29 @@ WEBHOOK_EVENTS = {
     "resolve": "incident.resolved",
 }
 MAX_RETRIES = 20
+
+
+# Built once: making a statement per call (its values, its cache key) cost more CPU
+# than running it (bench/per_call).
+_REPEAT_OF = (
+    select(INCIDENTS.c.id)
+    .where(
+        INCIDENTS.c.caller_number == bindparam("caller"),
+        INCIDENTS.c.status.in_(sorted(OPEN_STATUSES)),
+        INCIDENTS.c.received_at >= bindparam("since"),
+        INCIDENTS.c.received_at <= bindparam("until"),
+    )
+    .order_by(INCIDENTS.c.received_at.desc())
+    .limit(1)
+)
+
+
+@functools.cache
+def _open_statement(dialect: str) -> Insert:
+    """The call's incident, unless the call has one: its id, or no row."""
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+    keys = ("server_id", "call_linkedid")
+    return insert_or_skip(dialect, INCIDENTS, keys).returning(INCIDENTS.c.id)
 
 
 class IncidentNotFound(LookupError):
@@ -296,55 +331,112 @@ class IncidentStore:
         caller with an open incident received within ``repeat_window`` gets the new
         one linked to it (``related_incident_id``).
         """
-        existing = self.find_by_call(call.server_id, call.linkedid)
-        if existing is not None:
-            return existing, False
+        [result] = self.open_for_calls(
+            [(call, agent_id)], at=at, repeat_window=repeat_window, actor=actor
+        )
+        return result
+
+    def open_for_calls(
+        self,
+        calls: Sequence[tuple[CallRecord, str | None]],
+        *,
+        at: datetime,
+        repeat_window: timedelta,
+        actor: str = "system",
+    ) -> list[tuple[Incident, bool]]:
+        """``open_for_call`` for several (call, agent id), in order, in one transaction.
+
+        All or none: the daemon's desk opens the calls answered since its last write
+        together, because a commit (and the round trips around it) costs more than the
+        rows. Calls are taken in order, so a caller's second call in the same batch is
+        linked to the first one's incident, as it would be one by one.
+        """
+        results: list[tuple[Incident, bool]] = []
+        queued = False
+        with self.engine.begin() as conn:
+            known = self._by_calls(conn, [c for c, _ in calls])
+            for call, agent_id in calls:
+                key = (call.server_id, call.linkedid)
+                existing = known.get(key)
+                if existing is not None:
+                    results.append((existing, False))
+                    continue
+                incident, opened, sent = self._open(conn, call, agent_id, at, repeat_window, actor)
+                known[key] = incident
+                queued = queued or sent
+                results.append((incident, opened))
+        if queued and self.on_commit is not None:
+            self.on_commit()
+        return results
+
+    def _by_calls(
+        self, conn: Connection, calls: Iterable[CallRecord]
+    ) -> dict[tuple[str, str], Incident]:
+        """The incidents already opened for these calls, by (server_id, linkedid)."""
+        by_server: dict[str, set[str]] = {}
+        for c in calls:
+            by_server.setdefault(c.server_id, set()).add(c.linkedid)
+        found: dict[tuple[str, str], Incident] = {}
+        for server_id, linkedids in by_server.items():
+            rows = conn.execute(
+                select(INCIDENTS).where(
+                    INCIDENTS.c.server_id == server_id,
+                    INCIDENTS.c.call_linkedid.in_(sorted(linkedids)),
+                )
+            )
+            for row in rows:
+                found[(row.server_id, row.call_linkedid)] = _incident(row)
+        return found
+
+    def _open(
+        self,
+        conn: Connection,
+        call: CallRecord,
+        agent_id: str | None,
+        at: datetime,
+        repeat_window: timedelta,
+        actor: str,
+    ) -> tuple[Incident, bool, bool]:
+        """Open one call's incident on ``conn``: (incident, opened, webhook queued)."""
         received = datetime.fromtimestamp(call.arrived_at, UTC)
         answered = (
             datetime.fromtimestamp(call.answered_at, UTC) if call.answered_at is not None else None
         )
-        with self.engine.begin() as conn:
-            related = self._repeat_of(conn, call.caller_num, received, repeat_window)
-            incident, entry = lifecycle.open_incident(
-                actor,
-                max(at, answered or received, received),
-                received_at=received,
-                answered_at=answered,
-                call_linkedid=call.linkedid,
-                server_id=call.server_id,
-                caller_number=call.caller_num or None,
-                caller_name=call.caller_name or None,
-                queue=call.queue,
-                ivr_path=call.ivr_path,
-                agent=call.agent,
-                agent_id=agent_id,
-                related_incident_id=related,
-            )
-            keys = ("server_id", "call_linkedid")
-            stmt = insert_or_skip(conn.dialect.name, INCIDENTS, keys).values(
-                version=1, **_row(incident)
-            )
-            # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
-            inserted: int | None = conn.execute(stmt.returning(INCIDENTS.c.id)).scalar()
-            opened = inserted is not None  # None: another writer opened it first
-            if inserted is not None:
-                new_id = int(inserted)
-                incident = _with_id(incident, new_id)
-                conn.execute(insert(HISTORY), [_history_row(new_id, entry)])
-                queued = enqueue(
-                    conn,
-                    WEBHOOK_EVENTS["created"],
-                    incident_dict(incident),
-                    at,
-                    settings=self.webhooks,
-                )
-        if not opened:
-            found = self.find_by_call(call.server_id, call.linkedid)
-            assert found is not None
-            return found, False
-        if queued and self.on_commit is not None:
-            self.on_commit()
-        return incident, True
+        related = self._repeat_of(conn, call.caller_num, received, repeat_window)
+        incident, entry = lifecycle.open_incident(
+            actor,
+            max(at, answered or received, received),
+            received_at=received,
+            answered_at=answered,
+            call_linkedid=call.linkedid,
+            server_id=call.server_id,
+            caller_number=call.caller_num or None,
+            caller_name=call.caller_name or None,
+            queue=call.queue,
+            ivr_path=call.ivr_path,
+            agent=call.agent,
+            agent_id=agent_id,
+            related_incident_id=related,
+        )
+        inserted: int | None = conn.execute(
+            _open_statement(conn.dialect.name), {"version": 1, **_row(incident)}
+        ).scalar()
+        if inserted is None:
+            # Another writer opened it first (it has committed: the conflict waited).
+            theirs = self._by_calls(conn, [call]).get((call.server_id, call.linkedid))
+            assert theirs is not None
+            return theirs, False, False
+        new_id = int(inserted)
+        incident = _with_id(incident, new_id)
+        conn.execute(insert(HISTORY), [_history_row(new_id, entry)])
+        queued = enqueue(
+            conn,
+            WEBHOOK_EVENTS["created"],
+            incident_dict(incident),
+            at,
+            settings=self.webhooks,
+        )
+        return incident, True, queued is not None
 
     def create(self, actor: str, at: datetime, **fields: Any) -> Incident:
         """An incident opened by hand (no call), e.g. from a form or an e-mail."""
@@ -368,15 +460,7 @@ class IncidentStore:
         if not caller or window <= timedelta(0):
             return None
         return conn.execute(
-            select(INCIDENTS.c.id)
-            .where(
-                INCIDENTS.c.caller_number == caller,
-                INCIDENTS.c.status.in_(sorted(OPEN_STATUSES)),
-                INCIDENTS.c.received_at >= received - window,
-                INCIDENTS.c.received_at <= received,
-            )
-            .order_by(INCIDENTS.c.received_at.desc())
-            .limit(1)
+            _REPEAT_OF, {"caller": caller, "since": received - window, "until": received}
         ).scalar()
 
     # -- changing ----------------------------------------------------------------------

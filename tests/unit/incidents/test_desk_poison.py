@@ -45,14 +45,14 @@ async def test_a_failing_job_is_quarantined_and_the_next_runs(
 ) -> None:
     store = IncidentStore(engine)
     desk = IncidentDesk(store, retry_min=0.001, retry_max=0.002, clock=lambda: T0)
-    real = store.open_for_call
+    real = store.open_for_calls
 
-    def poison_first(call, **kwargs):  # type: ignore[no-untyped-def]
-        if call.linkedid == "bad-1":
+    def poison_first(calls, **kwargs):  # type: ignore[no-untyped-def]
+        if any(call.linkedid == "bad-1" for call, _ in calls):
             raise error
-        return real(call, **kwargs)
+        return real(calls, **kwargs)
 
-    monkeypatch.setattr(store, "open_for_call", poison_first)
+    monkeypatch.setattr(store, "open_for_calls", poison_first)
     await desk.start()
     with structlog.testing.capture_logs() as logs:
         desk.call_answered(answered_call("bad-1", "0311110001"))

@@ -253,7 +253,7 @@ async def test_the_desk_opens_in_order_and_retries_through_an_outage(
     desk = IncidentDesk(
         store, retry_min=0.01, retry_max=0.05, clock=lambda: T0 + timedelta(seconds=20)
     )
-    real = store.open_for_call
+    real = store.open_for_calls
     failures = {"left": 3}
 
     def flaky(*args: object, **kwargs: object) -> object:
@@ -262,7 +262,7 @@ async def test_the_desk_opens_in_order_and_retries_through_an_outage(
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "open_for_call", flaky)
+    monkeypatch.setattr(store, "open_for_calls", flaky)
     await desk.start()
     try:
         call = answered_call("cclab-9.9")
