@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import random
 import secrets
 import time
@@ -123,6 +124,7 @@ class AMIClient:
         self.reconnect_min = settings.reconnect_min
         self.reconnect_max = settings.reconnect_max
         self.max_frame_bytes = settings.max_frame_bytes
+        self.read_gather = settings.read_gather
         self._prefix = action_id_prefix or f"cc-{secrets.token_hex(3)}"
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
@@ -311,10 +313,19 @@ class AMIClient:
     # -- reading ---------------------------------------------------------------------
 
     async def _read_loop(self, reader: asyncio.StreamReader, framer: AMIFramer) -> None:
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while True:
+            # Interrupt coalescing: a read that would follow the last one within
+            # read_gather waits for the rest of it, so what arrives meanwhile comes in
+            # the same read. A lone event is read at once.
+            wait = last + self.read_gather - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             data = await reader.read(READ_SIZE)
             if not data:
                 return
+            last = loop.time()
             received = time.time()
             for item in framer.feed(data):
                 if isinstance(item, FrameError):

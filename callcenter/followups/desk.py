@@ -78,8 +78,11 @@ class FollowupDesk:
         retry_min: float = 0.2,
         retry_max: float = 5.0,
         on_change: Callable[[], None] | None = None,
+        gather: float = 0.0,
     ) -> None:
+        """``gather``: how long a job waits for others to share its transaction."""
         self.store = store
+        self.gather = gather
         self._client = client
         self._live = live
         self._agents = {a.id: a for a in agents}
@@ -153,6 +156,10 @@ class FollowupDesk:
         """Write the jobs in order until ``stop``; then what is left, once."""
         while not stop.is_set():
             self._wake.clear()
+            if self._jobs and self.gather > 0:
+                # The calls finishing in the next moment go in the same transaction.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.gather)
             await self._drain(stop)
             if self._jobs:
                 continue

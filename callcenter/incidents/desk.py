@@ -71,8 +71,10 @@ class IncidentDesk:
         retry_max: float = 10.0,
         clock: Callable[[], datetime] | None = None,
         on_opened: Callable[[Incident], None] | None = None,
+        gather: float = 0.0,
     ) -> None:
-        """``agent_ids``: agent name -> id, for calls whose agent is known by name only."""
+        """``agent_ids``: agent name -> id, for calls whose agent is known by name only.
+        ``gather``: how long an opening waits for others to share its transaction."""
         self.store = store
         self.agent_ids = dict(agent_ids or {})
         self.repeat_window = repeat_window
@@ -80,6 +82,7 @@ class IncidentDesk:
         self.retry_max = retry_max
         self._clock = clock or (lambda: datetime.now(UTC))
         self.on_opened = on_opened
+        self.gather = gather
         self._jobs: asyncio.Queue[_Open | _Survey] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         # linkedid -> incident, the last OPENED_KEEP opened by this run
@@ -134,8 +137,12 @@ class IncidentDesk:
             jobs = [await self._jobs.get()]
             # Every opening queued since the last write goes in one transaction (up to
             # OPEN_BATCH): under load a commit per answered call was the largest part
-            # of the daemon's CPU (bench/per_call). A survey ends the batch, so it is
-            # still stored after the opening of its call's incident.
+            # of the daemon's CPU (bench/per_call). At a steady rate answers come one
+            # by one, so the first waits ``gather`` for the next ones (the agent's
+            # console shows the incident that much later). A survey ends the batch, so
+            # it is still stored after the opening of its call's incident.
+            if isinstance(jobs[0], _Open) and self.gather > 0:
+                await asyncio.sleep(self.gather)
             while isinstance(jobs[-1], _Open) and len(jobs) < OPEN_BATCH and not self._jobs.empty():
                 jobs.append(self._jobs.get_nowait())
             try:

@@ -31,7 +31,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, json_serializer=dump_json, pool_pre_ping=True, **kwargs)
+    # A server's connection can be cut (a restart, a failover): pinged before use. A
+    # file's cannot, and a ping per transaction was a round trip for nothing.
+    kwargs.setdefault("pool_pre_ping", not url.startswith("sqlite"))
+    engine = create_engine(url, json_serializer=dump_json, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -510,6 +510,31 @@ async def test_events_arrive_in_order_with_a_float_receive_time(
     assert client.bad_frames == 0
 
 
+async def test_events_close_behind_a_read_come_in_one_read(
+    manager: FakeManager, make_client: ClientFactory
+) -> None:
+    """Interrupt coalescing: after a read, the next waits out ``read_gather``, so the
+    events written meanwhile, one by one, are read (and stamped) together."""
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[str, float, float]] = []  # (seq, receive time, when handled)
+    client = make_client(
+        read_gather=0.5, on_event=lambda msg, t: seen.append((msg["Seq"], t, loop.time()))
+    )
+    await client.start()
+    await asyncio.sleep(0.6)  # the login's reads are long past
+    manager.conn.send_raw(frame({"Event": "Tick", "Seq": "0"}))
+    await eventually(lambda: len(seen) == 1)
+    for n in range(1, 6):  # five writes, each its own TCP segment
+        manager.conn.send_raw(frame({"Event": "Tick", "Seq": str(n)}))
+        await manager.conn.writer.drain()
+        await asyncio.sleep(0.002)
+    await eventually(lambda: len(seen) == 6)
+    assert [s for s, _, _ in seen] == [str(n) for n in range(6)]
+    # One read for the five, and not before the gathering time was over.
+    assert len({t for _, t, _ in seen[1:]}) == 1
+    assert seen[1][2] - seen[0][2] >= 0.5 - 0.01
+
+
 async def test_junk_frame_between_events_is_counted_and_the_connection_survives(
     manager: FakeManager, make_client: ClientFactory
 ) -> None:
