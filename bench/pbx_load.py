@@ -109,13 +109,14 @@ def thread_seconds(pid: int) -> dict[str, float]:
     return out
 
 
-def config_text(work: Path, agents: int, agent_port: int) -> str:
+def config_text(work: Path, agents: int, agent_port: int, read_gather: float | None = None) -> str:
     """The TOML the daemon runs on; the lab is built from the same file."""
+    gather = "" if read_gather is None else f"read_gather = {read_gather}\n"
     lines = [
         # The example's menu and group name its queues and agents: none here.
         "ivr = []\ngroups = []\n",
         '[server]\nid = "load"\n',
-        "[ami]\nuse_lab = true\n",
+        f"[ami]\nuse_lab = true\n{gather}",
         f'[database]\nurl = "sqlite:///{work / "cc.db"}"\nspool_dir = "{work / "spool"}"\n',
         '[log]\nformat = "json"\nlevel = "info"\n',
         "[service]\nmanage_mode = false\n",
@@ -235,7 +236,8 @@ class Bench:
         self.agents = math.ceil(longest * 1.25) + 5
         self.agent_port = free_udp_port()
         self.config = work / "callcenter.toml"
-        self.config.write_text(config_text(work, self.agents, self.agent_port), encoding="utf-8")
+        text = config_text(work, self.agents, self.agent_port, self.args.read_gather)
+        self.config.write_text(text, encoding="utf-8")
         self.cfg = load_config(self.config)
         self.lab = Lab(self.cfg)
         self.state: LabState | None = None
@@ -563,6 +565,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "talk_s": args.talk,
         "window_s": args.window,
         "ring_ms": args.ring,
+        "read_gather": args.read_gather,
         "overload_trigger": args.overload_trigger or "global (default)",
         "idle_s": args.idle,
         "daemon_idle_pct": idle[0],
@@ -592,6 +595,11 @@ def main(argv: list[str] | None = None) -> int:
         "--overload-trigger",
         choices=("global", "pjsip_only", "none"),
         help="PJSIP's taskprocessor_overload_trigger for the lab (Asterisk's default: global)",
+    )
+    ap.add_argument(
+        "--read-gather",
+        type=float,
+        help="the daemon's [ami] read_gather (default: the daemon's own, 0.01 s)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", action="store_true")

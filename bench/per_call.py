@@ -119,7 +119,8 @@ def instrument(d: Daemon, stages: Stages) -> None:
     d.live.apply = stages.wrap("live state", d.live.apply)  # type: ignore[method-assign]
     d.activity.apply = stages.wrap("agent activity", d.activity.apply)  # type: ignore[method-assign]
     d.tracker.apply = stages.wrap("tracker", d.tracker.apply)  # type: ignore[method-assign]
-    d._route = stages.wrap("facts (calls writer, today, incidents)", d._route)  # type: ignore[method-assign]
+    facts = stages.wrap("facts (calls writer, today, incidents)", d.router.route)
+    d.router.route = facts  # type: ignore[method-assign]
 
 
 def make_daemon(url: str, base: Path) -> Daemon:

@@ -425,6 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AMIError as exc:
         print(f"callcenter run: {exc}", file=sys.stderr)
         return 1
+    except Exception:
+        # A bug, not a condition the daemon knows: its traceback as a log line like every
+        # other (one JSON object with ``json``, secrets masked), then a failure exit, so
+        # systemd restarts it.
+        structlog.get_logger("callcenter").critical("daemon.crashed", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from callcenter.ami import AMIClient, Message
 from callcenter.ami.settings import AMITarget as AMITarget
 from callcenter.ami_target import cel_path, queue_log_path
 from callcenter.ami_target import resolve_ami_target as resolve_ami_target
-from callcenter.backoff import backoff
 from callcenter.calls import CallControl
 from callcenter.config import Config
 from callcenter.coverage import CoverageKeeper
@@ -42,21 +41,21 @@ from callcenter.metrics.definitions import definitions_of
 from callcenter.metrics.today import TodaySums
 from callcenter.pbxrecord.follower import PbxRecordFollower
 from callcenter.pbxrecord.reader import CelFileReader, QueueLogReader
-from callcenter.pbxrecord.reconcile import PassResult, classifier_for
+from callcenter.pbxrecord.reconcile import classifier_for
 from callcenter.rebuild import open_call_events
 from callcenter.reports.delivery import ReportDelivery
 from callcenter.reports.forms import MonthlyForms
 from callcenter.reports.providers import providers_for
+from callcenter.routing import FactRouter
 from callcenter.schedule.calendar import BusinessCalendar
 from callcenter.schedule.mode import ModeKeeper
 from callcenter.standby import ActiveRole
-from callcenter.store.db import make_engine, migrate
+from callcenter.store.db import make_engine, migrate_when_up
 from callcenter.store.eventlog import EventLog
 from callcenter.store.upkeep import EventLogUpkeep
 from callcenter.supervise import Supervisor
 from callcenter.telephony.calls import CallRecord
 from callcenter.telephony.callswriter import CallsWriter
-from callcenter.telephony.facts import CallAnswered, CallFinished, Fact
 from callcenter.telephony.live import LIVE_EVENTS, LiveState
 from callcenter.telephony.snapshot import as_of_now, take_parked, take_snapshot
 from callcenter.telephony.tracker import CallTracker
@@ -167,6 +166,10 @@ class Daemon:
             if cfg.incidents.enabled
             else None
         )
+        # The tracker's facts, each to whom it concerns (the one-way path; routing.py).
+        self.router = FactRouter(
+            self.role, self.calls_writer, self.today, self.followups, self.incidents, self.tracker
+        )
         # Asterisk's own record: calls the AMI stream missed are completed from it.
         self.pbx: PbxRecordFollower | None = (
             PbxRecordFollower(
@@ -174,7 +177,7 @@ class Daemon:
                 CelFileReader(self.engine, cfg.server.id, cel_path(cfg)),
                 classifier_for(cfg.server.id, cfg.service, cfg.metrics, cfg.agents),
                 cfg.pbx_record,
-                self._reconciled,
+                self.router.from_record,
                 figures=cfg.metrics,
             )
             if cfg.pbx_record.enabled
@@ -238,53 +241,14 @@ class Daemon:
         for front in self.fronts:
             front.incident_opened(incident)
 
-    def _route(self, facts: list[Fact]) -> None:
-        """Each fact the tracker made known, to whom it concerns (the one-way path)."""
-        if not self.role.active:
-            self._hold(facts)
-            return
-        desk = self.incidents
-        for fact in facts:
-            if isinstance(fact, CallFinished):
-                self._call_finished(fact.call)
-            elif desk is None:
-                continue
-            elif isinstance(fact, CallAnswered):
-                desk.call_answered(fact.call)  # an incident opens: once per call
-            else:
-                at = datetime.fromtimestamp(fact.at, UTC)
-                desk.survey_answer(fact.server_id, fact.linkedid, fact.respondent, fact.answer, at)
-
-    def _hold(self, facts: list[Fact]) -> None:
-        """Standing by: what the active daemon writes is held, not written."""
-        for fact in facts:
-            if isinstance(fact, CallFinished):
-                self.today.finished(fact.call)  # the wallboard's figures stay warm
-                self.role.hold_finished(fact.call)
-            elif isinstance(fact, CallAnswered):
-                self.role.hold_answered(fact.call)
-            else:
-                self.role.hold_survey(fact)
-
     async def _take_over(self) -> None:
-        """The active daemon of this PBX is gone: write what was held (idempotent, so
-        nothing it had written is doubled), read the PBX record, and resync."""
-        finished, answered, surveys = self.role.take_held()
-        desk = self.incidents
-        if desk is not None:
-            for call in answered:
-                desk.call_answered(call)  # one incident per call, whoever opened it
-            for s in surveys:
-                at = datetime.fromtimestamp(s.at, UTC)
-                desk.survey_answer(s.server_id, s.linkedid, s.respondent, s.answer, at)
-        for call in finished:
-            self.calls_writer.add(call)  # by (server, linkedid): written once
-            if self.followups is not None:
-                self.followups.call_finished(call)
+        """The active daemon of this PBX is gone: write what was held, read the PBX
+        record, and resync."""
+        finished, answered = self.router.write_held()
         if self._start_record is not None:
             self._start_record()
             self._start_record = None
-        log.warning("daemon.took_over", calls=len(finished), answered=len(answered))
+        log.warning("daemon.took_over", calls=finished, answered=answered)
         if self.client.connected.is_set():
             # The agents' states as they are now, recorded from here on.
             await self._resync(self.client)
@@ -300,7 +264,7 @@ class Daemon:
             self.activity.apply(msg, received)
             if self.followups is not None:
                 self.followups.apply(msg, received)  # the call-backs' stages and responses
-        self._route(self.tracker.apply(msg, received))
+        self.router.route(self.tracker.apply(msg, received))
         if msg.get("Event") in LIVE_EVENTS:
             self._changed()
 
@@ -321,20 +285,6 @@ class Daemon:
         """Today so far (service time zone): what is stored plus what finished since."""
         return self.today.figures(queue)
 
-    def _call_finished(self, call: CallRecord) -> None:
-        self.calls_writer.add(call)  # an estimate never replaces the record's real times
-        self.today.finished(call)
-        if self.followups is not None:
-            self.followups.call_finished(call)  # the follow-up list decides what it means
-        log.info(
-            "call.finished",
-            linkedid=call.linkedid,
-            outcome=call.outcome,
-            queue=call.queue,
-            agent=call.agent,
-            wait=call.wait_seconds,
-        )
-
     async def _resync(self, client: AMIClient) -> None:
         # Events that arrive while the snapshot is taken are replayed on top of it; the
         # live-state operations are set-like, so replaying one already seen is harmless.
@@ -353,7 +303,7 @@ class Daemon:
                     self.live.apply(ev)
             restarted = self._pbx_started is not None and started != self._pbx_started
             self._pbx_started = started
-            self._route(
+            self.router.route(
                 self.tracker.resync_facts(
                     as_of_now(channels, backlog),
                     queues,
@@ -391,7 +341,7 @@ class Daemon:
             log.warning("calls.resume_failed", error=type(exc).__name__)
             return
         for headers, received in events:
-            self._route(self.tracker.apply(headers, received))
+            self.router.route(self.tracker.apply(headers, received))
         # The last the earlier run saw of them: a resumed call gone at the first resync
         # ended after that, not hours later at the resync.
         self._last_seen = max((r for _, r in events), default=None)
@@ -404,45 +354,6 @@ class Daemon:
         ok = c.connected.is_set() and self._synced_conn == c.connects
         return c.connects if ok else None
 
-    def _reconciled(self, res: PassResult) -> None:
-        for call in res.written:
-            if self.incidents is not None and call.answered_at is not None:
-                self.incidents.call_answered(call)  # one per call: the store is idempotent
-            if self.followups is not None:
-                self.followups.call_finished(call)  # idempotent per call too
-            # Still open here (the link is down, or it was resumed): the record says it
-            # ended, so the resync must not finish it again as an estimate.
-            self.tracker.forget(call.linkedid)
-            self.today.from_record(call, added=call.linkedid in res.added)
-            log.info(
-                "call.from_pbx_record",
-                linkedid=call.linkedid,
-                outcome=call.outcome,
-                queue=call.queue,
-                agent=call.agent,
-                replaced_estimate=call.linkedid not in res.added,
-            )
-
-    async def _migrate(self, stop: asyncio.Event) -> bool:
-        """Bring the schema up to date, waiting for a database that is not up yet."""
-        db = self.cfg.database
-        attempt = 0
-        while True:
-            delay = backoff(attempt, db.retry_min, db.retry_max * 4)
-            attempt += 1
-            try:
-                await asyncio.to_thread(migrate, self.engine)
-                return True
-            except (SQLAlchemyError, OSError) as exc:
-                # The message names host and port, never a password (not part of it).
-                log.warning(
-                    "db.unavailable", error=str(exc).splitlines()[0][:200], retry_in=round(delay, 2)
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                return False
-
     @property
     def failed(self) -> bool:
         """A background task kept failing (``callcenter run`` then exits 3)."""
@@ -451,7 +362,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set (or a background task keeps failing); then stop
         everything in the reverse order it started, the event log flushed last."""
-        if not await self._migrate(stop):
+        if not await migrate_when_up(self.engine, self.cfg.database, stop):
             self.engine.dispose()
             return
         await asyncio.to_thread(self.today.load)

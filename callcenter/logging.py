@@ -65,8 +65,10 @@ def setup_logging(fmt: str = "console", level: str = "info", stream: Any = None)
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Tracebacks are made text before the scrub: an exception's message may quote a
+    # secret (a connection string, a refused login) as well as any field may.
     structlog.configure(
-        processors=[*shared, _scrub, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, _scrub, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
@@ -84,6 +86,7 @@ def setup_logging(fmt: str = "console", level: str = "info", stream: Any = None)
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _scrub,
             renderer,
         ],
     )

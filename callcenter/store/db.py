@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.backoff import backoff
+from callcenter.store.settings import DatabaseConfig
+
+log = structlog.get_logger("callcenter.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,3 +79,24 @@ def insert_or_skip(dialect: str, table: Table, keys: Sequence[str]) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     return insert(table)
+
+
+async def migrate_when_up(engine: Engine, db: DatabaseConfig, stop: asyncio.Event) -> bool:
+    """Bring the schema up to date, waiting (with backoff) for a database that is not up
+    yet; False if ``stop`` came first."""
+    attempt = 0
+    while True:
+        delay = backoff(attempt, db.retry_min, db.retry_max * 4)
+        attempt += 1
+        try:
+            await asyncio.to_thread(migrate, engine)
+            return True
+        except (SQLAlchemyError, OSError) as exc:
+            # The message names host and port, never a password (not part of it).
+            log.warning(
+                "db.unavailable", error=str(exc).splitlines()[0][:200], retry_in=round(delay, 2)
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return False

@@ -59,8 +59,8 @@ def test_today_is_stored_calls_plus_calls_finished_since(daemon: Daemon) -> None
         ],
     )
     daemon.today.load()
-    daemon._call_finished(record("c", now, Outcome.ANSWERED))
-    daemon._call_finished(record("d", yesterday, Outcome.ANSWERED))  # finished past midnight
+    daemon.router.call_finished(record("c", now, Outcome.ANSWERED))
+    daemon.router.call_finished(record("d", yesterday, Outcome.ANSWERED))  # finished past midnight
     f = daemon.today_figures()
     assert (f.answered, f.abandoned, f.total_incoming) == (2, 1, 3)
     assert f.abandonment_rate == pytest.approx(1 / 3)
@@ -73,7 +73,7 @@ def test_today_is_stored_calls_plus_calls_finished_since(daemon: Daemon) -> None
 def test_a_new_day_starts_from_nothing(daemon: Daemon) -> None:
     now = datetime.now(TZ)
     daemon.today.load()
-    daemon._call_finished(record("x", now - timedelta(days=1), Outcome.ABANDONED))
+    daemon.router.call_finished(record("x", now - timedelta(days=1), Outcome.ABANDONED))
     # As if the day had turned since the base was loaded: its calls are yesterday's.
     stale = compute_figures(
         [record("y", now - timedelta(days=1), Outcome.ANSWERED)], daemon.cfg.metrics
@@ -95,14 +95,14 @@ def test_a_call_completed_from_the_pbx_record_is_counted_once(daemon: Daemon) ->
     open_call.outcome, open_call.ended_at = None, None
     daemon.tracker.calls["gap"] = open_call
     real = record("gap", now, Outcome.ANSWERED)
-    daemon._reconciled(PassResult(checked=1, written=[real], added={"gap"}))
+    daemon.router.from_record(PassResult(checked=1, written=[real], added={"gap"}))
     assert "gap" not in daemon.tracker.calls  # the resync will not finish it again
     assert daemon.today_figures().answered == 1
     # Had the estimate come anyway (a resumed call), it is written (the store keeps the
     # real times) but not counted twice.
     estimate = record("gap", now, Outcome.UNKNOWN)
     estimate.estimated = True
-    daemon._call_finished(estimate)
+    daemon.router.call_finished(estimate)
     f = daemon.today_figures()
     assert (f.answered, f.calls) == (1, 1)
 
@@ -116,10 +116,10 @@ def test_an_estimate_replaced_from_the_pbx_record_moves_in_todays_figures(
     daemon.today.load()
     estimate = record("cut", now, Outcome.UNKNOWN)
     estimate.estimated = True
-    daemon._call_finished(estimate)
+    daemon.router.call_finished(estimate)
     assert daemon.today_figures().unknown == 1
     real = record("cut", now, Outcome.ABANDONED)
-    daemon._reconciled(PassResult(checked=1, written=[real], added=set()))
+    daemon.router.from_record(PassResult(checked=1, written=[real], added=set()))
     f = daemon.today_figures()
     assert (f.unknown, f.abandoned, f.calls) == (0, 1, 1)
     daemon.engine.dispose()

@@ -54,7 +54,11 @@ def _restore_stdlib_logging() -> Iterator[None]:
     """setup_logging changes the root logger and the warnings hook: give them back."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # And structlog's: a test that logged to its captured stderr must not leave later
+    # tests printing to that stream once it is closed.
+    saved = structlog.get_config()
     yield
+    structlog.configure(**saved)
     logging.captureWarnings(False)
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -133,3 +137,31 @@ def test_console_renders_stdlib_records_too() -> None:
     assert "http.access" in text
     assert "path=/x" in text
     assert "status=200" in text
+
+
+def test_a_daemon_crash_is_one_json_line_with_its_traceback_masked(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug that escapes the daemon: logged like everything else, not a bare traceback."""
+    from callcenter import cli
+
+    secret = "Zq7-crash-secret"
+    register_secret(secret)
+
+    async def crash(_cfg: object) -> int:
+        raise RuntimeError(f"login with {secret} went wrong")
+
+    monkeypatch.setattr(cli, "_run_daemon", crash)
+    config = tmp_path / "callcenter.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "cc.db"}"\n[log]\nformat = "json"\n',
+        encoding="utf-8",
+    )
+    assert cli.main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines()]  # every line is JSON
+    [crashed] = [e for e in lines if e["event"] == "daemon.crashed"]
+    assert crashed["level"] == "critical"
+    assert "Traceback" in crashed["exception"]
+    assert "RuntimeError: login with *** went wrong" in crashed["exception"]
+    assert secret not in err
