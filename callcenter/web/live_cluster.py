@@ -5,7 +5,8 @@ PostgreSQL and listens for the others' (docs/decisions/0017-one-wallboard.md).
   ``publish_interval``, and at least once per ``heartbeat``, the daemon's own sections
   (and today's counts and sums, ``raw``) are written to its ``live_states`` row, and a
   NOTIFY carries "server seq" (store.live_states). An unchanged state is not written
-  again before the heartbeat.
+  again before the heartbeat. The own sections are built once per change: the
+  publication takes the hub's build when nothing changed since (with that build's time).
 * Listening: one connection LISTENs; each notification of another server marks it to be
   read, and a reader task reads the marked rows (a burst of notifications costs one
   read), then wakes the live hub. Notifications are not kept: at every (re)connection,
@@ -43,6 +44,9 @@ from callcenter.web.live_merge import Raw, ServerState, merge
 log = structlog.get_logger("callcenter.web")
 
 Sections = Callable[[float], Mapping[str, Any]]
+# How old the hub's build of the own sections may be and still be published (when
+# nothing changed since): its time is published with it.
+REUSE_SECONDS = 1.0
 Today = Callable[[], Raw]
 
 
@@ -94,6 +98,11 @@ class ClusterLive:
         self.received = 0
         self._seq = int(clock() * 1000)  # grows across restarts too
         self._dirty = asyncio.Event()
+        # Bumped at every change; the last build of the own sections, with the version
+        # it was made at and its time: the hub's snapshot and the publication after the
+        # same change share one build (2.3 ms at 200 calls, bench/live_cluster).
+        self._version = 0
+        self._built: tuple[int, float, Mapping[str, Any]] | None = None
         self._marked: set[str] = set()
         self._reload = False
         self._read_wake = asyncio.Event()
@@ -105,9 +114,14 @@ class ClusterLive:
 
     # -- the hub's snapshot ----------------------------------------------------------------
 
+    def _own(self, at: float) -> Mapping[str, Any]:
+        built = self.own(at)
+        self._built = (self._version, at, built)
+        return built
+
     def __call__(self, now: float | None = None) -> dict[str, Any]:
         at = self.clock() if now is None else now
-        own = dict(self.own(at))
+        own = dict(self._own(at))
         others = [s for s in self.remotes.values() if s.server_id != self.server_id]
         if not others:
             return own
@@ -126,7 +140,17 @@ class ClusterLive:
 
     def changed(self) -> None:
         """The own state may have changed (cheap; the loop decides when to write)."""
+        self._version += 1
         self._dirty.set()
+
+    def _to_publish(self) -> tuple[float, Mapping[str, Any]]:
+        """The own sections and the time they are for: the hub's build if nothing changed
+        since (its clocks are moved on from that time by whoever reads it), else new."""
+        built = self._built
+        now = self.clock()
+        if built is not None and built[0] == self._version and now - built[1] < REUSE_SECONDS:
+            return built[1], built[2]
+        return now, self._own(now)
 
     async def publish_loop(self) -> None:
         try:
@@ -151,14 +175,17 @@ class ClusterLive:
                 await asyncio.sleep(wait)
             next_start = loop.time() + self.settings.publish_interval
             self._dirty.clear()
-            now = self.clock()
-            data = dict(self.own(now))
+            # Written when it differs from the last state written (ticking clocks aside:
+            # an event that changed nothing shown costs the other daemons no read), or
+            # at the heartbeat.
+            at, own = self._to_publish()
+            data = dict(own)
             data["raw"] = self.raw_today()
             key = json.dumps(stable(data, self.ticking), sort_keys=True, default=str)
-            if key != last_key or now - last_at >= self.settings.heartbeat * 0.9:
+            if key != last_key or self.clock() - last_at >= self.settings.heartbeat * 0.9:
                 self._seq += 1
                 state = LiveState(
-                    self.server_id, self.holder, self._seq, datetime.fromtimestamp(now, UTC), data
+                    self.server_id, self.holder, self._seq, datetime.fromtimestamp(at, UTC), data
                 )
                 try:
                     await live_states.publish(await self._publisher.get(), state)
@@ -176,7 +203,7 @@ class ClusterLive:
                         log.info("cluster.publish_back", after_failures=failures)
                     failures = 0
                     self.published += 1
-                    last_key, last_at = key, now
+                    last_key, last_at = key, self.clock()
 
     # -- listening -------------------------------------------------------------------------
 

@@ -98,3 +98,73 @@ async def test_at_most_one_write_per_interval(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(live_states, "publish", writes)
     (s1, _), (s2, _) = await run_two(cluster(0.4), writes, 0.05)
     assert s2 - s1 >= 0.39
+
+
+class Recorded:
+    """Stands for live_states.publish: keeps what was written."""
+
+    def __init__(self) -> None:
+        self.states: list[LiveState] = []
+        self.written = asyncio.Event()
+
+    async def __call__(self, _conn: Any, state: LiveState) -> None:
+        self.states.append(state)
+        self.written.set()
+
+    async def next(self) -> LiveState:
+        await asyncio.wait_for(self.written.wait(), 5)
+        self.written.clear()
+        return self.states[-1]
+
+
+async def test_a_change_is_built_once_for_the_hub_and_the_publication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writes = Recorded()
+    monkeypatch.setattr(live_states, "publish", writes)
+    builds: list[float] = []
+    clock = {"t": 1000.0}
+
+    def own(at: float) -> dict[str, Any]:
+        builds.append(at)
+        return {"queues": [{"name": "support", "built": len(builds)}]}
+
+    c = ClusterLive(
+        create_engine("sqlite://"),
+        "pbx1",
+        ClusterSettings(publish_interval=0.2, heartbeat=60),
+        MetricsConfig(),
+        own,
+        dict,
+        ticking=(),
+        clock=lambda: clock["t"],
+    )
+
+    async def connect() -> Any:
+        return Conn()
+
+    c.connect = connect
+    task = asyncio.create_task(c.publish_loop())
+    try:
+        c.changed()
+        first = await writes.next()  # nothing built before: the publication builds
+        assert builds == [1000.0]
+        c.changed()
+        clock["t"] = 1000.05
+        snapshot = c()  # the hub's snapshot after the change, before the next write
+        assert snapshot["queues"][0]["built"] == 2
+        second = await writes.next()  # paced 0.2 s after the first: the hub's build
+        assert builds == [1000.0, 1000.05]
+        assert second.data["queues"] == snapshot["queues"]
+        assert second.at.timestamp() == 1000.05  # the build's time, not the write's
+        assert second.seq == first.seq + 1
+        c()  # a snapshot, then a change after it: the publication builds anew
+        c.changed()
+        clock["t"] = 1000.5
+        third = await writes.next()
+        assert builds == [1000.0, 1000.05, 1000.05, 1000.5]
+        assert third.data["queues"][0]["built"] == 4
+    finally:
+        task.cancel()
+    # Nothing changed since: nothing more is written before the heartbeat.
+    assert len(writes.states) == 3
