@@ -232,6 +232,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     with batches(size):
                         tag = f"{key[0]}{n}x"
                         dn = make_daemon(url.replace("cc.db", f"cc-{tag}.db"), Path(tmp))
+                        if size is not None:
+                            # As before batching: each written as soon as it comes.
+                            if dn.incidents is not None:
+                                dn.incidents.gather = 0.0
+                            if dn.followups is not None:
+                                dn.followups.gather = 0.0
                         timed = asyncio.run(replay(dn, copies(args.reps, tag), None))
                     result[key].append(timed["cpu_ms_per_call"])
             # The same again, under cProfile, on a fresh database: where the time goes.

@@ -20,7 +20,7 @@ class ClusterSettings(Settings):
     same_name_queues: Literal["apart", "merged"] = "apart"
     # At most one publication of this daemon's live state per interval (a burst of
     # events costs one); and one at least every heartbeat, so the others know it lives.
-    publish_interval: Annotated[float, Field(ge=0.005, le=5)] = 0.02
+    publish_interval: Annotated[float, Field(ge=0.005, le=5)] = 0.01
     heartbeat: Seconds = 5.0
     # A server not heard of for this long is shown as stale, without its callers and
     # agents: its daemon is down or cut off, and what it last said is no longer true.
