@@ -169,18 +169,22 @@ class IncidentDesk:
                 if not is_transient(exc):
                     break
                 attempt += 1
-                self.failures += 1
-                delay = backoff(attempt - 1, self.retry_min, self.retry_max)
-                log.warning(
-                    "incidents.store_failed",
-                    error=type(exc).__name__,
-                    attempt=attempt,
-                    calls=len(jobs),
-                    retry_in=round(delay, 2),
-                )
-                await asyncio.sleep(delay)
+                await self._wait_out(exc, attempt, calls=len(jobs))
         for job in jobs:
             await self._do(job)
+
+    async def _wait_out(self, exc: Exception, attempt: int, **fields: int) -> None:
+        """A failed try (``attempt``-th): counted, said, and the backoff slept."""
+        self.failures += 1
+        delay = backoff(attempt - 1, self.retry_min, self.retry_max)
+        log.warning(
+            "incidents.store_failed",
+            error=type(exc).__name__,
+            attempt=attempt,
+            retry_in=round(delay, 2),
+            **fields,
+        )
+        await asyncio.sleep(delay)
 
     async def _do(self, job: _Open | _Survey) -> None:
         """Run one job: outages are retried until they end; a job that cannot succeed is
@@ -200,15 +204,7 @@ class IncidentDesk:
                 attempt += 1
                 transient = is_transient(exc)
                 if transient or (isinstance(exc, SQLAlchemyError) and attempt < REFUSED_TRIES):
-                    self.failures += 1
-                    delay = backoff(attempt - 1, self.retry_min, self.retry_max)
-                    log.warning(
-                        "incidents.store_failed",
-                        error=type(exc).__name__,
-                        attempt=attempt,
-                        retry_in=round(delay, 2),
-                    )
-                    await asyncio.sleep(delay)
+                    await self._wait_out(exc, attempt)
                     continue
                 log.error(
                     "incidents.job_failed",
@@ -241,7 +237,7 @@ class IncidentDesk:
 
     def _run(self, job: _Open | _Survey) -> None:
         if isinstance(job, _Open):
-            self._open(job.call)
+            self._open_many([job.call])
         else:
             self._survey(job)
 
@@ -250,9 +246,6 @@ class IncidentDesk:
         if iface.startswith("PJSIP/"):
             return iface.split("/", 1)[1]
         return self.agent_ids.get(call.agent or "")
-
-    def _open(self, call: CallRecord) -> None:
-        self._open_many([call])
 
     def _open_many(self, calls: list[CallRecord]) -> None:
         results = self.store.open_for_calls(
