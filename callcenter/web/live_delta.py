@@ -109,6 +109,9 @@ class Flat:
 
     units: dict[Path, Any] = field(default_factory=dict)
     containers: dict[Path, list[str]] = field(default_factory=dict)
+    # Each unit's value without its ticking fields, once ``diff`` needed it: the next
+    # diff compares against it again (the hub diffs every flat twice, as new then old).
+    stable: dict[Path, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def flatten(data: Mapping[str, Any]) -> Flat:
@@ -116,7 +119,7 @@ def flatten(data: Mapping[str, Any]) -> Flat:
     flat = Flat()
     flat.containers[()] = list(data)
     for section, value in data.items():
-        _walk(flat, (section,), value, data)
+        _walk(flat, (section,), section, value, data)
     return flat
 
 
@@ -135,17 +138,18 @@ def _same(path: Path) -> Path | None:
     return tuple(path[int(k[1:])] if k.startswith("$") else k for k in SAME[pattern])
 
 
-def _keyed(path: Path, value: Any) -> list[tuple[str, dict[str, Any]]] | None:
-    """A keyed list's (key, item) pairs; None if it is not one here (then: whole)."""
-    pattern = _pattern(path, LISTS)
-    if pattern is None or not isinstance(value, list):
+def _keyed_at(pattern: str, value: Any) -> list[tuple[str, dict[str, Any]]] | None:
+    """The (key, item) pairs of a list at ``pattern`` (one of ``LISTS``); None if it is
+    not keyed as that pattern says (then: whole)."""
+    if not isinstance(value, list):
         return None
     position = POSITIONS.get(pattern)
+    fields = LISTS[pattern]
     out: list[tuple[str, dict[str, Any]]] = []
     for i, item in enumerate(value, start=1):
         if not isinstance(item, dict) or (position is not None and item.get(position) != i):
             return None
-        key = item_key(item, LISTS[pattern])
+        key = item_key(item, fields)
         if key is None:
             return None
         out.append((key, item))
@@ -167,39 +171,43 @@ def _derived(rule: Mapping[str, Any], item: Mapping[str, Any]) -> Any:
     return max((v for v in values if isinstance(v, int | float)), default=0.0)
 
 
-def _walk(flat: Flat, path: Path, value: Any, root: Mapping[str, Any]) -> None:
-    pairs = _keyed(path, value)
+def _walk(flat: Flat, path: Path, shape: str, value: Any, root: Mapping[str, Any]) -> None:
+    # ``shape`` is ``path`` as the patterns say it (a keyed list's item is "*"): carried
+    # down, so that each part is matched by a set's lookup, not against every pattern
+    # (flatten ran once per hub take, and matching was most of its 2.8 ms at 200 calls).
+    pairs = _keyed_at(shape, value) if shape in LISTS else None
     if pairs is not None:
-        pattern = _pattern(path, LISTS)
-        position = POSITIONS.get(pattern or "")
+        position = POSITIONS.get(shape)
         flat.containers[path] = [k for k, _ in pairs]
+        item_shape = shape + "/*"
+        rules = DERIVED.get(item_shape)
         for key, item in pairs:
             here = (*path, key)
             head: dict[str, Any] = {}
-            rules = DERIVED.get(_pattern(here, DERIVED) or "", {})
             for name, v in item.items():
-                rule = rules.get(name)
-                given = _derived(rule, item) if rule is not None else None
-                if rule is not None and type(v) is type(given) and v == given:
-                    head[name] = rule
-                    continue
-                sub = (*here, name)
+                if rules is not None and (rule := rules.get(name)) is not None:
+                    given = _derived(rule, item)
+                    if type(v) is type(given) and v == given:
+                        head[name] = rule
+                        continue
                 if name == position:
                     continue
-                if _pattern(sub, OWN_UNITS) is not None:
+                sub_shape = item_shape + "/" + name
+                if sub_shape in OWN_UNITS:
+                    sub = (*here, name)
                     ref = _same(sub)
                     copied = ref is not None and v is not None and _lookup(root, ref) == v
                     flat.units[sub] = {"$same": list(ref)} if copied and ref else v
-                elif _pattern(sub, LISTS) is not None:
-                    _walk(flat, sub, v, root)
+                elif sub_shape in LISTS:
+                    _walk(flat, (*here, name), sub_shape, v, root)
                 else:
                     head[name] = v
             flat.units[here] = head
         return
-    if isinstance(value, dict) and _pattern(path, SPLIT) is not None:
+    if isinstance(value, dict) and shape in SPLIT:
         flat.containers[path] = list(value)
         for k, v in value.items():
-            _walk(flat, (*path, k), v, root)
+            _walk(flat, (*path, k), shape + "/" + k, v, root)
         return
     flat.units[path] = value
 
@@ -254,10 +262,25 @@ def _clock_in(key: str, value: Any, ticking: Collection[str]) -> bool:
 
 
 def _stable(value: Any, ticking: Collection[str]) -> Any:
+    # Scalars are taken as they are without a call: most units are flat dicts.
     if isinstance(value, dict):
-        return {k: _stable(v, ticking) for k, v in value.items() if k not in ticking}
+        return {
+            k: _stable(v, ticking) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if k not in ticking
+        }
     if isinstance(value, list):
-        return [_stable(v, ticking) for v in value]
+        return [_stable(v, ticking) if isinstance(v, dict | list) else v for v in value]
+    return value
+
+
+_UNSEEN = object()
+
+
+def _stable_unit(flat: Flat, path: Path, ticking: Collection[str]) -> Any:
+    value = flat.stable.get(path, _UNSEEN)
+    if value is _UNSEEN:
+        value = flat.stable[path] = _stable(flat.units[path], ticking)
     return value
 
 
@@ -285,7 +308,7 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
             touched.add(p)
             continue
         before = old.units[p]
-        if _stable(before, ticking) == _stable(value, ticking):
+        if _stable_unit(old, p, ticking) == _stable_unit(new, p, ticking):
             continue
         touched.add(p)
         if isinstance(before, dict) and isinstance(value, dict) and before.keys() == value.keys():
@@ -319,6 +342,7 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
 
 def apply(flat: Flat, changes: Iterable[Mapping[str, Any]]) -> Flat:
     """A client's side: ``flat`` with the changes made (in place; returned)."""
+    flat.stable.clear()
     for change in changes:
         path = tuple(change["path"])
         op = change["op"]
