@@ -394,3 +394,14 @@ def test_deltas_applied_to_a_snapshot_give_the_fresh_snapshot(bursts: list[list[
                 path = tuple(c["path"])
                 assert path not in last.units or not same(last.units[path], now.units[path])
         last = now
+
+
+def test_a_flat_changed_by_apply_is_diffed_as_it_is_now_not_as_it_was() -> None:
+    # diff keeps each unit's stable form for the next diff; apply changes the units in
+    # place, so what diff kept must not outlive it.
+    first, second = board(2), board(3)
+    second["queues"][0]["waiting"][0]["caller_num"] = "0399990000"
+    flat = flatten(first)
+    changes = diff(flat, flatten(second), TICKING)
+    apply(flat, json.loads(json.dumps(changes)))
+    assert diff(flat, flatten(copy.deepcopy(second)), TICKING) == []
