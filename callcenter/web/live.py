@@ -57,7 +57,7 @@ from callcenter.web.auth import (
     public,
 )
 from callcenter.web.errors import ApiError, dumps
-from callcenter.web.live_delta import Flat, diff, flatten
+from callcenter.web.live_delta import Flat, diff, flatten, stable
 
 log = structlog.get_logger("callcenter.web")
 
@@ -67,15 +67,6 @@ Snapshot = Callable[[float], Mapping[str, Any]]
 # two): one more is refused with 429, so no token can take the daemon's sockets and
 # memory (each connection has its backlog and its writer task).
 LIVE_PER_TOKEN = 10
-
-
-def stable(value: Any, ticking: Collection[str]) -> Any:
-    """``value`` without the keys in ``ticking``, at any depth (what the diff compares)."""
-    if isinstance(value, Mapping):
-        return {k: stable(v, ticking) for k, v in value.items() if k not in ticking}
-    if isinstance(value, list | tuple):
-        return [stable(v, ticking) for v in value]
-    return value
 
 
 def _iso(ts: float) -> str:

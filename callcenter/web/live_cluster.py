@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -38,7 +37,7 @@ from callcenter.cluster.settings import ClusterSettings
 from callcenter.metrics.settings import MetricsConfig
 from callcenter.store import live_states
 from callcenter.store.live_states import CHANNEL, LiveState, parse_payload
-from callcenter.web.live import stable
+from callcenter.web.live_delta import stable
 from callcenter.web.live_merge import Raw, ServerState, merge
 
 log = structlog.get_logger("callcenter.web")
@@ -159,7 +158,7 @@ class ClusterLive:
             await self._publisher.drop()
 
     async def _publish_loop(self) -> None:
-        last_key: str | None = None
+        last_key: Any = None
         last_at = 0.0
         failures = 0
         loop = asyncio.get_running_loop()
@@ -177,11 +176,12 @@ class ClusterLive:
             self._dirty.clear()
             # Written when it differs from the last state written (ticking clocks aside:
             # an event that changed nothing shown costs the other daemons no read), or
-            # at the heartbeat.
+            # at the heartbeat. Compared as structures, not as JSON text: dumping it for
+            # the comparison cost as much as dumping it for the write.
             at, own = self._to_publish()
             data = dict(own)
             data["raw"] = self.raw_today()
-            key = json.dumps(stable(data, self.ticking), sort_keys=True, default=str)
+            key = stable(data, self.ticking)
             if key != last_key or self.clock() - last_at >= self.settings.heartbeat * 0.9:
                 self._seq += 1
                 state = LiveState(

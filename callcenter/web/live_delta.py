@@ -261,16 +261,20 @@ def _clock_in(key: str, value: Any, ticking: Collection[str]) -> bool:
     return False
 
 
-def _stable(value: Any, ticking: Collection[str]) -> Any:
-    # Scalars are taken as they are without a call: most units are flat dicts.
-    if isinstance(value, dict):
+# Values taken as they are, without a call: most units are flat dicts of these.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def stable(value: Any, ticking: Collection[str]) -> Any:
+    """``value`` without the keys in ``ticking``, at any depth (what the diff compares)."""
+    if isinstance(value, Mapping):
         return {
-            k: _stable(v, ticking) if isinstance(v, dict | list) else v
+            k: v if type(v) in _SCALARS else stable(v, ticking)
             for k, v in value.items()
             if k not in ticking
         }
-    if isinstance(value, list):
-        return [_stable(v, ticking) if isinstance(v, dict | list) else v for v in value]
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _SCALARS else stable(v, ticking) for v in value]
     return value
 
 
@@ -280,7 +284,7 @@ _UNSEEN = object()
 def _stable_unit(flat: Flat, path: Path, ticking: Collection[str]) -> Any:
     value = flat.stable.get(path, _UNSEEN)
     if value is _UNSEEN:
-        value = flat.stable[path] = _stable(flat.units[path], ticking)
+        value = flat.stable[path] = stable(flat.units[path], ticking)
     return value
 
 
@@ -315,7 +319,7 @@ def diff(old: Flat, new: Flat, ticking: Collection[str]) -> list[dict[str, Any]]
             fields = {
                 k: v
                 for k, v in value.items()
-                if _clock_in(k, v, ticking) or _stable(v, ticking) != _stable(before[k], ticking)
+                if _clock_in(k, v, ticking) or stable(v, ticking) != stable(before[k], ticking)
             }
             changes.append({"op": "merge", "path": list(p), "value": fields})
         else:

@@ -54,18 +54,24 @@ class ServerState:
     sections: Mapping[str, Any]
 
 
+_NUMBERS = frozenset({int, float})
+_OTHER_SCALARS = frozenset({str, bool, type(None)})
+
+
 def shifted(value: Any, by: float, ticking: Collection[str]) -> Any:
     """``value`` with every number under a ``ticking`` key moved on by ``by`` seconds: a
     copy, each of its dicts and lists a new one."""
     if isinstance(value, Mapping):
-        return {
-            k: (
-                round(v + by, 3)
-                if k in ticking and isinstance(v, int | float) and not isinstance(v, bool)
-                else shifted(v, by, ticking)
-            )
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            kind = type(v)
+            if kind in _NUMBERS:  # (bool is not among them: a flag is no clock)
+                out[k] = round(v + by, 3) if k in ticking else v
+            elif kind in _OTHER_SCALARS:  # most values: taken without a call
+                out[k] = v
+            else:
+                out[k] = shifted(v, by, ticking)
+        return out
     if isinstance(value, list):
         return [shifted(v, by, ticking) for v in value]
     return value

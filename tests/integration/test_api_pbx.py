@@ -28,8 +28,8 @@ from callcenter.daemon import Daemon
 from callcenter.lab import Lab
 from callcenter.schedule.settings import ServiceConfig
 from callcenter.telephony.calls import CallRecord, Outcome
-from callcenter.web.live import LiveHub, stable
-from callcenter.web.live_delta import LiveView
+from callcenter.web.live import LiveHub
+from callcenter.web.live_delta import LiveView, stable
 from callcenter.web.serve import http_of, serve
 from callcenter.web.views import TICKING
 from tests.integration.conftest import RunningDaemon, set_mode, wait_for

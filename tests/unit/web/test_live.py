@@ -24,8 +24,8 @@ from structlog.testing import capture_logs
 
 from callcenter.web.auth import TokenStore, auth_middleware
 from callcenter.web.errors import MAX_BODY_BYTES, error_middleware
-from callcenter.web.live import LIVE_PER_TOKEN, LiveHub, stable
-from callcenter.web.live_delta import LiveView
+from callcenter.web.live import LIVE_PER_TOKEN, LiveHub
+from callcenter.web.live_delta import LiveView, stable
 
 PATH = "/api/v1/live"
 PEOPLE = {

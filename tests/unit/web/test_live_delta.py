@@ -13,8 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.web.live import stable
-from callcenter.web.live_delta import SCHEMA, LiveView, apply, assemble, diff, flatten
+from callcenter.web.live_delta import SCHEMA, LiveView, apply, assemble, diff, flatten, stable
 from callcenter.web.views import TICKING
 
 STATIC = Path(__file__).parents[3] / "callcenter" / "web" / "static"

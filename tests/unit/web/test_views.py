@@ -14,7 +14,7 @@ from callcenter.schedule.mode import ModeKeeper
 from callcenter.telephony.calls import Transfer
 from callcenter.telephony.live import LiveState, QueueMember
 from callcenter.telephony.tracker import CallTracker
-from callcenter.web.live import stable
+from callcenter.web.live_delta import stable
 from callcenter.web.views import (
     LIVE_EVENTS,
     SECTIONS,
