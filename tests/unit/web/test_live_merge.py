@@ -102,6 +102,24 @@ def test_a_stale_server_keeps_only_its_line() -> None:
                                   "stale": True, "mode": "closed"}  # fmt: skip
 
 
+def test_the_servers_lines_change_at_most_once_a_second() -> None:
+    # The own server's state is taken now: to the microsecond its line would change at
+    # every snapshot, and go out with every delta to every wallboard.
+    remote = server("pbx2", NOW - 0.5, [caller("2.2", 4.0)], figures(5, 0, 10.0))
+
+    def at(now: float) -> dict[str, Any]:
+        own = server("pbx1", now, [caller("1.1", 10.0)], figures(3, 1, 30.0))
+        return merge(own, [remote], now=now, cfg=CFG, same_name_queues="apart",
+                     ticking=TICKING, stale_after=15.0)  # fmt: skip
+
+    first, later, next_second = at(NOW + 0.2), at(NOW + 0.7), at(NOW + 1.2)
+    assert [s["at"] for s in first["servers"]] == [
+        "1970-01-12T13:46:40+00:00", "1970-01-12T13:46:39+00:00"]  # fmt: skip
+    assert diff(flatten(first), flatten(later), TICKING) == []
+    assert [c["path"] for c in diff(flatten(later), flatten(next_second), TICKING)] == [
+        ["servers"]]  # fmt: skip
+
+
 @pytest.mark.parametrize("mode", ["apart", "merged"])
 def test_the_view_shares_nothing_with_a_remote_state(mode: str) -> None:
     # The remote's state is kept between snapshots, and the view handed to the hub: a
