@@ -77,6 +77,7 @@ from callcenter.config import ServerConfig
 from callcenter.logging import setup_logging
 from callcenter.store import live_states
 from callcenter.store.live_states import LiveState
+from callcenter.web.live import LiveHub
 from callcenter.web.live_cluster import ClusterLive
 from tests.support.postgres import migrated_postgres
 
@@ -92,12 +93,13 @@ MODE = next(m for m in MODES if m.key == "push-0ms")  # the hub's default coales
 Stamps = dict[tuple[str, str], float]  # ("join" or "leave", uniqueid) -> time.monotonic()
 
 
-def waiting_in(sections: Mapping[str, Any]) -> set[str]:
-    """The callers waiting in a server's own ``support`` queue, in its published state."""
+def waiting_in(sections: Mapping[str, Any], queue: str = QUEUE) -> set[str]:
+    """The callers waiting in ``queue``: a server's own ``support`` in its published state,
+    or ``SHOWN`` in a hub's merged view."""
     return {
         w["uniqueid"]
         for q in sections.get("queues", ())
-        if q["name"] == QUEUE
+        if q["name"] == queue
         for w in q.get("waiting", ())
     }
 
@@ -119,12 +121,12 @@ class Changes:
         self.present = now
 
 
-def probe_legs(cluster: ClusterLive) -> tuple[Changes, Changes]:
+def probe_legs(cluster: ClusterLive, hub: LiveHub) -> tuple[Changes, Changes, Changes]:
     """When this daemon's writes of its state have returned (after the commit, once its
-    loop got back to them: the other daemon may have read the row already), and when it
-    has read the measured server's (before its hub is woken), for each caller who came or
-    went."""
-    written, read = Changes(), Changes()
+    loop got back to them: the other daemon may have read the row already), when it has
+    read the measured server's (before its hub is woken), and when its hub has taken a
+    snapshot (and queued the delta to its wallboards), for each caller who came or went."""
+    written, read, taken = Changes(), Changes(), Changes()
     write = live_states.publish
 
     async def publish(conn: Any, state: LiveState) -> None:
@@ -141,7 +143,15 @@ def probe_legs(cluster: ClusterLive) -> tuple[Changes, Changes]:
         wake()
 
     cluster.on_remote = on_remote
-    return written, read
+    take = hub._take
+
+    def _take() -> None:
+        take()
+        if hub._last is not None:
+            taken.see(time.monotonic(), waiting_in(hub._last, SHOWN))
+
+    hub._take = _take  # type: ignore[method-assign]
+    return written, read, taken
 
 
 async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
@@ -160,7 +170,7 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
         if cluster is None:
             raise RuntimeError("[cluster] live is off: the daemons share nothing")
         hub = served.hub
-        written, read = probe_legs(cluster)
+        written, read, taken = probe_legs(cluster, hub)
         probes = Probes()
         prober = asyncio.create_task(probes.run(), name="probes")
         conn.send(("ready", served.front.port, served.token))
@@ -201,6 +211,7 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
                         "handled": served.handled,
                         "written": written.stamps,
                         "read": read.stamps,
+                        "taken": taken.stamps,
                     },
                 }
                 conn.send(("result", result))
@@ -391,6 +402,7 @@ LEGS = (
     ("ami", MEASURED, "handled", f"{MEASURED}'s daemon handles the AMI event"),
     ("written", MEASURED, "written", f"{MEASURED}'s loop sees that state written"),
     ("read", OTHER, "read", f"{OTHER}'s daemon has read that state"),
+    ("taken", OTHER, "taken", f"{OTHER}'s hub has queued it to its wallboards"),
 )
 
 
