@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -206,6 +207,8 @@ async def daemon_main(conn: Connection, settings: dict[str, Any]) -> None:
                     "published_per_s": rates["published"],
                     "remote_reads_per_s": rates["received"],
                     "snapshots_per_s": (now["snapshots"] - mark["snapshots"]) / wall,
+                    "gc_objects": len(gc.get_objects()),
+                    "gc_frozen": gc.get_freeze_count(),
                     **probes.take(),
                     "stamps": {
                         "handled": served.handled,
