@@ -6,6 +6,7 @@ Rows only: a finished ``CallRecord`` becomes its row in the telephony domain
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Insert, Table, and_, insert
@@ -32,14 +33,23 @@ def upsert_statement(engine: Engine) -> Insert:
     the PBX record never replaces a call seen live (AMI also has its hold times), unless
     the live one was an estimate or ended unseen (``unknown``).
     """
-    if engine.dialect.name == "postgresql":
+    return _upsert(engine.dialect.name)
+
+
+@functools.cache
+def _upsert(dialect: str) -> Insert:
+    # Built once per dialect: building it (30 columns, the WHERE) took 0.4 ms, and a new
+    # statement is keyed anew for SQLAlchemy's compiled cache at every execute, at every
+    # write of the live calls (py-spy at 20 calls/s: 5% of the daemon's CPU). A statement
+    # is immutable, so one serves every thread.
+    if dialect == "postgresql":
         pg = postgresql.insert(TABLE)
         return pg.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],
             set_={name: pg.excluded[name] for name in _UPDATABLE},
             where=_replaces(pg.excluded),
         )
-    if engine.dialect.name == "sqlite":
+    if dialect == "sqlite":
         lite = sqlite.insert(TABLE)
         return lite.on_conflict_do_update(
             index_elements=["server_id", "linkedid"],

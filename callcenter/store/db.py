@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-def insert_or_skip(dialect: str, table: Table, keys: Sequence[str]) -> Insert:
+@functools.cache
+def insert_or_skip(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
     """INSERT that skips a row whose ``keys`` (a unique index) are already stored: the
-    way retries and replays stay idempotent (ON CONFLICT DO NOTHING on both databases)."""
+    way retries and replays stay idempotent (ON CONFLICT DO NOTHING on both databases).
+    Built once per dialect, table and keys (a statement is immutable): the writers ask
+    for it at every batch."""
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     if dialect == "sqlite":
