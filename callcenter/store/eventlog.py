@@ -64,10 +64,20 @@ def _as_text(value: object) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
+# The last receive time turned into a datetime: the events of one socket read share it.
+_last_received: tuple[float, datetime] = (math.nan, datetime.min.replace(tzinfo=UTC))
+
+
 def _received_at(received: float) -> datetime:
+    global _last_received
+    last = _last_received
+    if received == last[0]:  # (never a NaN: it equals nothing)
+        return last[1]
     try:
         if math.isfinite(received):
-            return datetime.fromtimestamp(received, UTC)
+            at = datetime.fromtimestamp(received, UTC)
+            _last_received = (received, at)  # one assignment: safe from any thread
+            return at
     except (ValueError, OverflowError, OSError, TypeError):
         pass
     return datetime.now(UTC)  # a nonsense receive time: now is the best we know

@@ -172,6 +172,11 @@ class LiveHub:
 
     def notify(self) -> None:
         """Something may have changed: send what did, once the burst is over."""
+        if not self._clients:
+            # Nobody to tell (a new client gets a fresh snapshot): decided before the
+            # loop check, which costs more, at every live event (a daemon with no
+            # wallboard open, most of the time).
+            return
         if not self._on_loop(self.notify):
             return
         if self._closed or not self._clients or self._flush_at is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,18 @@ def test_event_row_survives_an_unreadable_mapping() -> None:
 
     row = event_row(Broken(), 1.0, "srv1", "run", 1)
     assert row["headers"] == {"X-Callcenter-Unreadable": "RuntimeError"}
+
+
+def test_a_receive_time_is_the_same_datetime_for_every_event_of_a_read() -> None:
+    # The events of one socket read share their receive time, turned into a datetime
+    # once; a nonsense one is still now, each time, never a time kept from before.
+    first = event_row({"Event": "A"}, 1_700_000_000.25, "srv1", "run", 1)["received_at"]
+    second = event_row({"Event": "B"}, 1_700_000_000.25, "srv1", "run", 2)["received_at"]
+    assert first is second
+    assert first == datetime.fromtimestamp(1_700_000_000.25, UTC)
+    other = event_row({"Event": "C"}, 1_700_000_001.5, "srv1", "run", 3)["received_at"]
+    assert other == datetime.fromtimestamp(1_700_000_001.5, UTC)
+    for nonsense in (float("nan"), float("inf")):
+        before = datetime.now(UTC)
+        at = event_row({"Event": "D"}, nonsense, "srv1", "run", 4)["received_at"]
+        assert before <= at <= datetime.now(UTC)
