@@ -231,6 +231,10 @@ class CallControl:
         if timeout_seconds is not None and timeout_seconds < 1:
             raise ValueError("a parking timeout is at least 1 second")
         leg, caller = self.active_call(agent.id)
+        # Between the agent's answer and app_queue's bridge, a park took the caller out of
+        # the queue and left the agent's leg alone in its bridge, never hung up, and the
+        # ring-back found the agent busy (a full CI run: the button pressed at once).
+        await self._until_bridged(leg, caller, agent.id, "Park")
         headers = {
             "Channel": caller.name,
             "TimeoutChannel": leg.name,  # the caller's bridge peer: parked "by" the agent
@@ -289,7 +293,7 @@ class CallControl:
         leg, caller = self.active_call(agent.id)
         # Between the agent's answer and the bridge Asterisk refuses a blind transfer
         # ("Transfer invalid"): the agent pressed the button as soon as the call showed.
-        await self._until_bridged(leg, agent.id, "BlindTransfer")
+        await self._until_bridged(leg, caller, agent.id, "BlindTransfer")
         await self._send(
             "BlindTransfer", agent, {"Channel": leg.name, "Exten": exten, "Context": context}
         )
@@ -313,7 +317,7 @@ class CallControl:
         leg, caller = self.active_call(agent.id)
         # The feature is read when the bridge is made: an Atxfer that comes between the
         # agent's answer and the bridge is "queued" and silently does nothing.
-        await self._until_bridged(leg, agent.id, "Atxfer")
+        await self._until_bridged(leg, caller, agent.id, "Atxfer")
         # "#" ends the digits at once: without it Asterisk waits transferdigittimeout (3 s)
         # whenever a longer extension could still match (a pattern such as _X.).
         await self._send(
@@ -322,9 +326,13 @@ class CallControl:
         log.info("call.attended_transfer", agent=agent.id, target=exten, linkedid=caller.linkedid)
         return Transfer("attended", agent.id, leg.name, caller.name, exten, context)
 
-    async def _until_bridged(self, leg: Channel, agent_id: str, action: str) -> None:
+    async def _until_bridged(
+        self, leg: Channel, caller: Channel, agent_id: str, action: str
+    ) -> None:
+        """Wait until the agent's leg and the caller are in one bridge (app_queue puts
+        the agent's leg in first: its bridge alone is not the call yet)."""
         deadline = time.monotonic() + self.park_confirm_seconds
-        while not leg.bridge:
+        while not leg.bridge or caller.bridge != leg.bridge:
             if time.monotonic() >= deadline:
                 raise PBXError(action, agent_id, f"{leg.name} is not bridged with the caller")
             await asyncio.sleep(0.02)

@@ -168,6 +168,29 @@ async def test_park_parks_the_caller_with_the_agent_as_the_one_to_ring_back(
     assert parked.waited(now=T0 + 10.97) == pytest.approx(10)
 
 
+async def test_park_waits_until_the_caller_is_in_the_agents_bridge(
+    control: CallControl, client: FakeClient, live: LiveState
+) -> None:
+    """app_queue puts the agent's answered leg in its bridge before the caller: a park
+    sent in between took the caller out of the queue and left the agent's leg alone in
+    that bridge, never hung up (a full CI run). So the park waits for the caller."""
+    *answered, caller_enters, agent_enters = answered_call()
+    play(live, *answered, agent_enters)
+    with pytest.raises(PBXError, match="is not bridged with the caller"):
+        await control.park("agent1")
+    assert client.sent == []
+
+    async def caller_soon() -> None:
+        await asyncio.sleep(0.05)
+        play(live, caller_enters)
+
+    soon = asyncio.create_task(caller_soon())
+    parked = await control.park("agent1")
+    await soon
+    assert parked.slot == "701"
+    assert [a for a, _ in client.sent] == ["Park"]
+
+
 async def test_park_with_a_timeout_sends_it_in_milliseconds(
     control: CallControl, client: FakeClient, live: LiveState
 ) -> None:
